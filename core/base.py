@@ -1,0 +1,362 @@
+"""The compressor interface: one typed result object and one abstract base class.
+
+Every method runs the same pipeline (see the README's Architecture section): segment each text
+into units, score the units (the only method-specific step), select units under the budget
+(:mod:`lingua_core.select`) and assemble the kept ones into an extractive result
+(:func:`lingua_core.text.assemble`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from lingua_core.select import SCOPES, select, unit_costs
+from lingua_core.text import Units, assemble
+from lingua_core.tokens import TokenCounter, get_token_counter
+
+logger = logging.getLogger(__name__)
+
+#: Options that choose or load the model: given to ``get_compressor``, never per call.
+MODEL_OPTIONS = ("model", "device", "dtype", "model_kwargs", "token_counter", "trust_remote_code")
+
+
+@dataclass(frozen=True)
+class CompressionResult:
+    """The compressed form of one input text.
+
+    Attributes:
+        text: The compressed text, built only from pieces of ``original_text``:
+            ``text == " ".join(original_text[s:e] for s, e in spans)``.
+        original_text: The input text, unchanged.
+        spans: Character offsets ``(start, end)`` into ``original_text`` of every kept run, in
+            order and non-overlapping.
+        original_tokens: Tokens of ``original_text`` (in the compressor's token counter).
+        compressed_tokens: Tokens of ``text`` (same counter).
+        method: The method that produced it.
+        dropped: ``True`` when a coarse filter removed the whole text (``text`` is empty and
+            ``spans`` is empty).
+    """
+
+    text: str
+    original_text: str
+    spans: tuple[tuple[int, int], ...]
+    original_tokens: int
+    compressed_tokens: int
+    method: str
+    dropped: bool = False
+
+    @property
+    def rate(self) -> float:
+        """Achieved rate: ``compressed_tokens / original_tokens`` (1.0 for an empty text)."""
+        if self.original_tokens == 0:
+            return 1.0
+        return self.compressed_tokens / self.original_tokens
+
+
+@dataclass(frozen=True)
+class Option:
+    """A method option: its default, and either its valid choices or a validity check."""
+
+    default: Any
+    doc: str
+    choices: tuple[Any, ...] | None = None
+    check: Callable[[Any], bool] | None = None
+    expect: str = ""
+
+    def validate(self, name: str, value: Any) -> Any:
+        """Return ``value`` if it is valid for this option, else raise ``ValueError``."""
+        if self.choices is not None and value not in self.choices:
+            msg = f"invalid {name}={value!r}; valid: {', '.join(map(repr, self.choices))}"
+            raise ValueError(msg)
+        if self.check is not None and not self.check(value):
+            msg = f"invalid {name}={value!r}; expected {self.expect}"
+            raise ValueError(msg)
+        return value
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+THRESHOLD_SCOPE = Option(
+    "text",
+    "Where the budget applies: 'text' (each text keeps `rate` of its tokens; a text's result "
+    "does not depend on the other texts) or 'global' (one budget over all texts of the call).",
+    choices=SCOPES,
+)
+SEED = Option(0, "Seed mixed with each text's hash.", check=_is_int, expect="an int")
+
+
+def validate_texts(texts: Any) -> list[str]:
+    """Check that ``texts`` is a sequence of strings.
+
+    Raises:
+        TypeError: For a bare string, a non-sequence, or a non-string item.
+    """
+    if isinstance(texts, (str, bytes)):
+        msg = "texts must be a sequence of strings, not a single string: wrap it in a list"
+        raise TypeError(msg)
+    if not isinstance(texts, Sequence):
+        try:
+            texts = list(texts)
+        except TypeError:
+            msg = f"texts must be a sequence of strings, got {type(texts).__name__}"
+            raise TypeError(msg) from None
+    out = list(texts)
+    for i, t in enumerate(out):
+        if not isinstance(t, str):
+            msg = f"texts[{i}] must be a str, got {type(t).__name__}"
+            raise TypeError(msg)
+    return out
+
+
+def validate_budget(rate: Any, target_tokens: Any) -> None:
+    """Check ``rate`` and ``target_tokens``.
+
+    Raises:
+        ValueError: For a rate outside (0, 1], a target that is not a positive int, or both.
+    """
+    if rate is not None and target_tokens is not None:
+        msg = "give either rate or target_tokens, not both"
+        raise ValueError(msg)
+    if rate is not None:
+        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.number)):
+            msg = f"rate must be a number in (0, 1], got {rate!r}"
+            raise ValueError(msg)
+        if not (0.0 < float(rate) <= 1.0):
+            msg = f"rate must be in (0, 1] (the fraction of tokens to keep), got {rate!r}"
+            raise ValueError(msg)
+    if target_tokens is not None and (not _is_int(target_tokens) or target_tokens <= 0):
+        msg = f"target_tokens must be a positive int (>= 1), got {target_tokens!r}"
+        raise ValueError(msg)
+
+
+class Compressor(ABC):
+    """Base class of every compression method.
+
+    Subclasses set :attr:`method`, :attr:`options_spec` and implement :meth:`_score` (and, if
+    their units are not words, :meth:`_segment`).
+
+    Args:
+        model: Model alias, local folder or hub id (model-based methods).
+        device: ``None`` auto-detects (cuda, mps, cpu).
+        dtype: ``"auto"``, ``"float32"``, ``"float16"``, ``"bfloat16"`` or a ``torch.dtype``.
+        model_kwargs: Passed to ``from_pretrained``.
+        token_counter: The tokens in which rates and budgets are met (see
+            :func:`lingua_core.tokens.get_token_counter`); default: the method's own tokenizer.
+        trust_remote_code: Allow code from a model repository to run (off by default).
+        **options: Method options; defaults for every call (see :attr:`options_spec`).
+
+    Raises:
+        ValueError: For an unknown option or an invalid value.
+    """
+
+    #: Registry name of the method.
+    method: ClassVar[str] = ""
+    #: One line for ``lingua methods`` and the README.
+    description: ClassVar[str] = ""
+    #: Rate used when neither ``rate`` nor ``target_tokens`` is given.
+    default_rate: ClassVar[float] = 0.5
+    #: The method's options with their defaults.
+    options_spec: ClassVar[Mapping[str, Option]] = {}
+    #: Token counter used when ``token_counter`` is not given and the method has no tokenizer.
+    fallback_counter: ClassVar[str | None] = None
+    #: Whether the method uses a model (and so takes model/device/dtype options).
+    uses_model: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        *,
+        model: Any = None,
+        device: str | None = None,
+        dtype: Any = "auto",
+        model_kwargs: Mapping[str, Any] | None = None,
+        token_counter: Any = None,
+        trust_remote_code: bool = False,
+        **options: Any,
+    ) -> None:
+        if not self.uses_model and (model is not None or model_kwargs):
+            msg = f"method {self.method!r} uses no model; do not pass model= or model_kwargs="
+            raise ValueError(msg)
+        self.model = model
+        self.device = device
+        self.dtype = dtype
+        self.model_kwargs = dict(model_kwargs or {})
+        self.trust_remote_code = bool(trust_remote_code)
+        self._token_counter_spec = token_counter
+        self._counter: TokenCounter | None = None
+        self._lock = threading.Lock()
+        self.defaults: dict[str, Any] = self._resolve_options(
+            {k: o.default for k, o in self.options_spec.items()}, options
+        )
+
+    def __repr__(self) -> str:
+        model = f", model={self.model!r}" if self.uses_model else ""
+        return f"{type(self).__name__}(method={self.method!r}{model}, options={self.defaults!r})"
+
+    # ------------------------------------------------------------------ options
+
+    def _resolve_options(self, base: dict[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+        out = dict(base)
+        for name, value in given.items():
+            if name in MODEL_OPTIONS:
+                msg = (
+                    f"{name!r} chooses or loads the model: give it to get_compressor(), not per "
+                    "call (create another compressor for another model)"
+                )
+                raise ValueError(msg)
+            spec = self.options_spec.get(name)
+            if spec is None:
+                valid = ", ".join(sorted(self.options_spec)) or "(none)"
+                msg = f"unknown option {name!r} for method {self.method!r}; valid options: {valid}"
+                raise ValueError(msg)
+            out[name] = spec.validate(name, value)
+        return out
+
+    # ------------------------------------------------------------------ model and counter
+
+    def warmup(self) -> None:
+        """Load the model and token counter now (servers avoid first-request latency)."""
+        _ = self.token_counter
+
+    @property
+    def token_counter(self) -> TokenCounter:
+        """The counter in whose tokens rates and budgets are met (resolved on first use)."""
+        if self._counter is None:
+            with self._lock:
+                if self._counter is None:
+                    spec = self._token_counter_spec
+                    if spec is None and self.fallback_counter is not None:
+                        spec = self.fallback_counter
+                    self._counter = get_token_counter(spec, default=self._default_counter())
+        return self._counter
+
+    def _default_counter(self) -> TokenCounter | None:
+        """The method's own tokenizer as a counter (model-based methods override this)."""
+        return None
+
+    # ------------------------------------------------------------------ the pipeline
+
+    def compress(
+        self,
+        texts: Sequence[str],
+        *,
+        query: str | None = None,
+        rate: float | None = None,
+        target_tokens: int | None = None,
+        **options: Any,
+    ) -> list[CompressionResult]:
+        """Compress each text; one result per input, in the same order.
+
+        Args:
+            texts: The texts (e.g. retrieved documents). A bare ``str`` is rejected.
+            query: The question, for question-aware methods (others ignore it).
+            rate: Fraction of tokens to keep, in (0, 1].
+            target_tokens: Total budget in tokens across all texts.
+            **options: Per-call overrides of the method options.
+
+        Returns:
+            One :class:`CompressionResult` per text, in order. Empty and whitespace-only texts
+            come back unchanged.
+
+        Raises:
+            TypeError: For a bare string or a non-string item.
+            ValueError: For an invalid rate or budget, both given, or an unknown option.
+        """
+        items = validate_texts(texts)
+        validate_budget(rate, target_tokens)
+        if query is not None and not isinstance(query, str):
+            msg = f"query must be a str or None, got {type(query).__name__}"
+            raise TypeError(msg)
+        opts = self._resolve_options(self.defaults, options)
+        if not items:
+            return []
+        counter = self.token_counter
+        original_tokens = counter.count(items)
+        live = [i for i, t in enumerate(items) if t.strip()]
+        results: list[CompressionResult | None] = [None] * len(items)
+        for i, t in enumerate(items):
+            if i not in live:
+                spans = ((0, len(t)),) if t else ()
+                n = original_tokens[i]
+                results[i] = CompressionResult(t, t, spans, n, n, self.method)
+        if live:
+            live_texts = [items[i] for i in live]
+            kept = self._compress_texts(
+                live_texts, [original_tokens[i] for i in live], query, rate, target_tokens, opts
+            )
+            compressed_tokens = counter.count([k[0] for k in kept])
+            for j, i in enumerate(live):
+                text, spans = kept[j]
+                results[i] = CompressionResult(
+                    text,
+                    items[i],
+                    tuple(spans),
+                    original_tokens[i],
+                    compressed_tokens[j],
+                    self.method,
+                )
+        return [r for r in results if r is not None]
+
+    def _budgets(
+        self, n_tokens: Sequence[int], rate: float | None, target_tokens: int | None
+    ) -> list[float]:
+        if target_tokens is not None:
+            total = max(sum(n_tokens), 1)
+            return [target_tokens * n / total for n in n_tokens]
+        r = self.default_rate if rate is None else float(rate)
+        return [r * n for n in n_tokens]
+
+    def _compress_texts(
+        self,
+        texts: list[str],
+        n_tokens: list[int],
+        query: str | None,
+        rate: float | None,
+        target_tokens: int | None,
+        opts: dict[str, Any],
+    ) -> list[tuple[str, list[tuple[int, int]]]]:
+        """Segment, score, select and assemble non-blank texts."""
+        units = [self._segment(t, opts) for t in texts]
+        counter = self.token_counter
+        costs = [unit_costs(t, u, counter) for t, u in zip(texts, units)]
+        budgets = self._budgets(n_tokens, rate, target_tokens)
+        if all(b >= n for b, n in zip(budgets, n_tokens)):
+            keeps = [np.ones(len(u), dtype=bool) for u in units]  # everything fits: no scoring
+        else:
+            scores = self._score(texts, units, query, opts)
+            keeps = select(scores, costs, budgets, scope=opts.get("threshold_scope", "text"))
+        return [assemble(t, u, k) for t, u, k in zip(texts, units, keeps)]
+
+    def _segment(self, text: str, opts: dict[str, Any]) -> Units:
+        """Units of ``text`` (words by default; ``opts["unit"]`` where the method has one)."""
+        from lingua_core.text import segment
+
+        return segment(text, opts.get("unit", "word"))
+
+    @abstractmethod
+    def _score(
+        self,
+        texts: list[str],
+        units: list[Units],
+        query: str | None,
+        opts: dict[str, Any],
+    ) -> list[np.ndarray]:
+        """Score the units of every text (higher = keep first); all texts in one batch."""
+
+
+@dataclass
+class MethodInfo:
+    """What the registry knows of a method, for listings."""
+
+    name: str
+    description: str
+    aliases: list[str] = field(default_factory=list)
+    options: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""Compression methods: each is a scorer plugged into the shared pipeline."""

@@ -1,0 +1,60 @@
+"""Shared base for methods that score with a causal LM (Selective Context, LLMLingua family)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lingua_core.base import Compressor, Option
+from lingua_core.models import LoadedModel, load_causal_lm
+from lingua_core.tokens import HFTokenCounter, TokenCounter
+
+
+def _positive_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+
+LM_OPTIONS: dict[str, Option] = {
+    "window": Option(
+        1024,
+        "Most tokens the LM scores per forward row; longer texts are scored in windows.",
+        check=_positive_int,
+        expect="a positive int",
+    ),
+    "batch_tokens": Option(
+        2048,
+        "Most padded tokens per forward pass (bounds memory).",
+        check=_positive_int,
+        expect="a positive int",
+    ),
+}
+
+
+class CausalLMCompressor(Compressor):
+    """A compressor whose scores come from a causal LM, loaded once and shared."""
+
+    uses_model = True
+
+    def _loaded(self) -> LoadedModel:
+        return load_causal_lm(
+            self.model,
+            device=self.device,
+            dtype=self.dtype,
+            model_kwargs=self.model_kwargs,
+            trust_remote_code=self.trust_remote_code,
+        )
+
+    def warmup(self) -> None:
+        """Load the causal LM and the token counter now."""
+        self._loaded()
+        super().warmup()
+
+    def _default_counter(self) -> TokenCounter:
+        loaded = self._loaded()
+        return HFTokenCounter(loaded.tokenizer, name=loaded.source)
+
+    def _scorer(self, opts: dict[str, Any]) -> Any:
+        from lingua_core.scorers.lm import CausalLMScorer
+
+        return CausalLMScorer(
+            self._loaded(), window=opts["window"], batch_tokens=opts["batch_tokens"]
+        )

@@ -1,0 +1,117 @@
+"""Baselines sharing the interface: ``random`` (the control), ``naive`` (stop words), ``none``."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, ClassVar
+
+import numpy as np
+
+from lingua_core.base import SEED, THRESHOLD_SCOPE, Compressor, Option
+from lingua_core.text import STOP_WORDS, UNITS, Units, _bare
+
+
+class RandomCompressor(Compressor):
+    """Keeps random units: the control every method must beat.
+
+    Deterministic per input: the scores of a text depend only on the text and ``seed``, never on
+    global RNG state or on the other texts of the call.
+    """
+
+    method = "random"
+    description = "Random units (seeded per input text): the control."
+    fallback_counter = "words"
+    options_spec: ClassVar[dict[str, Option]] = {
+        "unit": Option("word", "Unit dropped at random: 'word', 'phrase' or 'sentence'.",
+                       choices=UNITS),
+        "seed": SEED,
+        "threshold_scope": THRESHOLD_SCOPE,
+    }
+
+    def _score(
+        self, texts: list[str], units: list[Units], query: str | None, opts: dict[str, Any]
+    ) -> list[np.ndarray]:
+        out = []
+        for text, u in zip(texts, units):
+            digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+            rng = np.random.default_rng([int(opts["seed"]) & (2**63 - 1),
+                                         int.from_bytes(digest, "little")])
+            out.append(rng.random(len(u)))
+        return out
+
+
+_PUNCT_ONLY = frozenset("-–—…·•|/\\*_~`#>")
+
+
+class NaiveCompressor(Compressor):
+    """Drops stop words first, then the shortest words.
+
+    With no ``rate`` or ``target_tokens`` it removes exactly the stop words (and punctuation-only
+    tokens); with a budget it keeps content words before stop words, longer words first.
+    """
+
+    method = "naive"
+    description = "Stop-word removal; with a budget, shortest words go next."
+    fallback_counter = "words"
+    options_spec: ClassVar[dict[str, Option]] = {"threshold_scope": THRESHOLD_SCOPE}
+
+    @staticmethod
+    def _word_scores(text: str, u: Units) -> np.ndarray:
+        scores = np.zeros(len(u), dtype=np.float64)
+        for i, w in enumerate(u.texts(text)):
+            bare = _bare(w)
+            if bare and bare not in STOP_WORDS and not set(bare) <= _PUNCT_ONLY:
+                scores[i] = 1.0 + min(len(bare), 20) / 100.0
+        return scores
+
+    def _score(
+        self, texts: list[str], units: list[Units], query: str | None, opts: dict[str, Any]
+    ) -> list[np.ndarray]:
+        return [self._word_scores(t, u) for t, u in zip(texts, units)]
+
+    def _compress_texts(
+        self,
+        texts: list[str],
+        n_tokens: list[int],
+        query: str | None,
+        rate: float | None,
+        target_tokens: int | None,
+        opts: dict[str, Any],
+    ) -> list[tuple[str, list[tuple[int, int]]]]:
+        if rate is not None or target_tokens is not None:
+            return super()._compress_texts(texts, n_tokens, query, rate, target_tokens, opts)
+        from lingua_core.text import assemble
+
+        out = []
+        for t in texts:
+            u = self._segment(t, opts)
+            keep = self._word_scores(t, u) > 0
+            out.append(assemble(t, u, keep))
+        return out
+
+
+class NoneCompressor(Compressor):
+    """Returns every text unchanged (the uncompressed reference; ``rate`` is accepted and
+    ignored)."""
+
+    method = "none"
+    description = "No compression: every text comes back unchanged."
+    default_rate = 1.0
+    fallback_counter = "words"
+    options_spec: ClassVar[dict[str, Option]] = {}
+
+    def _score(
+        self, texts: list[str], units: list[Units], query: str | None, opts: dict[str, Any]
+    ) -> list[np.ndarray]:
+        return [np.ones(len(u)) for u in units]
+
+    def _compress_texts(
+        self,
+        texts: list[str],
+        n_tokens: list[int],
+        query: str | None,
+        rate: float | None,
+        target_tokens: int | None,
+        opts: dict[str, Any],
+    ) -> list[tuple[str, list[tuple[int, int]]]]:
+        return [(t, [(0, len(t))]) for t in texts]

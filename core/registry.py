@@ -1,0 +1,101 @@
+"""The method registry: name or alias -> compressor class (imported on first use)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lingua_core.base import Compressor
+
+#: Method used when none is named: Selective Context on the embedded SmolLM2.
+DEFAULT_METHOD = "selective_context"
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    """Where a method's class lives."""
+
+    module: str
+    cls: str
+
+
+@dataclass(frozen=True)
+class Alias:
+    """Another name for a method, optionally with preset options (e.g. a model)."""
+
+    method: str
+    preset: Mapping[str, Any] = field(default_factory=dict)
+
+
+METHODS: dict[str, MethodEntry] = {
+    "selective_context": MethodEntry(
+        "lingua_core.methods.selective_context", "SelectiveContextCompressor"
+    ),
+    "random": MethodEntry("lingua_core.methods.baselines", "RandomCompressor"),
+    "naive": MethodEntry("lingua_core.methods.baselines", "NaiveCompressor"),
+    "none": MethodEntry("lingua_core.methods.baselines", "NoneCompressor"),
+}
+
+ALIASES: dict[str, Alias] = {
+    "selective-context": Alias("selective_context"),
+    "sc": Alias("selective_context"),
+    "default": Alias(DEFAULT_METHOD),
+    "identity": Alias("none"),
+}
+
+
+def available_methods() -> list[str]:
+    """Names of the registered methods (aliases not included)."""
+    return sorted(METHODS)
+
+
+def resolve(name: str) -> tuple[str, dict[str, Any]]:
+    """The method name and preset options for a method name or alias.
+
+    Raises:
+        ValueError: For an unknown name, listing the known ones.
+    """
+    if not isinstance(name, str):
+        msg = f"method must be a str, got {type(name).__name__}"
+        raise TypeError(msg)
+    key = name.strip().lower()
+    if key in METHODS:
+        return key, {}
+    alias = ALIASES.get(key) or ALIASES.get(key.replace("_", "-"))
+    if alias is None:
+        msg = (
+            f"unknown method {name!r}; known methods: {', '.join(available_methods())} "
+            f"(aliases: {', '.join(sorted(ALIASES))})"
+        )
+        raise ValueError(msg)
+    return alias.method, dict(alias.preset)
+
+
+def method_class(name: str) -> type[Compressor]:
+    """The compressor class of a method name or alias."""
+    method, _ = resolve(name)
+    entry = METHODS[method]
+    module = importlib.import_module(entry.module)
+    return getattr(module, entry.cls)  # type: ignore[no-any-return]
+
+
+def get_compressor(method: str = DEFAULT_METHOD, **options: Any) -> Compressor:
+    """Create a compressor.
+
+    Args:
+        method: A name from :func:`available_methods` or an alias.
+        **options: Defaults for every call: ``model``, ``device``, ``dtype``, ``model_kwargs``,
+            ``token_counter``, ``trust_remote_code``, and the method's own options.
+
+    Returns:
+        The compressor. Models load on first use (or at :meth:`Compressor.warmup`).
+
+    Raises:
+        ValueError: For an unknown method or option.
+    """
+    name, preset = resolve(method)
+    cls = method_class(name)
+    return cls(**{**preset, **options})

@@ -1,0 +1,140 @@
+"""Budgeted selection of units, shared by every method.
+
+Each unit has a score (higher = keep first) and a cost (the counter's tokens it holds). Selection
+keeps the highest-scored units whose costs fit the budget: units are taken in score order (ties:
+earlier position first), a unit that would overflow is skipped and smaller ones after it still
+fill the budget, and at the end the best skipped unit is added if that brings the total closer
+to the budget than leaving it out (ties: added). A non-empty text always keeps at least its
+best unit: compression never silently empties a text. The achieved rate is therefore the closest the unit sizes
+allow; with word-sized units it is within a few tokens of the request.
+
+``scope="text"`` gives every text its own budget (``rate`` x its tokens), so a text's result does
+not depend on the other texts of the call; ``scope="global"`` pools all units of all texts under
+one budget, so informative texts keep more than redundant ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from lingua_core.text import Units, assign_to_units
+from lingua_core.tokens import TokenCounter
+
+SCOPES = ("text", "global")
+
+
+def unit_costs(text: str, units: Units, counter: TokenCounter) -> np.ndarray:
+    """Tokens of ``counter`` held by each unit (a token belongs to the unit where it ends).
+
+    Tokens that end in whitespace between units (e.g. a newline token) are charged to the next
+    unit, since runs are rejoined with whitespace anyway.
+    """
+    costs = np.zeros(len(units), dtype=np.int64)
+    if len(units) == 0:
+        return costs
+    ends = counter.token_ends(text)
+    if ends.size == 0:
+        return costs
+    pos = ends - 1
+    idx = assign_to_units(units, pos)
+    gap = idx < 0
+    if gap.any():  # charge to the following unit (or the last one)
+        nxt = np.searchsorted(units.starts, pos[gap], side="right")
+        idx[gap] = np.minimum(nxt, len(units) - 1)
+    np.add.at(costs, idx, 1)
+    return costs
+
+
+def _select(scores: np.ndarray, costs: np.ndarray, budget: float, forced: np.ndarray) -> np.ndarray:
+    n = scores.shape[0]
+    keep = forced.copy()
+    if n == 0:
+        return keep
+    used = float(costs[keep].sum())
+    order = np.lexsort((np.arange(n), -scores))  # score desc, then position asc
+    order = order[~keep[order]]
+    oc = costs[order]
+    cum = np.cumsum(oc) + used
+    fits = int(np.searchsorted(cum, budget, side="right"))
+    keep[order[:fits]] = True
+    if fits:
+        used = float(cum[fits - 1])
+    rest = order[fits:]
+    free = rest[costs[rest] == 0]
+    keep[free] = True
+    rest = rest[costs[rest] > 0]
+    # Fill: keep taking, in score order, the next unit that still fits.
+    while rest.size:
+        ok = np.flatnonzero(costs[rest] <= budget - used)
+        if ok.size == 0:
+            break
+        j = rest[ok[0]]
+        keep[j] = True
+        used += float(costs[j])
+        rest = rest[ok[0] + 1 :]
+    # Nearest: one more unit when it lands closer to the budget than stopping short.
+    remaining = order[~keep[order]]
+    if remaining.size and used < budget:
+        j = remaining[0]
+        if used + costs[j] - budget <= budget - used:
+            keep[j] = True
+    return keep
+
+
+def _keep_one(keep: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """A non-empty text never comes back empty: keep at least its best unit."""
+    if keep.size and not keep.any():
+        keep = keep.copy()
+        keep[int(np.argmax(scores))] = True
+    return keep
+
+
+def select(
+    scores: Sequence[np.ndarray],
+    costs: Sequence[np.ndarray],
+    budgets: Sequence[float],
+    *,
+    scope: str = "text",
+    forced: Sequence[np.ndarray] | None = None,
+) -> list[np.ndarray]:
+    """Choose the units to keep.
+
+    Args:
+        scores: Per text, one score per unit (higher is kept first).
+        costs: Per text, the tokens of each unit.
+        budgets: Per text, its budget in tokens (``scope="text"``); with ``scope="global"`` their
+            sum is the one budget.
+        scope: ``"text"`` or ``"global"``.
+        forced: Per text, a mask of units that are always kept (they count against the budget).
+
+    Returns:
+        Per text, a boolean mask over its units.
+
+    Raises:
+        ValueError: For an unknown scope.
+    """
+    if scope not in SCOPES:
+        msg = f"unknown threshold scope {scope!r}; valid: {', '.join(SCOPES)}"
+        raise ValueError(msg)
+    forced_masks = [
+        np.zeros(len(s), dtype=bool) if forced is None else np.asarray(forced[i], dtype=bool)
+        for i, s in enumerate(scores)
+    ]
+    if scope == "text":
+        return [
+            _keep_one(_select(np.asarray(s, dtype=np.float64), np.asarray(c), b, f), s)
+            for s, c, b, f in zip(scores, costs, budgets, forced_masks)
+        ]
+    sizes = [len(s) for s in scores]
+    if sum(sizes) == 0:
+        return [np.zeros(0, dtype=bool) for _ in sizes]
+    keep = _select(
+        np.concatenate([np.asarray(s, dtype=np.float64) for s in scores]),
+        np.concatenate([np.asarray(c, dtype=np.int64) for c in costs]),
+        float(sum(budgets)),
+        np.concatenate(forced_masks),
+    )
+    parts = np.split(keep, np.cumsum(sizes)[:-1])
+    return [_keep_one(k, np.asarray(s)) for k, s in zip(parts, scores)]

@@ -1,0 +1,273 @@
+"""Segmentation into units with character offsets, and extractive assembly of kept units.
+
+A *unit* is a non-empty, whitespace-trimmed slice ``text[start:end]``. Units of one text are
+ordered and never overlap. Every method segments texts into units, scores them, selects some
+under a budget (see :mod:`lingua_core.select`) and assembles the kept ones here, so that every
+result is extractive: ``result.text == " ".join(original[s:e] for s, e in result.spans)``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+Unit = Literal["word", "phrase", "sentence"]
+UNITS: tuple[str, ...] = ("word", "phrase", "sentence")
+
+_WORD_RE = re.compile(r"\S+")
+_TRAILING_PUNCT = frozenset(",;:.!?)]}\"'”’»")
+
+#: A compact English stop-word list (function words), used by the ``naive`` baseline and by the
+#: phrase approximation. Lower-case, no punctuation.
+STOP_WORDS: frozenset[str] = frozenset(
+    """
+    a an the and or but nor so yet for of in on at to from by with without about above below
+    into onto upon over under between among through during before after since until while as
+    than then that this these those there here which who whom whose what when where why how
+    is am are was were be been being do does did doing have has had having will would shall
+    should can could may might must it its it's itself i me my mine myself we us our ours
+    ourselves you your yours yourself yourselves he him his himself she her hers herself they
+    them their theirs themselves not no if also just very too only own same such both each few
+    more most other some any all again further once out up down off s t ll re ve d m o
+    """.split()
+)
+
+
+@dataclass(frozen=True)
+class Units:
+    """Units of one text as parallel arrays of character offsets.
+
+    Attributes:
+        starts: Start offsets (int64), increasing.
+        ends: End offsets (int64), ``starts[i] < ends[i] <= starts[i + 1]``.
+    """
+
+    starts: np.ndarray
+    ends: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.starts.shape[0])
+
+    @classmethod
+    def from_lists(cls, starts: list[int], ends: list[int]) -> Units:
+        """Build units from Python lists of offsets."""
+        return cls(np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64))
+
+    def texts(self, text: str) -> list[str]:
+        """The unit strings of ``text``."""
+        return [text[s:e] for s, e in zip(self.starts.tolist(), self.ends.tolist())]
+
+
+def word_units(text: str) -> Units:
+    """Whitespace-delimited words (punctuation stays attached to its word)."""
+    starts: list[int] = []
+    ends: list[int] = []
+    for m in _WORD_RE.finditer(text):
+        starts.append(m.start())
+        ends.append(m.end())
+    return Units.from_lists(starts, ends)
+
+
+def _bare(word: str) -> str:
+    return word.strip("\"'“”‘’()[]{}.,;:!?«»").lower()
+
+
+def phrase_units(text: str) -> Units:
+    """Phrases by a documented approximation of noun-phrase chunking (no parser needed).
+
+    Selective Context merges spaCy noun chunks; no spaCy model can be downloaded here, so a phrase
+    is a run of words that starts either after punctuation that ends a word (``, ; : . ! ?`` and
+    closing brackets/quotes) or at a function word (see :data:`STOP_WORDS`) that follows a content
+    word. ``"The first moon landing took place in July 1969, said NASA."`` gives ``["The first moon
+    landing took place", "in July 1969,", "said NASA."]``: function words attach to the content
+    words that follow them, as in a noun or prepositional phrase.
+    """
+    words = word_units(text)
+    n = len(words)
+    if n == 0:
+        return words
+    wstarts = words.starts.tolist()
+    wends = words.ends.tolist()
+    starts = [wstarts[0]]
+    ends: list[int] = []
+    prev_stop = _bare(text[wstarts[0] : wends[0]]) in STOP_WORDS
+    prev_punct = text[wends[0] - 1] in _TRAILING_PUNCT
+    for i in range(1, n):
+        w = text[wstarts[i] : wends[i]]
+        stop = _bare(w) in STOP_WORDS
+        if prev_punct or (stop and not prev_stop):
+            ends.append(wends[i - 1])
+            starts.append(wstarts[i])
+        prev_stop = stop
+        prev_punct = w[-1] in _TRAILING_PUNCT
+    ends.append(wends[-1])
+    return Units.from_lists(starts, ends)
+
+
+_SEGMENTER_LOCAL = threading.local()
+
+
+def _pysbd_segmenter():  # type: ignore[no-untyped-def]
+    seg = getattr(_SEGMENTER_LOCAL, "segmenter", None)
+    if seg is None:
+        from lingua_core._deps import require
+
+        pysbd = require("pysbd")
+        seg = pysbd.Segmenter(language="en", clean=False, char_span=False)
+        _SEGMENTER_LOCAL.segmenter = seg
+    return seg
+
+
+_PARAGRAPH_RE = re.compile(r"\n\s*\n")
+
+
+def sentence_units(text: str) -> Units:
+    """Sentences found offline by pysbd (rule-based, abbreviation-aware), split at blank lines too.
+
+    Offsets are recovered by locating each sentence in order, so they are exact even where pysbd's
+    own ``char_span`` mode is not.
+    """
+    starts: list[int] = []
+    ends: list[int] = []
+    seg = _pysbd_segmenter()
+    block_start = 0
+    blocks = [*(m.start() for m in _PARAGRAPH_RE.finditer(text)), len(text)]
+    for block_end in blocks:
+        block = text[block_start:block_end]
+        pos = 0
+        if block.strip():
+            for sent in seg.segment(block):
+                s = sent.strip()
+                if not s:
+                    continue
+                found = block.find(s, pos)
+                if found < 0:  # pysbd altered the text; fall back to the rest of the block
+                    rest = block[pos:].strip()
+                    if rest:
+                        found = block.find(rest, pos)
+                        starts.append(block_start + found)
+                        ends.append(block_start + found + len(rest))
+                    pos = len(block)
+                    break
+                starts.append(block_start + found)
+                ends.append(block_start + found + len(s))
+                pos = found + len(s)
+        block_start = block_end
+    return Units.from_lists(starts, ends)
+
+
+_SEGMENTERS = {"word": word_units, "phrase": phrase_units, "sentence": sentence_units}
+
+
+def segment(text: str, unit: str) -> Units:
+    """Segment ``text`` into units of the given kind.
+
+    Args:
+        text: The text.
+        unit: One of ``"word"``, ``"phrase"``, ``"sentence"``.
+
+    Raises:
+        ValueError: For an unknown unit.
+    """
+    try:
+        fn = _SEGMENTERS[unit]
+    except KeyError:
+        msg = f"unknown unit {unit!r}; valid units: {', '.join(_SEGMENTERS)}"
+        raise ValueError(msg) from None
+    return fn(text)
+
+
+def merge_overlapping(starts: np.ndarray, ends: np.ndarray, text: str) -> tuple[Units, np.ndarray]:
+    """Turn possibly overlapping, untrimmed token offsets into units.
+
+    Token offsets from a tokenizer may include the leading space, be empty (special tokens) or
+    overlap (byte-level pieces of one character). Offsets are trimmed of whitespace, empty ones
+    dropped, and overlapping ones merged.
+
+    Args:
+        starts: Token start offsets, non-decreasing.
+        ends: Token end offsets.
+        text: The text the offsets point into.
+
+    Returns:
+        The units, and for every input token the index of its unit (``-1`` for dropped tokens).
+    """
+    n = len(starts)
+    token_unit = np.full(n, -1, dtype=np.int64)
+    if n == 0:
+        return Units.from_lists([], []), token_unit
+    s = np.asarray(starts, dtype=np.int64).copy()
+    e = np.asarray(ends, dtype=np.int64).copy()
+    # Trim whitespace at both ends (tokens are short: this loop is over characters of a token).
+    for i in np.flatnonzero(e > s).tolist():
+        a, b = int(s[i]), int(e[i])
+        piece = text[a:b]
+        stripped = piece.strip()
+        if len(stripped) != len(piece):
+            if not stripped:
+                s[i] = e[i] = a
+                continue
+            lead = len(piece) - len(piece.lstrip())
+            s[i] = a + lead
+            e[i] = s[i] + len(stripped)
+    keep = np.flatnonzero(e > s)
+    if keep.size == 0:
+        return Units.from_lists([], []), token_unit
+    ks, ke = s[keep], e[keep]
+    prev_max_end = np.maximum.accumulate(ke)
+    new_group = np.ones(keep.size, dtype=bool)
+    new_group[1:] = ks[1:] >= prev_max_end[:-1]
+    group = np.cumsum(new_group) - 1
+    n_groups = int(group[-1]) + 1
+    ustarts = ks[new_group]
+    uends = np.zeros(n_groups, dtype=np.int64)
+    np.maximum.at(uends, group, ke)
+    token_unit[keep] = group
+    return Units(ustarts, uends), token_unit
+
+
+def assign_to_units(units: Units, positions: np.ndarray) -> np.ndarray:
+    """Index of the unit holding each character position, ``-1`` where none does."""
+    if len(units) == 0:
+        return np.full(len(positions), -1, dtype=np.int64)
+    idx = np.searchsorted(units.ends, positions, side="right")
+    ok = idx < len(units)
+    idx_c = np.where(ok, idx, 0)
+    ok &= units.starts[idx_c] <= positions
+    return np.where(ok, idx, -1)
+
+
+def assemble(text: str, units: Units, keep: np.ndarray) -> tuple[str, list[tuple[int, int]]]:
+    """Join the kept units of ``text`` into the compressed text and its spans.
+
+    Consecutive kept units form one run that keeps the original characters between them; runs
+    are joined by one space. A run that starts at the first unit (ends at the last one) also keeps
+    the text's leading (trailing) characters, so keeping every unit returns ``text`` unchanged.
+
+    Args:
+        text: The original text.
+        units: Its units.
+        keep: Boolean mask over units.
+
+    Returns:
+        ``(compressed_text, spans)`` with ``compressed_text == " ".join(text[s:e] for s, e in
+        spans)``.
+    """
+    idx = np.flatnonzero(keep)
+    if idx.size == 0:
+        return "", []
+    breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+    first = idx[np.r_[0, breaks]]
+    last = idx[np.r_[breaks - 1, idx.size - 1]]
+    span_starts = units.starts[first].tolist()
+    span_ends = units.ends[last].tolist()
+    if first[0] == 0:
+        span_starts[0] = 0
+    if last[-1] == len(units) - 1:
+        span_ends[-1] = len(text)
+    spans = list(zip(span_starts, span_ends))
+    return " ".join(text[s:e] for s, e in spans), spans
