@@ -40,8 +40,9 @@ class CompressionResult:
         original_tokens: Tokens of ``original_text`` (in the compressor's token counter).
         compressed_tokens: Tokens of ``text`` (same counter).
         method: The method that produced it.
-        dropped: ``True`` when a coarse filter removed the whole text (``text`` is empty and
-            ``spans`` is empty).
+        dropped: ``True`` when the whole text was removed (``text`` and ``spans`` empty): by a
+            coarse filter, or by a global budget (``threshold_scope="global"``, the default with
+            ``target_tokens``) that gave it no unit. A non-blank text is never emptied otherwise.
     """
 
     text: str
@@ -86,10 +87,11 @@ def _is_int(v: Any) -> bool:
 
 
 THRESHOLD_SCOPE = Option(
-    "text",
+    None,
     "Where the budget applies: 'text' (each text keeps `rate` of its tokens; a text's result "
-    "does not depend on the other texts) or 'global' (one budget over all texts of the call).",
-    choices=SCOPES,
+    "does not depend on the other texts) or 'global' (one budget over all texts of the call). "
+    "None: 'text' with rate, 'global' with target_tokens.",
+    choices=(None, *SCOPES),
 )
 SEED = Option(0, "Seed mixed with each text's hash.", check=_is_int, expect="an int")
 
@@ -283,7 +285,7 @@ class Compressor(ABC):
         live = [i for i, t in enumerate(items) if t.strip()]
         results: list[CompressionResult | None] = [None] * len(items)
         for i, t in enumerate(items):
-            if i not in live:
+            if not t.strip():
                 spans = ((0, len(t)),) if t else ()
                 n = original_tokens[i]
                 results[i] = CompressionResult(t, t, spans, n, n, self.method)
@@ -302,6 +304,7 @@ class Compressor(ABC):
                     original_tokens[i],
                     compressed_tokens[j],
                     self.method,
+                    dropped=not spans,
                 )
         return [r for r in results if r is not None]
 
@@ -332,7 +335,8 @@ class Compressor(ABC):
             keeps = [np.ones(len(u), dtype=bool) for u in units]  # everything fits: no scoring
         else:
             scores = self._score(texts, units, query, opts)
-            keeps = select(scores, costs, budgets, scope=opts.get("threshold_scope", "text"))
+            scope = opts.get("threshold_scope") or ("global" if target_tokens else "text")
+            keeps = select(scores, costs, budgets, scope=scope)
         return [assemble(t, u, k) for t, u, k in zip(texts, units, keeps)]
 
     def _segment(self, text: str, opts: dict[str, Any]) -> Units:

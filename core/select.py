@@ -4,8 +4,9 @@ Each unit has a score (higher = keep first) and a cost (the counter's tokens it 
 keeps the highest-scored units whose costs fit the budget: units are taken in score order (ties:
 earlier position first), a unit that would overflow is skipped and smaller ones after it still
 fill the budget, and at the end the best skipped unit is added if that brings the total closer
-to the budget than leaving it out (ties: added). A non-empty text always keeps at least its
-best unit: compression never silently empties a text. The achieved rate is therefore the closest the unit sizes
+to the budget than leaving it out (ties: added). With ``scope="text"`` a non-empty text always
+keeps at least its best unit; with ``scope="global"`` a text may lose every unit, and the
+compressor then reports it as ``dropped`` (as a coarse filter would). The achieved rate is therefore the closest the unit sizes
 allow; with word-sized units it is within a few tokens of the request.
 
 ``scope="text"`` gives every text its own budget (``rate`` x its tokens), so a text's result does
@@ -110,7 +111,8 @@ def select(
         forced: Per text, a mask of units that are always kept (they count against the budget).
 
     Returns:
-        Per text, a boolean mask over its units.
+        Per text, a boolean mask over its units. With ``scope="text"`` a text with units keeps
+        at least one; with ``scope="global"`` it may keep none.
 
     Raises:
         ValueError: For an unknown scope.
@@ -136,5 +138,4 @@ def select(
         float(sum(budgets)),
         np.concatenate(forced_masks),
     )
-    parts = np.split(keep, np.cumsum(sizes)[:-1])
-    return [_keep_one(k, np.asarray(s)) for k, s in zip(parts, scores)]
+    return np.split(keep, np.cumsum(sizes)[:-1])

@@ -49,8 +49,10 @@ class CausalLMCompressor(Compressor):
         super().warmup()
 
     def _default_counter(self) -> TokenCounter:
-        loaded = self._loaded()
-        return HFTokenCounter(loaded.tokenizer, name=loaded.source)
+        from lingua_core.models import EMBEDDED_CAUSAL_LM
+
+        name = EMBEDDED_CAUSAL_LM if self.model is None else str(self.model)
+        return HFTokenCounter(self._loaded().tokenizer, name=name)
 
     def _scorer(self, opts: dict[str, Any]) -> Any:
         from lingua_core.scorers.lm import CausalLMScorer

@@ -1,0 +1,191 @@
+"""The ``lingua`` command: ``lingua compress FILE...``, ``lingua methods``, ``lingua demo``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any
+
+from lingua_core.registry import ALIASES, DEFAULT_METHOD, available_methods, get_compressor
+
+_PROGRESS_CHARS = 50_000  # show a progress bar above this much input (on a terminal)
+_FILES_PER_CALL = 16
+
+
+def _parse_option(item: str) -> tuple[str, Any]:
+    if "=" not in item:
+        msg = f"options are KEY=VALUE, got {item!r}"
+        raise argparse.ArgumentTypeError(msg)
+    key, raw = item.split("=", 1)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lingua", description="Compress RAG context.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("compress", help="compress files (each file is one text)")
+    c.add_argument("files", nargs="+", help="text files; '-' reads standard input")
+    c.add_argument("--method", "-m", default=DEFAULT_METHOD, help="method or alias")
+    budget = c.add_mutually_exclusive_group()
+    budget.add_argument("--rate", "-r", type=float, help="fraction of tokens to keep, in (0, 1]")
+    budget.add_argument("--target-tokens", "-t", type=int, help="total token budget")
+    c.add_argument("--query", "-q", help="the question (question-aware methods)")
+    c.add_argument("--model", help="model alias, local folder or hub id")
+    c.add_argument("--device", help="cpu, cuda, cuda:N, mps (default: auto)")
+    c.add_argument("--token-counter", help="'words', a tiktoken encoding or a tokenizer")
+    c.add_argument(
+        "--option", "-o", action="append", type=_parse_option, default=[],
+        metavar="KEY=VALUE", help="a method option (repeatable), e.g. -o unit=sentence",
+    )
+    c.add_argument("--json", action="store_true", help="print results as JSON")
+    c.add_argument("--verbose", "-v", action="store_true", help="log progress to stderr")
+
+    sub.add_parser("methods", help="list the methods and aliases")
+
+    d = sub.add_parser("demo", help="compress the bundled sample RAG context")
+    d.add_argument("--method", "-m", default=DEFAULT_METHOD)
+    d.add_argument("--rate", "-r", type=float, default=0.5)
+    d.add_argument("--verbose", "-v", action="store_true")
+    return p
+
+
+def _read(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def _compress(args: argparse.Namespace) -> int:
+    texts = [_read(f) for f in args.files]
+    options = dict(args.option)
+    for key in ("model", "device", "token_counter"):
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
+    compressor = get_compressor(args.method, **options)
+    start = time.perf_counter()
+    if args.target_tokens is not None or sum(map(len, texts)) < _PROGRESS_CHARS:
+        results = compressor.compress(
+            texts, query=args.query, rate=args.rate, target_tokens=args.target_tokens
+        )
+    else:
+        from tqdm import tqdm
+
+        results = []
+        with tqdm(total=len(texts), unit="text", disable=None, file=sys.stderr) as bar:
+            for i in range(0, len(texts), _FILES_PER_CALL):
+                batch = texts[i : i + _FILES_PER_CALL]
+                results.extend(compressor.compress(batch, query=args.query, rate=args.rate))
+                bar.update(len(batch))
+    seconds = time.perf_counter() - start
+    before = sum(r.original_tokens for r in results)
+    after = sum(r.compressed_tokens for r in results)
+    rate = after / before if before else 1.0
+    if args.json:
+        out = {
+            "method": compressor.method,
+            "results": [
+                {
+                    "file": f,
+                    "text": r.text,
+                    "spans": [list(s) for s in r.spans],
+                    "original_tokens": r.original_tokens,
+                    "compressed_tokens": r.compressed_tokens,
+                    "rate": r.rate,
+                    "dropped": r.dropped,
+                }
+                for f, r in zip(args.files, results)
+            ],
+            "summary": {"original_tokens": before, "compressed_tokens": after, "rate": rate,
+                        "seconds": seconds},
+        }
+        json.dump(out, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for f, r in zip(args.files, results):
+            if len(results) > 1:
+                print(f"==> {f} <==")
+            print(r.text)
+    print(
+        f"{compressor.method}: {before} -> {after} tokens (rate {rate:.3f}, "
+        f"{before / max(after, 1):.1f}x) in {seconds:.2f} s [{compressor.token_counter.name}]",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _methods() -> int:
+    from lingua_core.registry import method_class
+
+    for name in available_methods():
+        cls = method_class(name)
+        aliases = sorted(a for a, v in ALIASES.items() if v.method == name)
+        default = " (default)" if name == DEFAULT_METHOD else ""
+        print(f"{name}{default}: {cls.description}")
+        if aliases:
+            print(f"    aliases: {', '.join(aliases)}")
+        for opt, spec in cls.options_spec.items():
+            print(f"    {opt}={spec.default!r}: {spec.doc}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    sample = json.loads(
+        resources.files("lingua_core").joinpath("data/sample_rag.json").read_text("utf-8")
+    )
+    texts = [f"{p['title']}\n{p['text']}" for p in sample["passages"]]
+    question = sample["question"]
+    answers = sample["answers"]
+    print(f"Question: {question}   (answer: {' / '.join(answers)})")
+    print(f"Context: {len(texts)} retrieved passages. Source: {sample['source']}\n")
+    compressor = get_compressor(args.method)
+    t0 = time.perf_counter()
+    compressor.warmup()
+    load = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    results = compressor.compress(texts, query=question, rate=args.rate)
+    seconds = time.perf_counter() - t0
+    for i, r in enumerate(results, 1):
+        gold = "  [gold passage]" if sample["passages"][i - 1]["gold"] else ""
+        print(f"--- passage {i}: {r.original_tokens} -> {r.compressed_tokens} tokens{gold}")
+        print(f"before: {r.original_text}")
+        print(f"after:  {r.text}\n")
+    before = sum(r.original_tokens for r in results)
+    after = sum(r.compressed_tokens for r in results)
+    survived = any(a.lower() in r.text.lower() for r in results for a in answers)
+    print(
+        f"{compressor.method} on {compressor.token_counter.name}: {before} -> {after} tokens "
+        f"(rate {after / before:.3f} asked {args.rate}); compression {seconds:.2f} s, model "
+        f"load {load:.2f} s; answer still in the context: {'yes' if survived else 'no'}"
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``lingua`` command line."""
+    args = _build_parser().parse_args(argv)
+    if getattr(args, "verbose", False):
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "compress":
+            return _compress(args)
+        if args.command == "methods":
+            return _methods()
+        return _demo(args)
+    except (ValueError, TypeError, ImportError, OSError) as e:
+        print(f"lingua: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

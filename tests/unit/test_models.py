@@ -1,0 +1,165 @@
+"""Model loading: device and dtype choice, sharing, thread safety, safety defaults."""
+
+from __future__ import annotations
+
+import threading
+from unittest import mock
+
+import pytest
+import torch
+
+from lingua_core import clear_models, get_compressor
+from lingua_core import models as m
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    clear_models()
+    yield
+    clear_models()
+
+
+def test_device_auto_prefers_cuda_then_mps_then_cpu():
+    with mock.patch.object(torch.cuda, "is_available", return_value=True):
+        assert m.resolve_device(None) == "cuda"
+    with (
+        mock.patch.object(torch.cuda, "is_available", return_value=False),
+        mock.patch.object(torch.backends.mps, "is_available", return_value=True),
+    ):
+        assert m.resolve_device(None) == "mps"
+    with (
+        mock.patch.object(torch.cuda, "is_available", return_value=False),
+        mock.patch.object(torch.backends.mps, "is_available", return_value=False),
+    ):
+        assert m.resolve_device(None) == "cpu"
+
+
+def test_explicit_devices():
+    assert m.resolve_device("cpu") == "cpu"
+    with mock.patch.object(torch.cuda, "is_available", return_value=False), pytest.raises(
+        ValueError, match="CUDA is not available"
+    ):
+        m.resolve_device("cuda:0")
+    with pytest.raises(ValueError, match="invalid device 'gpu0'; valid: None"):
+        m.resolve_device("gpu0")
+
+
+def test_dtype_auto_is_half_on_cuda_and_fp32_on_cpu():
+    assert m.resolve_dtype("auto", "cpu") is torch.float32
+    with mock.patch.object(torch.cuda, "is_bf16_supported", return_value=True):
+        assert m.resolve_dtype(None, "cuda") is torch.bfloat16
+    with mock.patch.object(torch.cuda, "is_bf16_supported", return_value=False):
+        assert m.resolve_dtype("auto", "cuda:1") is torch.float16
+    assert m.resolve_dtype("bfloat16", "cpu") is torch.bfloat16
+    assert m.resolve_dtype(torch.float16, "cpu") is torch.float16
+    with pytest.raises(ValueError, match="invalid dtype 'int8'; valid: auto, float32"):
+        m.resolve_dtype("int8", "cpu")
+
+
+def test_one_model_shared_by_compressors_with_the_same_key(tiny_llama_dir):
+    a = get_compressor("selective_context", model=str(tiny_llama_dir))
+    b = get_compressor("selective_context", model=str(tiny_llama_dir), unit="sentence")
+    a.warmup()
+    b.warmup()
+    assert a._loaded().model is b._loaded().model
+    assert len([k for k in m.loaded_models() if k[0] == "causal_lm"]) == 1
+    c = get_compressor("selective_context", model=str(tiny_llama_dir), dtype="bfloat16")
+    d = get_compressor(
+        "selective_context", model=str(tiny_llama_dir), model_kwargs={"attn_implementation": "eager"}
+    )
+    assert c._loaded().model is not a._loaded().model
+    assert c._loaded().model.dtype is torch.bfloat16
+    assert d._loaded().model is not a._loaded().model
+    assert len([k for k in m.loaded_models() if k[0] == "causal_lm"]) == 3
+    clear_models()
+    assert m.loaded_models() == []
+
+
+def test_cache_key_covers_model_device_dtype_kwargs_and_remote_code():
+    base = m.model_cache_key("causal_lm", "x", "cpu", torch.float32, {"a": 1}, False)
+    assert base == m.model_cache_key("causal_lm", "x", "cpu", torch.float32, {"a": 1}, False)
+    variants = [
+        m.model_cache_key("causal_lm", "y", "cpu", torch.float32, {"a": 1}, False),
+        m.model_cache_key("causal_lm", "x", "cuda", torch.float32, {"a": 1}, False),
+        m.model_cache_key("causal_lm", "x", "cpu", torch.bfloat16, {"a": 1}, False),
+        m.model_cache_key("causal_lm", "x", "cpu", torch.float32, {"a": 2}, False),
+        m.model_cache_key("causal_lm", "x", "cpu", torch.float32, {"a": 1}, True),
+    ]
+    assert all(v != base for v in variants)
+
+
+def test_concurrent_first_use_loads_once(tiny_llama_dir):
+    from transformers import AutoModelForCausalLM
+
+    real = AutoModelForCausalLM.from_pretrained
+    calls = []
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    results = []
+    with mock.patch.object(AutoModelForCausalLM, "from_pretrained", side_effect=counting):
+        threads = [
+            threading.Thread(target=lambda: results.append(m.load_causal_lm(str(tiny_llama_dir))))
+            for _ in range(8)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert len(calls) == 1
+    assert all(r.model is results[0].model for r in results)
+
+
+def test_trust_remote_code_is_off_unless_asked_and_safetensors_preferred(tiny_llama_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    seen = []
+    real_model = AutoModelForCausalLM.from_pretrained
+    real_tok = AutoTokenizer.from_pretrained
+
+    def spy_model(*a, **k):
+        seen.append(("model", k))
+        return real_model(*a, **k)
+
+    def spy_tok(*a, **k):
+        seen.append(("tokenizer", k))
+        return real_tok(*a, **k)
+
+    with (
+        mock.patch.object(AutoModelForCausalLM, "from_pretrained", side_effect=spy_model),
+        mock.patch.object(AutoTokenizer, "from_pretrained", side_effect=spy_tok),
+    ):
+        m.load_causal_lm(str(tiny_llama_dir))
+    assert {k for k, _ in seen} == {"model", "tokenizer"}
+    for _, kwargs in seen:
+        assert kwargs["trust_remote_code"] is False
+        assert kwargs["local_files_only"] is True
+    assert dict(seen)["model"]["use_safetensors"] is True
+    with pytest.raises(ValueError, match="trust_remote_code=True as its own option"):
+        m.load_causal_lm(str(tiny_llama_dir), model_kwargs={"trust_remote_code": True})
+
+
+def test_cache_folder_names_cannot_escape():
+    for evil in ["../../etc/passwd", "/abs/path", "a/../../b", "..", "org/model"]:
+        name = m.safe_cache_name(evil)
+        assert "/" not in name and "\\" not in name and name not in ("", ".", "..")
+        assert (m.cache_dir() / name).resolve().parent == m.cache_dir().resolve()
+
+
+def test_cache_dir_is_overridable(monkeypatch, tmp_path):
+    monkeypatch.setenv("LINGUA_CACHE_DIR", str(tmp_path / "c"))
+    assert m.cache_dir() == tmp_path / "c"
+
+
+def test_embedded_encoder_path_is_a_bert_folder():
+    path = m.embedded_encoder_path()
+    assert (path / "config.json").is_file() and (path / "vocab.txt").is_file()
+
+
+def test_warmup_loads_before_the_first_call(tiny_llama_dir):
+    c = get_compressor("selective_context", model=str(tiny_llama_dir))
+    assert not [k for k in m.loaded_models() if k[0] == "causal_lm"]
+    c.warmup()
+    assert [k for k in m.loaded_models() if k[0] == "causal_lm"]

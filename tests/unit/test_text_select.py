@@ -1,0 +1,123 @@
+"""Segmentation, budgeted selection and assembly: the shared steps of every method."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lingua_core.select import select, unit_costs
+from lingua_core.text import (
+    Units,
+    assemble,
+    assign_to_units,
+    merge_overlapping,
+    phrase_units,
+    segment,
+    sentence_units,
+    word_units,
+)
+from lingua_core.tokens import WordCounter
+
+
+def test_word_units_offsets():
+    text = "  Hello,  world!\nNew line "
+    u = word_units(text)
+    assert u.texts(text) == ["Hello,", "world!", "New", "line"]
+
+
+def test_phrase_units_attach_function_words_to_what_follows():
+    text = "The first moon landing took place in July 1969, said NASA."
+    assert phrase_units(text).texts(text) == [
+        "The first moon landing took place",
+        "in July 1969,",
+        "said NASA.",
+    ]
+
+
+def test_sentence_units_handle_abbreviations_and_blank_lines():
+    text = "Dr. Smith went to Washington D.C. on Jan. 5. He left.\n\nNew para here. Yes?"
+    assert sentence_units(text).texts(text) == [
+        "Dr. Smith went to Washington D.C. on Jan. 5.",
+        "He left.",
+        "New para here.",
+        "Yes?",
+    ]
+
+
+def test_unknown_unit():
+    with pytest.raises(ValueError, match="valid units: word, phrase, sentence"):
+        segment("x", "clause")
+
+
+def test_merge_overlapping_trims_and_merges():
+    text = "ab 🚀c"
+    # Byte-level pieces: " " + "ab", two pieces of the emoji sharing offsets, then "c".
+    starts = np.array([0, 2, 3, 3, 4])
+    ends = np.array([2, 3, 4, 4, 5])
+    units, idx = merge_overlapping(starts, ends, text)
+    assert units.texts(text) == ["ab", "🚀", "c"]
+    assert idx.tolist() == [0, -1, 1, 1, 2]
+
+
+def test_assign_to_units():
+    u = Units.from_lists([0, 6], [5, 11])
+    assert assign_to_units(u, np.array([0, 4, 5, 6, 10, 11])).tolist() == [0, 0, -1, 1, 1, -1]
+
+
+def test_assemble_joins_runs_with_one_space_and_keeps_inner_spacing():
+    text = "  One  two\nthree four five  "
+    u = word_units(text)
+    out, spans = assemble(text, u, np.array([True, True, False, True, False]))
+    assert out == "  One  two four"
+    assert spans == [(0, 10), (17, 21)]
+    full, full_spans = assemble(text, u, np.ones(5, dtype=bool))
+    assert full == text and full_spans == [(0, len(text))]
+    assert assemble(text, u, np.zeros(5, dtype=bool)) == ("", [])
+
+
+def test_unit_costs_sum_to_the_token_count():
+    text = "Hello, world! It's 2024.\n\nBye."
+    u = word_units(text)
+    costs = unit_costs(text, u, WordCounter())
+    assert costs.sum() == WordCounter().count([text])[0]
+    assert costs.tolist() == [2, 2, 3, 2, 2]
+
+
+def test_select_keeps_best_units_under_budget_and_fills():
+    scores = [np.array([5.0, 4.0, 3.0, 2.0, 1.0])]
+    costs = [np.array([2, 5, 1, 1, 1])]
+    keep = select(scores, costs, [5])[0]
+    # 2 (best) fits, 5 overflows and is skipped, then 1+1+1 fill the budget exactly.
+    assert keep.tolist() == [True, False, True, True, True]
+
+
+def test_select_nearest_rule_and_ties_by_position():
+    keep = select([np.array([1.0, 1.0, 1.0])], [np.array([2, 2, 2])], [3])[0]
+    assert keep.tolist() == [True, True, False]  # 4 is as near to 3 as 2 is: added
+    keep = select([np.array([1.0, 1.0, 1.0])], [np.array([2, 2, 2])], [2.9])[0]
+    assert keep.tolist() == [True, False, False]
+
+
+def test_select_forced_units_count_against_the_budget():
+    keep = select([np.array([9.0, 1.0, 8.0])], [np.array([1, 1, 1])], [2],
+                  forced=[np.array([False, True, False])])[0]
+    assert keep.tolist() == [True, True, False]
+
+
+def test_select_never_empties_a_text_and_rejects_unknown_scope():
+    keep = select([np.array([0.1, 0.9])], [np.array([5, 5])], [0.5])[0]
+    assert keep.tolist() == [False, True]
+    with pytest.raises(ValueError, match="valid: text, global"):
+        select([np.array([1.0])], [np.array([1])], [1], scope="chunk")
+
+
+def test_select_global_scope_pools_units():
+    scores = [np.array([9.0, 8.0, 7.0]), np.array([1.0, 2.0, 3.0])]
+    costs = [np.array([1, 1, 1]), np.array([1, 1, 1])]
+    text_scope = select(scores, costs, [1.5, 1.5], scope="text")
+    global_scope = select(scores, costs, [2, 2], scope="global")
+    assert [k.sum() for k in text_scope] == [2, 2]
+    assert global_scope[0].tolist() == [True, True, True]
+    assert global_scope[1].tolist() == [False, False, True]
+    starved = select(scores, costs, [1, 1], scope="global")  # no unit left for the second text
+    assert starved[1].tolist() == [False, False, False]
