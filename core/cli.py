@@ -44,8 +44,13 @@ def _build_parser() -> argparse.ArgumentParser:
     c.add_argument("--device", help="cpu, cuda, cuda:N, mps (default: auto)")
     c.add_argument("--token-counter", help="'words', a tiktoken encoding or a tokenizer")
     c.add_argument(
-        "--option", "-o", action="append", type=_parse_option, default=[],
-        metavar="KEY=VALUE", help="a method option (repeatable), e.g. -o unit=sentence",
+        "--option",
+        "-o",
+        action="append",
+        type=_parse_option,
+        default=[],
+        metavar="KEY=VALUE",
+        help="a method option (repeatable), e.g. -o unit=sentence",
     )
     c.add_argument("--json", action="store_true", help="print results as JSON")
     c.add_argument("--verbose", "-v", action="store_true", help="log progress to stderr")
@@ -106,8 +111,12 @@ def _compress(args: argparse.Namespace) -> int:
                 }
                 for f, r in zip(args.files, results)
             ],
-            "summary": {"original_tokens": before, "compressed_tokens": after, "rate": rate,
-                        "seconds": seconds},
+            "summary": {
+                "original_tokens": before,
+                "compressed_tokens": after,
+                "rate": rate,
+                "seconds": seconds,
+            },
         }
         json.dump(out, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")

@@ -168,9 +168,7 @@ def _convert_gguf(gguf: Path, target: Path) -> None:
     transformers = require("transformers")
     logger.info("converting the embedded SmolLM2 GGUF file once into %s", target)
     tok = transformers.AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    model = transformers.AutoModelForCausalLM.from_pretrained(
-        str(gguf.parent), gguf_file=gguf.name
-    )
+    model = transformers.AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     # transformers refuses to save a GGUF-loaded (quantizer-tagged) model; the weights are
     # already de-quantized to float32, so the tags can go.
     model.hf_quantizer = None
@@ -403,8 +401,11 @@ def load_causal_lm(
 
 
 def _has_safetensors(source: str) -> bool | None:
-    """``True`` for a local folder with safetensors weights; ``None`` lets transformers prefer
-    safetensors on the hub and fall back to pickle only when no safetensors file exists."""
+    """Whether to insist on safetensors weights.
+
+    ``True`` for a local folder holding safetensors weights; ``None`` otherwise, which lets
+    transformers prefer safetensors on the hub and fall back to pickle only without them.
+    """
     if os.path.isdir(source):
         return any(p.suffix == ".safetensors" for p in Path(source).iterdir()) or None
     return None

@@ -6,8 +6,9 @@ earlier position first), a unit that would overflow is skipped and smaller ones 
 fill the budget, and at the end the best skipped unit is added if that brings the total closer
 to the budget than leaving it out (ties: added). With ``scope="text"`` a non-empty text always
 keeps at least its best unit; with ``scope="global"`` a text may lose every unit, and the
-compressor then reports it as ``dropped`` (as a coarse filter would). The achieved rate is therefore the closest the unit sizes
-allow; with word-sized units it is within a few tokens of the request.
+compressor then reports it as ``dropped`` (as a coarse filter would). The achieved rate is
+therefore the closest the unit sizes allow; with word-sized units it is within a few tokens of
+the request.
 
 ``scope="text"`` gives every text its own budget (``rate`` x its tokens), so a text's result does
 not depend on the other texts of the call; ``scope="global"`` pools all units of all texts under
@@ -19,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-
 from lingua_core.text import Units, assign_to_units
 from lingua_core.tokens import TokenCounter
 

@@ -23,18 +23,17 @@ _TRAILING_PUNCT = frozenset(",;:.!?)]}\"'”’»")
 
 #: A compact English stop-word list (function words), used by the ``naive`` baseline and by the
 #: phrase approximation. Lower-case, no punctuation.
-STOP_WORDS: frozenset[str] = frozenset(
-    """
-    a an the and or but nor so yet for of in on at to from by with without about above below
-    into onto upon over under between among through during before after since until while as
-    than then that this these those there here which who whom whose what when where why how
-    is am are was were be been being do does did doing have has had having will would shall
-    should can could may might must it its it's itself i me my mine myself we us our ours
-    ourselves you your yours yourself yourselves he him his himself she her hers herself they
-    them their theirs themselves not no if also just very too only own same such both each few
-    more most other some any all again further once out up down off s t ll re ve d m o
-    """.split()
-)
+_STOP_WORDS_TEXT = """
+a an the and or but nor so yet for of in on at to from by with without about above below
+into onto upon over under between among through during before after since until while as
+than then that this these those there here which who whom whose what when where why how
+is am are was were be been being do does did doing have has had having will would shall
+should can could may might must it its it's itself i me my mine myself we us our ours
+ourselves you your yours yourself yourselves he him his himself she her hers herself they
+them their theirs themselves not no if also just very too only own same such both each few
+more most other some any all again further once out up down off s t ll re ve d m o
+"""
+STOP_WORDS: frozenset[str] = frozenset(_STOP_WORDS_TEXT.split())
 
 
 @dataclass(frozen=True)

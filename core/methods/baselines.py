@@ -6,7 +6,6 @@ import hashlib
 from typing import Any, ClassVar
 
 import numpy as np
-
 from lingua_core.base import SEED, THRESHOLD_SCOPE, Compressor, Option
 from lingua_core.text import STOP_WORDS, UNITS, Units, _bare
 
@@ -22,8 +21,9 @@ class RandomCompressor(Compressor):
     description = "Random units (seeded per input text): the control."
     fallback_counter = "words"
     options_spec: ClassVar[dict[str, Option]] = {
-        "unit": Option("word", "Unit dropped at random: 'word', 'phrase' or 'sentence'.",
-                       choices=UNITS),
+        "unit": Option(
+            "word", "Unit dropped at random: 'word', 'phrase' or 'sentence'.", choices=UNITS
+        ),
         "seed": SEED,
         "threshold_scope": THRESHOLD_SCOPE,
     }
@@ -34,8 +34,9 @@ class RandomCompressor(Compressor):
         out = []
         for text, u in zip(texts, units):
             digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-            rng = np.random.default_rng([int(opts["seed"]) & (2**63 - 1),
-                                         int.from_bytes(digest, "little")])
+            rng = np.random.default_rng(
+                [int(opts["seed"]) & (2**63 - 1), int.from_bytes(digest, "little")]
+            )
             out.append(rng.random(len(u)))
         return out
 
@@ -91,8 +92,7 @@ class NaiveCompressor(Compressor):
 
 
 class NoneCompressor(Compressor):
-    """Returns every text unchanged (the uncompressed reference; ``rate`` is accepted and
-    ignored)."""
+    """Returns every text unchanged: the uncompressed reference (``rate`` is accepted, ignored)."""
 
     method = "none"
     description = "No compression: every text comes back unchanged."

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
 from lingua_core._deps import require
 from lingua_core.models import LoadedModel
 
@@ -147,6 +146,5 @@ class CausalLMScorer:
             if s.size and np.isnan(s[0]):
                 s[0] = float(np.nanmean(s[1:])) if s.size > 1 else 0.0
         return [
-            TokenScores(starts, ends, scores)
-            for (_, starts, ends), scores in zip(toks, out_scores)
+            TokenScores(starts, ends, scores) for (_, starts, ends), scores in zip(toks, out_scores)
         ]

@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from lingua_core import get_compressor
 from lingua_core.models import embedded_causal_lm_path, load_causal_lm, smollm2_gguf_path
 
@@ -75,8 +74,11 @@ def test_informative_phrases_survive_over_boilerplate(default_compressor):
 
 def test_make_demo_entry_point_runs():
     out = subprocess.run(
-        [sys.executable, "-m", "lingua_core.cli", "demo"], capture_output=True, text=True,
-        timeout=300, check=True,
+        [sys.executable, "-m", "lingua_core.cli", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     )
     assert "selective_context on smollm2" in out.stdout
     assert "before:" in out.stdout and "after:" in out.stdout

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import pytest
-
 from lingua_core import get_compressor
 from lingua_core._deps import require
 
@@ -16,7 +15,9 @@ def c():
 
 
 def test_unknown_method_lists_the_known_ones():
-    with pytest.raises(ValueError, match=r"unknown method 'llmlinguaa'; known methods: .*random.*selective_context"):
+    with pytest.raises(
+        ValueError, match=r"unknown method 'llmlinguaa'; known methods: .*random.*selective_context"
+    ):
         get_compressor("llmlinguaa")
 
 

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from lingua_core.cli import main
 
 
@@ -42,8 +41,10 @@ def test_compress_with_options_and_stdin(monkeypatch, capsys):
     import io
 
     monkeypatch.setattr(sys, "stdin", io.StringIO("One. Two three. Four five six."))
-    assert main(["compress", "-", "-m", "random", "-r", "0.5", "-o", "unit=sentence",
-                 "-o", "seed=2"]) == 0
+    assert (
+        main(["compress", "-", "-m", "random", "-r", "0.5", "-o", "unit=sentence", "-o", "seed=2"])
+        == 0
+    )
     out = capsys.readouterr().out.strip()
     kept = [s if s.endswith(".") else s + "." for s in out.split(". ")]
     assert set(kept) < {"One.", "Two three.", "Four five six."}  # whole sentences only
@@ -67,7 +68,10 @@ def test_methods_lists_every_method(capsys):
 
 def test_console_script_is_installed():
     out = subprocess.run(
-        [sys.executable, "-m", "lingua_core.cli", "methods"], capture_output=True, text=True,
-        check=True, timeout=120,
+        [sys.executable, "-m", "lingua_core.cli", "methods"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     )
     assert "selective_context" in out.stdout

@@ -7,7 +7,6 @@ from unittest import mock
 
 import pytest
 import torch
-
 from lingua_core import clear_models, get_compressor
 from lingua_core import models as m
 
@@ -36,8 +35,9 @@ def test_device_auto_prefers_cuda_then_mps_then_cpu():
 
 def test_explicit_devices():
     assert m.resolve_device("cpu") == "cpu"
-    with mock.patch.object(torch.cuda, "is_available", return_value=False), pytest.raises(
-        ValueError, match="CUDA is not available"
+    with (
+        mock.patch.object(torch.cuda, "is_available", return_value=False),
+        pytest.raises(ValueError, match="CUDA is not available"),
     ):
         m.resolve_device("cuda:0")
     with pytest.raises(ValueError, match="invalid device 'gpu0'; valid: None"):
@@ -65,7 +65,9 @@ def test_one_model_shared_by_compressors_with_the_same_key(tiny_llama_dir):
     assert len([k for k in m.loaded_models() if k[0] == "causal_lm"]) == 1
     c = get_compressor("selective_context", model=str(tiny_llama_dir), dtype="bfloat16")
     d = get_compressor(
-        "selective_context", model=str(tiny_llama_dir), model_kwargs={"attn_implementation": "eager"}
+        "selective_context",
+        model=str(tiny_llama_dir),
+        model_kwargs={"attn_implementation": "eager"},
     )
     assert c._loaded().model is not a._loaded().model
     assert c._loaded().model.dtype is torch.bfloat16

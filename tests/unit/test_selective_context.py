@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from lingua_core import get_compressor
 from lingua_core.models import load_causal_lm
 from lingua_core.scorers.lm import CausalLMScorer
@@ -72,8 +71,12 @@ def test_sentence_units_keep_whole_sentences(tiny_llama_dir):
     r = get_compressor("selective_context", model=str(tiny_llama_dir), unit="sentence").compress(
         [text], rate=0.5
     )[0]
-    sentences = {"Alpha is first.", "Beta comes second here.", "Gamma is the third one.",
-                 "Delta ends it."}
+    sentences = {
+        "Alpha is first.",
+        "Beta comes second here.",
+        "Gamma is the third one.",
+        "Delta ends it.",
+    }
     pieces = [p for s, e in r.spans for p in [text[s:e]]]
     assert all(all(x in sentences for x in _split(p)) for p in pieces)
 

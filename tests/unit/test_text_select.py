@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from lingua_core.select import select, unit_costs
 from lingua_core.text import (
     Units,
@@ -99,8 +98,12 @@ def test_select_nearest_rule_and_ties_by_position():
 
 
 def test_select_forced_units_count_against_the_budget():
-    keep = select([np.array([9.0, 1.0, 8.0])], [np.array([1, 1, 1])], [2],
-                  forced=[np.array([False, True, False])])[0]
+    keep = select(
+        [np.array([9.0, 1.0, 8.0])],
+        [np.array([1, 1, 1])],
+        [2],
+        forced=[np.array([False, True, False])],
+    )[0]
     assert keep.tolist() == [True, True, False]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from lingua_core import get_compressor, get_token_counter
 from lingua_core.tokens import HFTokenCounter, TiktokenCounter, WordCounter, find_tiktoken_file
 
@@ -36,7 +35,9 @@ def test_hf_tokenizer_object_and_folder(smol_tokenizer, tiny_llama_dir):
     by_folder = get_token_counter(str(tiny_llama_dir))
     assert isinstance(by_object, HFTokenCounter)
     text = "The quick brown fox."
-    assert by_object.count([text]) == by_folder.count([text]) == [len(smol_tokenizer.tokenize(text))]
+    assert (
+        by_object.count([text]) == by_folder.count([text]) == [len(smol_tokenizer.tokenize(text))]
+    )
     assert by_object.token_ends(text)[-1] == len(text)
 
 
