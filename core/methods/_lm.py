@@ -21,10 +21,11 @@ LM_OPTIONS: dict[str, Option] = {
         expect="a positive int",
     ),
     "batch_tokens": Option(
-        2048,
-        "Most padded tokens per forward pass (bounds memory).",
-        check=_positive_int,
-        expect="a positive int",
+        None,
+        "Most padded tokens per forward pass (bounds memory). None: 1024 on CPU (larger batches "
+        "are slower there), 16384 on CUDA.",
+        check=lambda v: v is None or _positive_int(v),
+        expect="None or a positive int",
     ),
 }
 
