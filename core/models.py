@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -247,13 +247,17 @@ def _load_error(source: str, e: Exception) -> OSError:
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A loaded model with its tokenizer, device and dtype."""
+    """A loaded model with its tokenizer, device and dtype.
+
+    ``facts`` caches what is derived once per model (e.g. whether its head can be split off).
+    """
 
     model: Any
     tokenizer: Any
     device: str
     dtype: Any
     source: str
+    facts: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 _CACHE: dict[tuple[Any, ...], LoadedModel] = {}

@@ -75,7 +75,6 @@ class CausalLMScorer:
         pad = tok.pad_token_id if tok.pad_token_id is not None else start
         self.pad_id = 0 if pad is None else int(pad)
         self.head_chunk = 1024
-        self._split: bool | None = None
 
     def _split_head(self) -> bool:
         """Whether ``lm_head(base_model(x))`` equals the model's logits (checked once).
@@ -86,7 +85,8 @@ class CausalLMScorer:
         Models that post-process logits (soft-capping, scaling) fail the check and use the
         plain forward.
         """
-        if self._split is None:
+        facts = self.loaded.facts
+        if "split_head" not in facts:
             torch = require("torch")
             model = self.loaded.model
             head = model.get_output_embeddings()
@@ -98,8 +98,8 @@ class CausalLMScorer:
                     full = model(input_ids=probe, use_cache=False).logits.float()
                     split = head(base(input_ids=probe, use_cache=False).last_hidden_state).float()
                 ok = bool(torch.allclose(full, split, rtol=1e-3, atol=1e-3))
-            self._split = ok
-        return self._split
+            facts["split_head"] = ok
+        return bool(facts["split_head"])
 
     def _nll(self, ids: Any, mask: Any) -> Any:
         """Surprisal of ``ids[:, 1:]`` given the prefix, shape ``(batch, length - 1)``."""

@@ -100,3 +100,17 @@ def test_counts_are_in_the_models_tokens(tiny_llama_dir, smol_tokenizer):
     r = c.compress([text], rate=0.5)[0]
     assert r.original_tokens == len(smol_tokenizer(text, add_special_tokens=False)["input_ids"])
     assert r.compressed_tokens == len(smol_tokenizer(r.text, add_special_tokens=False)["input_ids"])
+
+
+def test_split_head_path_equals_full_logits_path(tiny_llama_dir, nq20):
+    loaded = load_causal_lm(str(tiny_llama_dir))
+    sc = CausalLMScorer(loaded)
+    assert sc._split_head() is True  # a plain Llama: head applied to real positions only
+    split = sc.surprisal(nq20[:4])
+    loaded.facts["split_head"] = False  # as for a model that post-processes its logits
+    try:
+        full = sc.surprisal(nq20[:4])
+    finally:
+        loaded.facts.pop("split_head")
+    for a, b in zip(split, full):
+        np.testing.assert_allclose(a.scores, b.scores, rtol=1e-4, atol=1e-4)
