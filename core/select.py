@@ -3,8 +3,8 @@
 Each unit has a score (higher = keep first) and a cost (the counter's tokens it holds). Selection
 keeps the highest-scored units whose costs fit the budget: units are taken in score order (ties:
 earlier position first), a unit that would overflow is skipped and smaller ones after it still
-fill the budget, and at the end the best skipped unit is added if that brings the total closer
-to the budget than leaving it out (ties: added). With ``scope="text"`` a non-empty text always
+fill the budget, and at the end the skipped unit that lands nearest the budget is added if that
+is at least as near as stopping short. With ``scope="text"`` a non-empty text always
 keeps at least its best unit; with ``scope="global"`` a text may lose every unit, and the
 compressor then reports it as ``dropped`` (as a coarse filter would). The achieved rate is
 therefore the closest the unit sizes allow; with word-sized units it is within a few tokens of
@@ -75,10 +75,11 @@ def _select(scores: np.ndarray, costs: np.ndarray, budget: float, forced: np.nda
         keep[j] = True
         used += float(costs[j])
         rest = rest[ok[0] + 1 :]
-    # Nearest: one more unit when it lands closer to the budget than stopping short.
+    # Nearest: the skipped unit that lands nearest the budget (ties: the better scored), if that
+    # is at least as near as stopping short.
     remaining = order[~keep[order]]
     if remaining.size and used < budget:
-        j = remaining[0]
+        j = remaining[int(np.argmin(np.abs(used + costs[remaining] - budget)))]
         if used + costs[j] - budget <= budget - used:
             keep[j] = True
     return keep
