@@ -206,7 +206,8 @@ def resolve_model_source(model: str | os.PathLike[str] | None, *, kind: str) -> 
     Args:
         model: ``None`` (the embedded default), an alias (``"smollm2"``, ``"minilm"``), a local
             folder, or a hub id.
-        kind: ``"causal_lm"`` or ``"encoder"``: which embedded default ``None`` means.
+        kind: ``"causal_lm"`` or another kind: which embedded default ``None`` means (SmolLM2
+            for causal LMs, MiniLM otherwise).
 
     Raises:
         FileNotFoundError: For a path-like value that is not an existing folder.
@@ -377,28 +378,83 @@ def load_causal_lm(
         FileNotFoundError: For a model folder that does not exist.
         OSError: When the model cannot be loaded (e.g. a hub id with no network).
     """
-    source = resolve_model_source(model, kind="causal_lm")
+    return _load_model(
+        "causal_lm", "AutoModelForCausalLM", model, device, dtype, model_kwargs, trust_remote_code
+    )
+
+
+def load_token_classifier(
+    model: str | os.PathLike[str],
+    *,
+    device: str | None = None,
+    dtype: Any = "auto",
+    model_kwargs: Mapping[str, Any] | None = None,
+    trust_remote_code: bool = False,
+) -> LoadedModel:
+    """Load (once, shared) a ``*ForTokenClassification`` model and its tokenizer.
+
+    Arguments as for :func:`load_causal_lm`; ``model`` is ``"minilm"``, a folder or a hub id.
+
+    Raises:
+        ValueError: When the model is not a token classifier (naming its architecture).
+        FileNotFoundError: For a model folder that does not exist.
+        OSError: When the model cannot be loaded.
+    """
+    return _load_model(
+        "token_classifier",
+        "AutoModelForTokenClassification",
+        model,
+        device,
+        dtype,
+        model_kwargs,
+        trust_remote_code,
+        architecture_suffix="ForTokenClassification",
+    )
+
+
+def _load_model(
+    kind: str,
+    auto_class: str,
+    model: str | os.PathLike[str] | None,
+    device: str | None,
+    dtype: Any,
+    model_kwargs: Mapping[str, Any] | None,
+    trust_remote_code: bool,
+    architecture_suffix: str | None = None,
+) -> LoadedModel:
+    source = resolve_model_source(model, kind=kind)
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, dev)
     kwargs = dict(model_kwargs or {})
     if kwargs.pop("trust_remote_code", False):
         msg = "pass trust_remote_code=True as its own option, not inside model_kwargs"
         raise ValueError(msg)
-    key = model_cache_key("causal_lm", source, dev, torch_dtype, kwargs, trust_remote_code)
+    key = model_cache_key(kind, source, dev, torch_dtype, kwargs, trust_remote_code)
 
     def _load() -> LoadedModel:
         transformers = require("transformers")
         hf = _hf_kwargs(source, trust_remote_code)
         try:
+            if architecture_suffix is not None:
+                config = transformers.AutoConfig.from_pretrained(source, **hf)
+                archs = list(getattr(config, "architectures", None) or [])
+                if not any(a.endswith(architecture_suffix) for a in archs):
+                    msg = (
+                        f"model {source!r} is not a *{architecture_suffix} model: its "
+                        f"architecture is {archs or 'not recorded in config.json'}"
+                    )
+                    raise TypeError(msg)
             tok = transformers.AutoTokenizer.from_pretrained(source, **hf)
-            mdl = transformers.AutoModelForCausalLM.from_pretrained(
+            mdl = getattr(transformers, auto_class).from_pretrained(
                 source, dtype=torch_dtype, use_safetensors=_has_safetensors(source), **hf, **kwargs
             )
+        except TypeError as e:
+            raise ValueError(str(e)) from None
         except (OSError, ValueError) as e:
             raise _load_error(source, e) from e
         mdl.to(dev)
         mdl.eval()
-        logger.info("loaded causal LM %s on %s (%s)", source, dev, torch_dtype)
+        logger.info("loaded %s %s on %s (%s)", kind, source, dev, torch_dtype)
         return LoadedModel(mdl, tok, dev, torch_dtype, source)
 
     return _get_or_load(key, _load)

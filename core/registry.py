@@ -34,6 +34,7 @@ METHODS: dict[str, MethodEntry] = {
     "selective_context": MethodEntry(
         "lingua_core.methods.selective_context", "SelectiveContextCompressor"
     ),
+    "llmlingua2": MethodEntry("lingua_core.methods.llmlingua2", "LLMLingua2Compressor"),
     "random": MethodEntry("lingua_core.methods.baselines", "RandomCompressor"),
     "naive": MethodEntry("lingua_core.methods.baselines", "NaiveCompressor"),
     "none": MethodEntry("lingua_core.methods.baselines", "NoneCompressor"),
@@ -44,6 +45,13 @@ ALIASES: dict[str, Alias] = {
     "sc": Alias("selective_context"),
     "default": Alias(DEFAULT_METHOD),
     "identity": Alias("none"),
+    "llmlingua-2": Alias("llmlingua2"),
+    "llmlingua2-xlm-roberta": Alias(
+        "llmlingua2", {"model": "microsoft/llmlingua-2-xlm-roberta-large-meetingbank"}
+    ),
+    "llmlingua2-bert": Alias(
+        "llmlingua2", {"model": "microsoft/llmlingua-2-bert-base-multilingual-cased-meetingbank"}
+    ),
 }
 
 

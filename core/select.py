@@ -24,17 +24,24 @@ from lingua_core.text import Units, assign_to_units
 from lingua_core.tokens import TokenCounter
 
 SCOPES = ("text", "global")
+RULES = ("budget", "threshold")
 
 
-def unit_costs(text: str, units: Units, counter: TokenCounter) -> np.ndarray:
-    """Tokens of ``counter`` held by each unit (a token belongs to the unit where it ends).
+def unit_costs(
+    text: str, units: Units, counter: TokenCounter, *, standalone: bool = False
+) -> np.ndarray:
+    """Tokens of ``counter`` held by each unit.
 
-    Tokens that end in whitespace between units (e.g. a newline token) are charged to the next
-    unit, since runs are rejoined with whitespace anyway.
+    In context (the default) a token of the whole text belongs to the unit where it ends, and
+    tokens that end in whitespace between units (e.g. a newline token) are charged to the next
+    unit, since runs are rejoined with whitespace anyway: the costs add up to the text's tokens.
+    ``standalone=True`` counts each unit's own text on its own (how LLMLingua-2 weighs words).
     """
     costs = np.zeros(len(units), dtype=np.int64)
     if len(units) == 0:
         return costs
+    if standalone:
+        return np.asarray(counter.count(units.texts(text)), dtype=np.int64)
     ends = counter.token_ends(text)
     if ends.size == 0:
         return costs
@@ -85,6 +92,18 @@ def _select(scores: np.ndarray, costs: np.ndarray, budget: float, forced: np.nda
     return keep
 
 
+def _threshold(
+    scores: np.ndarray, costs: np.ndarray, budget: float, forced: np.ndarray
+) -> np.ndarray:
+    """Keep units scoring above the token-weighted ``1 - rate`` quantile (LLMLingua-2's rule)."""
+    total = float(costs.sum())
+    if scores.shape[0] == 0 or total <= 0:
+        return forced.copy()
+    rate = min(max(budget / total, 0.0), 1.0)
+    threshold = float(np.percentile(np.repeat(scores, costs), 100.0 * (1.0 - rate)))
+    return (scores > threshold) | ((threshold == 1.0) & (scores == threshold)) | forced
+
+
 def _keep_one(keep: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """A non-empty text never comes back empty: keep at least its best unit."""
     if keep.size and not keep.any():
@@ -100,6 +119,7 @@ def select(
     *,
     scope: str = "text",
     forced: Sequence[np.ndarray] | None = None,
+    rule: str = "budget",
 ) -> list[np.ndarray]:
     """Choose the units to keep.
 
@@ -110,6 +130,9 @@ def select(
             sum is the one budget.
         scope: ``"text"`` or ``"global"``.
         forced: Per text, a mask of units that are always kept (they count against the budget).
+        rule: ``"budget"`` (greedy fill to the budget, described above) or ``"threshold"`` (keep
+            units scoring above the token-weighted quantile ``1 - budget / tokens``, the
+            reference LLMLingua-2 rule: no fill, so it can land a little under the budget).
 
     Returns:
         Per text, a boolean mask over its units. With ``scope="text"`` a text with units keeps
@@ -121,19 +144,23 @@ def select(
     if scope not in SCOPES:
         msg = f"unknown threshold scope {scope!r}; valid: {', '.join(SCOPES)}"
         raise ValueError(msg)
+    if rule not in RULES:
+        msg = f"unknown selection rule {rule!r}; valid: {', '.join(RULES)}"
+        raise ValueError(msg)
+    pick = _select if rule == "budget" else _threshold
     forced_masks = [
         np.zeros(len(s), dtype=bool) if forced is None else np.asarray(forced[i], dtype=bool)
         for i, s in enumerate(scores)
     ]
     if scope == "text":
         return [
-            _keep_one(_select(np.asarray(s, dtype=np.float64), np.asarray(c), b, f), s)
+            _keep_one(pick(np.asarray(s, dtype=np.float64), np.asarray(c), b, f), s)
             for s, c, b, f in zip(scores, costs, budgets, forced_masks)
         ]
     sizes = [len(s) for s in scores]
     if sum(sizes) == 0:
         return [np.zeros(0, dtype=bool) for _ in sizes]
-    keep = _select(
+    keep = pick(
         np.concatenate([np.asarray(s, dtype=np.float64) for s in scores]),
         np.concatenate([np.asarray(c, dtype=np.int64) for c in costs]),
         float(sum(budgets)),

@@ -1,0 +1,443 @@
+"""LLMLingua-2 (Pan et al. 2024): a token-classification encoder gives each word a keep-probability.
+
+Faithful to the reference (``llmlingua`` 0.2.2, ``compress_prompt_llmlingua2``): the same
+options with the same meaning, words built from the tokenizer's pieces (a new word at every
+word-start piece and at every lone punctuation mark), word probability = mean (or first) of its
+pieces' probabilities, forced words (``force_tokens``, digits) always kept, the optional
+context-level filter that drops whole texts by their mean word probability. Different where the
+reference is slow or lossy: dynamic padding instead of padding every chunk to 512, batched word
+pooling instead of a Python loop per word, the model family read from the model itself (any
+``*ForTokenClassification`` checkpoint), and extractive output (original characters, case and
+spacing; runs joined by one space).
+
+The threshold is the reference's: words scoring above the ``1 - rate`` quantile of the word
+probabilities weighed by each word's tokens (in the chosen token counter; the shared selection
+in :mod:`lingua_core.select`, ``rule="threshold"``). ``threshold_scope`` chooses where:
+``"chunk"`` (the reference: per 512-token chunk), ``"text"`` (the default: each
+text keeps ``rate`` of its tokens, independent of the other texts and of chunk boundaries;
+identical to ``"chunk"`` for texts under one window) or ``"global"`` (one threshold over all
+texts of the call, so an informative text keeps more than a redundant one).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from itertools import pairwise
+from typing import Any, ClassVar
+
+import numpy as np
+from lingua_core.base import Compressor, Option, _is_int
+from lingua_core.models import LoadedModel, load_token_classifier
+from lingua_core.select import select, unit_costs
+from lingua_core.text import Units, assemble, merge_overlapping
+from lingua_core.tokens import HFTokenCounter, TokenCounter
+
+#: The published LLMLingua-2 checkpoints.
+HUB_IDS = {
+    "xlm-roberta": "microsoft/llmlingua-2-xlm-roberta-large-meetingbank",
+    "bert": "microsoft/llmlingua-2-bert-base-multilingual-cased-meetingbank",
+}
+
+
+def _str_seq(v: Any) -> bool:
+    return isinstance(v, (list, tuple)) and all(isinstance(x, str) and x for x in v)
+
+
+def _rate(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1
+
+
+class LLMLingua2Compressor(Compressor):
+    """LLMLingua-2 on any token-classification model (hub id or local folder)."""
+
+    method = "llmlingua2"
+    description = "Keep-probability per word from a token-classification encoder (BERT, XLM-R)."
+    uses_model = True
+    options_spec: ClassVar[dict[str, Option]] = {
+        "force_tokens": Option(
+            (),
+            "Strings always kept (multi-token strings too).",
+            check=_str_seq,
+            expect="a list of non-empty strings",
+        ),
+        "force_reserve_digit": Option(
+            False,
+            "Always keep words containing a digit.",
+            check=lambda v: isinstance(v, bool),
+            expect="a bool",
+        ),
+        "drop_consecutive": Option(
+            False,
+            "Drop a forced token that repeats the previous kept word.",
+            check=lambda v: isinstance(v, bool),
+            expect="a bool",
+        ),
+        "token_to_word": Option(
+            "mean",
+            "Word probability from its pieces: 'mean' or 'first'.",
+            choices=("mean", "first"),
+        ),
+        "chunk_end_tokens": Option(
+            (".", "\n"),
+            "Where long texts may be cut into model-sized chunks.",
+            check=_str_seq,
+            expect="a list of non-empty strings",
+        ),
+        "use_token_level_filter": Option(
+            True,
+            "Drop words (False: only the context-level filter).",
+            check=lambda v: isinstance(v, bool),
+            expect="a bool",
+        ),
+        "use_context_level_filter": Option(
+            False,
+            "First drop whole texts by their mean word probability.",
+            check=lambda v: isinstance(v, bool),
+            expect="a bool",
+        ),
+        "context_level_rate": Option(
+            None,
+            "Fraction of texts the context filter keeps (None: (rate + 1) / 2).",
+            check=lambda v: v is None or _rate(v),
+            expect="None or a number in (0, 1]",
+        ),
+        "target_context": Option(
+            None,
+            "Number of texts the context filter keeps.",
+            check=lambda v: v is None or (_is_int(v) and v > 0),
+            expect="None or an int >= 1",
+        ),
+        "force_context_ids": Option(
+            (),
+            "Indices of texts the context filter always keeps.",
+            check=lambda v: isinstance(v, (list, tuple)) and all(_is_int(x) for x in v),
+            expect="a list of ints",
+        ),
+        "threshold_scope": Option(
+            "text",
+            "Where the threshold is taken: 'chunk' (the reference), 'text', 'global'.",
+            choices=("chunk", "text", "global"),
+        ),
+        "max_len": Option(
+            512,
+            "Most tokens per chunk, special tokens included (capped by the model).",
+            check=lambda v: _is_int(v) and v >= 8,
+            expect="an int >= 8",
+        ),
+        "batch_tokens": Option(
+            8192,
+            "Most padded tokens per forward pass (bounds memory).",
+            check=lambda v: _is_int(v) and v > 0,
+            expect="a positive int",
+        ),
+    }
+
+    def _loaded(self) -> LoadedModel:
+        model = self.model if self.model is not None else HUB_IDS["xlm-roberta"]
+        try:
+            return load_token_classifier(
+                model,
+                device=self.device,
+                dtype=self.dtype,
+                model_kwargs=self.model_kwargs,
+                trust_remote_code=self.trust_remote_code,
+            )
+        except OSError as e:
+            msg = (
+                f"{e} LLMLingua-2 checkpoints: {', '.join(HUB_IDS.values())}; pass model= a local "
+                "folder holding one of them (or any *ForTokenClassification model)."
+            )
+            raise OSError(msg) from e
+
+    def warmup(self) -> None:
+        """Load the classifier and the token counter now."""
+        self._loaded()
+        super().warmup()
+
+    def _default_counter(self) -> TokenCounter:
+        return HFTokenCounter(
+            self._loaded().tokenizer, name=str(self.model or HUB_IDS["xlm-roberta"])
+        )
+
+    def _scorer(self, opts: dict[str, Any]) -> Any:
+        from lingua_core.scorers.classifier import TokenClassifierScorer
+
+        return TokenClassifierScorer(
+            self._loaded(), max_len=opts["max_len"], batch_tokens=opts["batch_tokens"]
+        )
+
+    def _score(
+        self, texts: list[str], units: list[Units], query: str | None, opts: dict[str, Any]
+    ) -> list[np.ndarray]:
+        raise NotImplementedError  # pragma: no cover - _compress_texts is overridden
+
+    # ------------------------------------------------------------------ the method
+
+    def _compress_texts(
+        self,
+        texts: list[str],
+        n_tokens: list[int],
+        query: str | None,
+        rate: float | None,
+        target_tokens: int | None,
+        opts: dict[str, Any],
+    ) -> list[tuple[str, list[tuple[int, int]]]]:
+        scorer = self._scorer(opts)
+        force_tokens = list(opts["force_tokens"])
+        self._check_force_tokens(scorer, force_tokens)
+        tokenized = scorer.tokenize(texts, frozenset(opts["chunk_end_tokens"]))
+        probs = scorer.keep_probs(tokenized)
+        force_re = (
+            re.compile("|".join(re.escape(t) for t in sorted(force_tokens, key=len, reverse=True)))
+            if force_tokens
+            else None
+        )
+        per_text = [
+            self._words(text, tk, p, opts["token_to_word"], force_re, opts["force_reserve_digit"])
+            for text, tk, p in zip(texts, tokenized, probs)
+        ]
+        counter = self.token_counter
+        costs = [unit_costs(t, w.units, counter, standalone=True) for t, w in zip(texts, per_text)]
+
+        kept_texts = list(range(len(texts)))
+        r = self.default_rate if rate is None else float(rate)
+        if opts["use_context_level_filter"] and len(texts) > 1:
+            kept_texts = self._context_filter(per_text, n_tokens, r, target_tokens, opts)
+        if target_tokens is not None:
+            reserved = sum(n_tokens[i] for i in kept_texts)
+            r = min(target_tokens / max(reserved, 1), 1.0)
+
+        keeps = [np.zeros(len(w.units), dtype=bool) for w in per_text]
+        if not opts["use_token_level_filter"] or r >= 1.0:
+            for i in kept_texts:
+                keeps[i][:] = True
+        else:
+            self._token_filter(per_text, costs, kept_texts, r, opts, keeps)
+        if opts["drop_consecutive"] and force_tokens:
+            for i in kept_texts:
+                _drop_consecutive(texts[i], per_text[i], keeps[i])
+        return [assemble(t, w.units, k) for t, w, k in zip(texts, per_text, keeps)]
+
+    def _check_force_tokens(self, scorer: Any, force_tokens: Sequence[str]) -> None:
+        if not force_tokens:
+            return
+        lengths = self._loaded().tokenizer(list(force_tokens), add_special_tokens=False)
+        width = scorer.max_len - 2
+        for tok, ids in zip(force_tokens, lengths["input_ids"]):
+            if len(ids) > width:
+                msg = (
+                    f"force token {tok[:40]!r} is {len(ids)} tokens long; the model allows at "
+                    f"most {width} per chunk"
+                )
+                raise ValueError(msg)
+
+    def _words(
+        self,
+        text: str,
+        tk: Any,
+        probs: np.ndarray,
+        token_to_word: str,
+        force_re: re.Pattern[str] | None,
+        reserve_digit: bool,
+    ) -> _Words:
+        n = tk.ids.shape[0]
+        if n == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return _Words(
+                Units(empty, empty),
+                np.zeros(0),
+                np.zeros(0),
+                np.zeros(0, bool),
+                np.zeros(0, bool),
+                empty,
+            )
+        word = np.cumsum(tk.word_starts) - 1
+        word[word < 0] = 0
+        n_words = int(word[-1]) + 1
+        wstart = np.full(n_words, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(wstart, word, tk.starts)
+        wend = np.zeros(n_words, dtype=np.int64)
+        np.maximum.at(wend, word, tk.ends)
+        if token_to_word == "first":
+            first = np.flatnonzero(np.r_[True, word[1:] != word[:-1]])
+            wprob = probs[first].astype(np.float64)
+        else:
+            wprob = np.bincount(word, weights=probs, minlength=n_words) / np.bincount(
+                word, minlength=n_words
+            )
+        wchunk = np.zeros(n_words, dtype=np.int64)
+        np.maximum.at(wchunk, word, tk.chunk)
+        units, w2u = merge_overlapping(wstart, wend, text)
+        ok = w2u >= 0
+        counts = np.maximum(np.bincount(w2u[ok], minlength=len(units)), 1)
+        scores = np.bincount(w2u[ok], weights=wprob[ok], minlength=len(units)) / counts
+        chunk = np.zeros(len(units), dtype=np.int64)
+        np.maximum.at(chunk, w2u[ok], wchunk[ok])
+        raw = scores.copy()  # probabilities before forcing (the context filter uses these)
+        forced_tok = np.zeros(len(units), dtype=bool)
+        if force_re is not None:
+            units, scores, raw, chunk, forced_tok = _split_at_force(
+                text, units, scores, raw, chunk, force_re
+            )
+        forced = forced_tok.copy()
+        if reserve_digit and len(units):
+            codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+            digits = np.concatenate([[0], np.cumsum((codes >= 48) & (codes <= 57))])
+            forced |= digits[units.ends] > digits[units.starts]
+        return _Words(units, scores, raw, forced, forced_tok, chunk)
+
+    def _context_filter(
+        self,
+        per_text: list[_Words],
+        n_tokens: list[int],
+        rate: float,
+        target_tokens: int | None,
+        opts: dict[str, Any],
+    ) -> list[int]:
+        n = len(per_text)
+        clr = opts["context_level_rate"]
+        if opts["target_context"] is not None:
+            clr = min(opts["target_context"] / n, 1.0)
+        elif clr is None:
+            token_filter = opts["use_token_level_filter"]
+            if target_tokens is not None:
+                target = target_tokens * 2 if token_filter else target_tokens
+                clr = min(target / max(sum(n_tokens), 1), 1.0)
+            else:
+                clr = (rate + 1.0) / 2 if token_filter else rate
+        means = np.asarray([w.raw.mean() if w.raw.size else 0.0 for w in per_text])
+        threshold = np.percentile(means, int(100 * (1 - clr)))
+        forced = set(opts["force_context_ids"])
+        bad = [i for i in forced if not 0 <= i < n]
+        if bad:
+            msg = f"force_context_ids {bad} out of range; valid: 0..{n - 1}"
+            raise ValueError(msg)
+        return [i for i in range(n) if means[i] >= threshold or i in forced]
+
+    def _token_filter(
+        self,
+        per_text: list[_Words],
+        costs: list[np.ndarray],
+        kept_texts: list[int],
+        rate: float,
+        opts: dict[str, Any],
+        keeps: list[np.ndarray],
+    ) -> None:
+        scope = opts["threshold_scope"]
+        groups: list[tuple[int, np.ndarray]] = []  # (text, unit indices) per threshold group
+        for i in kept_texts:
+            w = per_text[i]
+            if scope == "chunk" and len(w.units):
+                order = np.arange(len(w.units))
+                bounds = np.flatnonzero(np.diff(w.chunk)) + 1
+                groups.extend((i, idx) for idx in np.split(order, bounds))
+            else:
+                groups.append((i, np.arange(len(w.units))))
+        scores = [per_text[i].scores[idx] for i, idx in groups]
+        group_costs = [costs[i][idx] for i, idx in groups]
+        forced = [per_text[i].forced[idx] for i, idx in groups]
+        budgets = [rate * float(c.sum()) for c in group_costs]
+        masks = select(
+            scores,
+            group_costs,
+            budgets,
+            scope="global" if scope == "global" else "text",
+            forced=forced,
+            rule="threshold",
+        )
+        for (i, idx), m in zip(groups, masks):
+            keeps[i][idx] = m
+
+
+class _Words:
+    """Units of one text with their scores and flags."""
+
+    __slots__ = ("chunk", "forced", "forced_tok", "raw", "scores", "units")
+
+    def __init__(
+        self,
+        units: Units,
+        scores: np.ndarray,
+        raw: np.ndarray,
+        forced: np.ndarray,
+        forced_tok: np.ndarray,
+        chunk: np.ndarray,
+    ) -> None:
+        self.units = units
+        self.scores = scores
+        self.raw = raw
+        self.forced = forced
+        self.forced_tok = forced_tok
+        self.chunk = chunk
+
+
+def _split_at_force(
+    text: str,
+    units: Units,
+    scores: np.ndarray,
+    raw: np.ndarray,
+    chunk: np.ndarray,
+    force_re: re.Pattern[str],
+) -> tuple[Units, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Make every occurrence of a force token a unit of its own (splitting words around it).
+
+    An occurrence inside a word splits the word; one in the whitespace between words (e.g. a
+    newline) becomes a unit of its own. Pieces inherit their word's score and chunk; the
+    occurrences are forced.
+    """
+    occ = [(m.start(), m.end()) for m in force_re.finditer(text) if m.end() > m.start()]
+    if not occ:
+        return units, scores, raw, chunk, np.zeros(len(units), dtype=bool)
+    occ_s = np.asarray([a for a, _ in occ], dtype=np.int64)
+    occ_e = np.asarray([b for _, b in occ], dtype=np.int64)
+    cuts = np.unique(np.concatenate([occ_s, occ_e]))
+    lo = np.searchsorted(cuts, units.starts, side="right")
+    hi = np.searchsorted(cuts, units.ends, side="left")
+    pieces: list[tuple[int, int, int]] = []  # (start, end, source unit)
+    for k in range(len(units)):
+        s, e = int(units.starts[k]), int(units.ends[k])
+        if hi[k] <= lo[k]:
+            pieces.append((s, e, k))
+            continue
+        bounds = [s, *cuts[lo[k] : hi[k]].tolist(), e]
+        pieces.extend((a, b, k) for a, b in pairwise(bounds) if b > a)
+    last = np.searchsorted(units.starts, occ_e, side="left") - 1
+    for j, (a, b) in enumerate(occ):
+        i = int(last[j])
+        if i < 0 or units.ends[i] <= a:  # in a gap between units
+            pieces.append((a, b, max(i, 0) if len(units) else -1))
+    pieces.sort()
+    p_s = np.asarray([p[0] for p in pieces], dtype=np.int64)
+    p_e = np.asarray([p[1] for p in pieces], dtype=np.int64)
+    src = np.asarray([p[2] for p in pieces], dtype=np.int64)
+    j = np.searchsorted(occ_s, p_s, side="right") - 1
+    forced = (j >= 0) & (p_e <= occ_e[np.maximum(j, 0)]) & (p_s >= occ_s[np.maximum(j, 0)])
+    keep = np.ones(len(pieces), dtype=bool)
+    for i in np.flatnonzero(~forced).tolist():  # trim split-off parts of words
+        piece = text[p_s[i] : p_e[i]]
+        stripped = piece.strip()
+        if not stripped:
+            keep[i] = False
+            continue
+        p_s[i] += len(piece) - len(piece.lstrip())
+        p_e[i] = p_s[i] + len(stripped)
+    p_s, p_e, src, forced = p_s[keep], p_e[keep], src[keep], forced[keep]
+    base = np.maximum(src, 0)
+    has = (src >= 0) & (len(scores) > 0)
+    new_scores = np.where(has, scores[base] if len(scores) else 0.0, 0.0)
+    new_raw = np.where(has, raw[base] if len(raw) else 0.0, 0.0)
+    new_chunk = chunk[base] if len(chunk) else np.zeros(len(p_s), dtype=np.int64)
+    new_scores = np.where(forced, 1.0, new_scores)
+    return Units(p_s, p_e), new_scores, new_raw, new_chunk, forced
+
+
+def _drop_consecutive(text: str, words: _Words, keep: np.ndarray) -> None:
+    """Unkeep a forced token equal to the kept unit just before it (reference semantics)."""
+    prev = None
+    for i in np.flatnonzero(keep).tolist():
+        piece = text[words.units.starts[i] : words.units.ends[i]]
+        if words.forced_tok[i] and piece == prev:
+            keep[i] = False
+            continue
+        prev = piece

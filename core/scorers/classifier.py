@@ -1,0 +1,182 @@
+"""Token-classification scorer (LLMLingua-2): a keep-probability for every token, batched.
+
+Texts are tokenized once with offsets; texts longer than the model's window are cut into chunks
+at chunk-end tokens (``.`` and newlines by default), never inside a word. All chunks of all texts
+run in length-sorted batches with dynamic padding (no padding to 512) under
+``torch.inference_mode``, one device transfer per batch and a cap on padded tokens per batch, so
+that a very long text runs in bounded memory.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from lingua_core._deps import require
+from lingua_core.models import LoadedModel
+
+
+@dataclass(frozen=True)
+class Tokenized:
+    """One text's tokens (special tokens excluded).
+
+    Attributes:
+        ids: Token ids.
+        starts: Start character offset of each token.
+        ends: End character offset of each token.
+        word_starts: ``True`` where a token begins a new word.
+        chunk: Index of the chunk (0, 1, ...) each token belongs to.
+    """
+
+    ids: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    word_starts: np.ndarray
+    chunk: np.ndarray
+
+
+class TokenClassifierScorer:
+    """Keep-probabilities (softmax of label 1) from a shared token classifier.
+
+    Args:
+        loaded: Model and tokenizer from :func:`lingua_core.models.load_token_classifier`.
+        max_len: Most tokens per chunk, special tokens included (capped by the model).
+        batch_tokens: Most padded tokens per forward pass.
+    """
+
+    def __init__(self, loaded: LoadedModel, *, max_len: int = 512, batch_tokens: int = 8192):
+        self.loaded = loaded
+        tok = loaded.tokenizer
+        if not getattr(tok, "is_fast", False):
+            msg = f"LLMLingua-2 needs a fast tokenizer (with offsets); {loaded.source!r} has none"
+            raise ValueError(msg)
+        cfg = loaded.model.config
+        limit = getattr(cfg, "max_position_embeddings", max_len) or max_len
+        if getattr(cfg, "model_type", "") in ("roberta", "xlm-roberta", "camembert"):
+            limit -= 2  # RoBERTa-style position ids start after the padding index
+        self.max_len = max(8, min(max_len, limit))
+        self.batch_tokens = max(batch_tokens, self.max_len)
+        self.cls_id = tok.cls_token_id if tok.cls_token_id is not None else tok.bos_token_id
+        self.sep_id = tok.sep_token_id if tok.sep_token_id is not None else tok.eos_token_id
+        self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
+        self._punct = self._punctuation_ids()
+
+    def _punctuation_ids(self) -> np.ndarray:
+        """Vocabulary mask of tokens that are a single punctuation mark (they begin a word)."""
+        facts = self.loaded.facts
+        if "punctuation_ids" not in facts:
+            tok = self.loaded.tokenizer
+            vocab = tok.get_vocab()
+            mask = np.zeros(max(len(tok), max(vocab.values()) + 1), dtype=bool)
+            punct = set(string.punctuation)
+            for piece, idx in vocab.items():
+                if piece in punct:
+                    mask[idx] = True
+            facts["punctuation_ids"] = mask
+        return facts["punctuation_ids"]
+
+    def tokenize(self, texts: Sequence[str], chunk_end: frozenset[str]) -> list[Tokenized]:
+        """Tokenize texts with offsets, word starts and chunk indices."""
+        if not texts:
+            return []
+        enc = self.loaded.tokenizer(
+            list(texts), add_special_tokens=False, return_offsets_mapping=True
+        )
+        out = []
+        for i, text in enumerate(texts):
+            ids = np.asarray(enc["input_ids"][i], dtype=np.int64)
+            offs = np.asarray(enc["offset_mapping"][i], dtype=np.int64).reshape(-1, 2)
+            wids = np.asarray([-1 if w is None else w for w in enc.word_ids(i)], dtype=np.int64)
+            starts, ends = offs[:, 0].copy(), offs[:, 1].copy()
+            word_starts = np.ones(ids.shape[0], dtype=bool)
+            if ids.shape[0] > 1:
+                word_starts[1:] = wids[1:] != wids[:-1]
+            punct = self._punct[np.minimum(ids, self._punct.shape[0] - 1)]
+            word_starts |= punct
+            chunk = self._chunks(text, starts, ends, word_starts, chunk_end)
+            out.append(Tokenized(ids, starts, ends, word_starts, chunk))
+        return out
+
+    def _chunks(
+        self,
+        text: str,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        word_starts: np.ndarray,
+        chunk_end: frozenset[str],
+    ) -> np.ndarray:
+        n = starts.shape[0]
+        width = self.max_len - 2
+        chunk = np.zeros(n, dtype=np.int64)
+        if n <= width:
+            return chunk
+        # A chunk may end after token j when j is a chunk-end token or a newline follows it.
+        is_end = np.zeros(n, dtype=bool)
+        longest_end = max((len(e) for e in chunk_end), default=0)
+        for j in np.flatnonzero((ends - starts) <= longest_end).tolist():
+            is_end[j] = text[starts[j] : ends[j]] in chunk_end
+        if "\n" in chunk_end:
+            codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+            newlines = np.concatenate([[0], np.cumsum(codes == 10)])
+            next_start = np.append(starts[1:], len(text))
+            is_end |= newlines[next_start] > newlines[np.minimum(ends, next_start)]
+        st = 0
+        c = 0
+        while st < n:
+            ed = min(n, st + width)  # exclusive
+            if ed < n:
+                cand = np.flatnonzero(is_end[st:ed])
+                if cand.size:
+                    ed = st + int(cand[-1]) + 1
+                else:  # no chunk-end token: cut at the last word start instead
+                    ws = np.flatnonzero(word_starts[st + 1 : ed])
+                    if ws.size:
+                        ed = st + 1 + int(ws[-1])
+            chunk[st:ed] = c
+            c += 1
+            st = ed
+        return chunk
+
+    def keep_probs(self, tokenized: Sequence[Tokenized]) -> list[np.ndarray]:
+        """Probability of label 1 ("keep") for every token of every text, in one batched pass."""
+        torch = require("torch")
+        rows: list[tuple[int, np.ndarray]] = []  # (text index, token indices of the chunk)
+        for t, tk in enumerate(tokenized):
+            if tk.ids.size == 0:
+                continue
+            bounds = np.flatnonzero(np.diff(tk.chunk)) + 1
+            for idx in np.split(np.arange(tk.ids.shape[0]), bounds):
+                rows.append((t, idx))
+        out = [np.zeros(tk.ids.shape[0], dtype=np.float32) for tk in tokenized]
+        rows.sort(key=lambda r: -r[1].shape[0])
+        model = self.loaded.model
+        device = self.loaded.device
+        pin = device.startswith("cuda")
+        i = 0
+        with torch.inference_mode():
+            while i < len(rows):
+                longest = rows[i][1].shape[0] + 2
+                batch = rows[i : i + max(1, self.batch_tokens // longest)]
+                i += len(batch)
+                ids = np.full((len(batch), longest), self.pad_id, dtype=np.int64)
+                mask = np.zeros((len(batch), longest), dtype=np.int64)
+                for b, (t, idx) in enumerate(batch):
+                    k = idx.shape[0]
+                    ids[b, 0] = self.cls_id
+                    ids[b, 1 : k + 1] = tokenized[t].ids[idx]
+                    ids[b, k + 1] = self.sep_id
+                    mask[b, : k + 2] = 1
+                ids_t = torch.from_numpy(ids)
+                mask_t = torch.from_numpy(mask)
+                if pin:
+                    ids_t, mask_t = ids_t.pin_memory(), mask_t.pin_memory()
+                logits = model(
+                    input_ids=ids_t.to(device, non_blocking=pin),
+                    attention_mask=mask_t.to(device, non_blocking=pin),
+                ).logits
+                probs = torch.softmax(logits.float(), dim=-1)[..., 1].cpu().numpy()
+                for b, (t, idx) in enumerate(batch):
+                    out[t][idx] = probs[b, 1 : idx.shape[0] + 1]
+        return out
