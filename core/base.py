@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
+
 from lingua_core.select import SCOPES, select, unit_costs
 from lingua_core.text import Units, assemble
 from lingua_core.tokens import TokenCounter, get_token_counter

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
 from lingua_core.text import Units, assign_to_units
 from lingua_core.tokens import TokenCounter
 

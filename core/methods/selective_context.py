@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+
 from lingua_core.base import THRESHOLD_SCOPE, Option
 from lingua_core.methods._lm import LM_OPTIONS, CausalLMCompressor
 from lingua_core.text import Units, assign_to_units, merge_overlapping, segment

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
 from lingua_core._deps import require
 from lingua_core.models import LoadedModel
 
@@ -82,7 +83,7 @@ class TokenClassifierScorer:
         if not texts:
             return []
         enc = self.loaded.tokenizer(
-            list(texts), add_special_tokens=False, return_offsets_mapping=True
+            list(texts), add_special_tokens=False, return_offsets_mapping=True, verbose=False
         )
         out = []
         for i, text in enumerate(texts):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from lingua_core._deps import require
 from lingua_core.models import LoadedModel
 
@@ -134,7 +135,7 @@ class CausalLMScorer:
         if not texts:
             return []
         enc = self.loaded.tokenizer(
-            list(texts), add_special_tokens=False, return_offsets_mapping=True
+            list(texts), add_special_tokens=False, return_offsets_mapping=True, verbose=False
         )
         out = []
         for ids, offs in zip(enc["input_ids"], enc["offset_mapping"]):

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+
 from lingua_core import get_compressor
 from lingua_core.models import embedded_causal_lm_path, load_causal_lm, smollm2_gguf_path
 

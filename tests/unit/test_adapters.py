@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 from lingua_core import get_compressor
 
 TEXTS = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import pytest
+
 from lingua_core import get_compressor
 from lingua_core._deps import require
 

@@ -6,6 +6,7 @@ import random
 
 import numpy as np
 import pytest
+
 from lingua_core import CompressionResult, available_methods, get_compressor
 
 

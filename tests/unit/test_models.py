@@ -7,6 +7,7 @@ from unittest import mock
 
 import pytest
 import torch
+
 from lingua_core import clear_models, get_compressor
 from lingua_core import models as m
 

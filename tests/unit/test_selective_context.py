@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from lingua_core import get_compressor
 from lingua_core.models import load_causal_lm
 from lingua_core.scorers.lm import CausalLMScorer

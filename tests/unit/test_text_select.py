@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from lingua_core.select import select, unit_costs
 from lingua_core.text import (
     Units,

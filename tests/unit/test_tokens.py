@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from lingua_core import get_compressor, get_token_counter
 from lingua_core.tokens import HFTokenCounter, TiktokenCounter, WordCounter, find_tiktoken_file
 
