@@ -44,10 +44,13 @@ class TokenClassifierScorer:
     Args:
         loaded: Model and tokenizer from :func:`lingua_core.models.load_token_classifier`.
         max_len: Most tokens per chunk, special tokens included (capped by the model).
-        batch_tokens: Most padded tokens per forward pass.
+        batch_tokens: Most padded tokens per forward pass (at least one chunk). ``None``: 512 on
+            CPU, where larger batches measured slower (cache-bound), 16384 on CUDA.
     """
 
-    def __init__(self, loaded: LoadedModel, *, max_len: int = 512, batch_tokens: int = 8192):
+    def __init__(
+        self, loaded: LoadedModel, *, max_len: int = 512, batch_tokens: int | None = None
+    ) -> None:
         self.loaded = loaded
         tok = loaded.tokenizer
         if not getattr(tok, "is_fast", False):
@@ -58,6 +61,8 @@ class TokenClassifierScorer:
         if getattr(cfg, "model_type", "") in ("roberta", "xlm-roberta", "camembert"):
             limit -= 2  # RoBERTa-style position ids start after the padding index
         self.max_len = max(8, min(max_len, limit))
+        if batch_tokens is None:
+            batch_tokens = 16384 if loaded.device.startswith("cuda") else 512
         self.batch_tokens = max(batch_tokens, self.max_len)
         self.cls_id = tok.cls_token_id if tok.cls_token_id is not None else tok.bos_token_id
         self.sep_id = tok.sep_token_id if tok.sep_token_id is not None else tok.eos_token_id
