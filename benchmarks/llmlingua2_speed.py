@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import gzip
 import json
 import os
 import re
@@ -26,20 +25,7 @@ import unicodedata
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "nq-open-oracle.jsonl.gz"
-
-
-def load(path: Path, n: int) -> list[str]:
-    texts = []
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            row = json.loads(line)
-            texts.append(f"{row['ctxs'][0]['title']}\n{row['ctxs'][0]['text']}")
-            if len(texts) == n:
-                break
-    return texts
+from _common import DEFAULT_DATA, load_passages
 
 
 def words(text: str) -> list[str]:
@@ -74,7 +60,7 @@ def build_model(out: Path) -> None:
 
 
 def child(args: argparse.Namespace) -> None:
-    texts = load(args.data, args.passages * args.calls)
+    texts = load_passages(args.data, args.passages * args.calls)
     calls = [texts[i * args.passages : (i + 1) * args.passages] for i in range(args.calls)]
     outputs: list[str] = []
     if args.which == "reference":

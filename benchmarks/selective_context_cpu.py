@@ -10,26 +10,13 @@ three rates and three units. Prints a Markdown table; the README quotes it.
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import statistics
 import time
 from pathlib import Path
 
+from _common import DEFAULT_DATA, load_passages
+
 from lingua_core import get_compressor
-
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nq-open-oracle.jsonl.gz"
-
-
-def load(path: Path, n: int) -> list[str]:
-    texts = []
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            row = json.loads(line)
-            texts.append(f"{row['ctxs'][0]['title']}\n{row['ctxs'][0]['text']}")
-            if len(texts) == n:
-                break
-    return texts
 
 
 def timed(fn, repeats: int) -> float:
@@ -48,7 +35,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--dtype", default="auto", help="auto (fp32 on CPU), bfloat16, ...")
     args = ap.parse_args()
-    texts = load(args.data, args.passages)
+    texts = load_passages(args.data, args.passages)
     c = get_compressor("selective_context", dtype=args.dtype)
     t0 = time.perf_counter()
     c.warmup()

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from lingua_core._deps import require
-from lingua_core.base import Compressor, validate_budget
-from lingua_core.registry import DEFAULT_METHOD, get_compressor
+from lingua_core.adapters import STATS_KEY, build_compressor, check_settings, result_stats
+from lingua_core.base import Compressor
+from lingua_core.registry import DEFAULT_METHOD
 
 require("langchain_core")
 
@@ -19,7 +20,6 @@ from langchain_core.documents.compressor import BaseDocumentCompressor  # noqa: 
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator  # noqa: E402
 
 _BUILD_LOCK = threading.Lock()
-_STATS = ("original_tokens", "compressed_tokens", "rate", "method")
 
 
 class LinguaCompressor(BaseDocumentCompressor):
@@ -52,8 +52,8 @@ class LinguaCompressor(BaseDocumentCompressor):
     _compressor: Compressor | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
-    def _check_budget(self) -> LinguaCompressor:
-        validate_budget(self.rate, self.target_tokens)
+    def _check_settings(self) -> LinguaCompressor:
+        check_settings(self.rate, self.target_tokens, self.model, self.device, self.options)
         return self
 
     @property
@@ -62,9 +62,9 @@ class LinguaCompressor(BaseDocumentCompressor):
         if self._compressor is None:
             with _BUILD_LOCK:
                 if self._compressor is None:
-                    given = {"model": self.model, "device": self.device}
-                    kwargs = {k: v for k, v in given.items() if v is not None}
-                    self._compressor = get_compressor(self.method, **{**self.options, **kwargs})
+                    self._compressor = build_compressor(
+                        self.method, self.model, self.device, self.options
+                    )
         return self._compressor
 
     def compress_documents(
@@ -94,10 +94,8 @@ class LinguaCompressor(BaseDocumentCompressor):
         for doc, res in zip(docs, results):
             if res.dropped and not self.keep_dropped:
                 continue
-            stats: dict[str, Any] = {k: getattr(res, k) for k in _STATS}
-            if res.dropped:
-                stats["dropped"] = True
-            metadata = {**doc.metadata, "lingua": stats}
+            stats = result_stats(res)
+            metadata = {**doc.metadata, STATS_KEY: stats}
             out.append(Document(page_content=res.text, metadata=metadata, id=doc.id))
         return out
 

@@ -7,8 +7,9 @@ import threading
 from typing import Any
 
 from lingua_core._deps import require
-from lingua_core.base import Compressor, validate_budget
-from lingua_core.registry import DEFAULT_METHOD, get_compressor
+from lingua_core.adapters import STATS_KEY, build_compressor, check_settings, result_stats
+from lingua_core.base import Compressor
+from lingua_core.registry import DEFAULT_METHOD
 
 require("llama_index.core")
 
@@ -22,8 +23,6 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor  # noqa: 
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle  # noqa: E402
 
 _BUILD_LOCK = threading.Lock()
-_STATS = ("original_tokens", "compressed_tokens", "rate", "method")
-_KEY = "lingua"
 
 
 class LinguaPostprocessor(BaseNodePostprocessor):
@@ -55,8 +54,8 @@ class LinguaPostprocessor(BaseNodePostprocessor):
     _compressor: Compressor | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
-    def _check_budget(self) -> LinguaPostprocessor:
-        validate_budget(self.rate, self.target_tokens)
+    def _check_settings(self) -> LinguaPostprocessor:
+        check_settings(self.rate, self.target_tokens, self.model, self.device, self.options)
         return self
 
     @classmethod
@@ -70,9 +69,9 @@ class LinguaPostprocessor(BaseNodePostprocessor):
         if self._compressor is None:
             with _BUILD_LOCK:
                 if self._compressor is None:
-                    given = {"model": self.model, "device": self.device}
-                    kwargs = {k: v for k, v in given.items() if v is not None}
-                    self._compressor = get_compressor(self.method, **{**self.options, **kwargs})
+                    self._compressor = build_compressor(
+                        self.method, self.model, self.device, self.options
+                    )
         return self._compressor
 
     def _postprocess_nodes(
@@ -91,16 +90,14 @@ class LinguaPostprocessor(BaseNodePostprocessor):
         for item, res in zip(nodes, results):
             if res.dropped and not self.keep_dropped:
                 continue
-            stats: dict[str, Any] = {k: getattr(res, k) for k in _STATS}
-            if res.dropped:
-                stats["dropped"] = True
+            stats = result_stats(res)
             node = item.node.model_copy()
             node.set_content(res.text)
             # model_copy is shallow: new containers so the input node is left untouched.
-            node.metadata = {**node.metadata, _KEY: stats}
+            node.metadata = {**node.metadata, STATS_KEY: stats}
             for attr in ("excluded_llm_metadata_keys", "excluded_embed_metadata_keys"):
                 keys = list(getattr(node, attr))
-                setattr(node, attr, keys if _KEY in keys else [*keys, _KEY])
+                setattr(node, attr, keys if STATS_KEY in keys else [*keys, STATS_KEY])
             out.append(NodeWithScore(node=node, score=item.score))
         return out
 

@@ -277,3 +277,14 @@ def test_llamaindex_async_matches_sync():
     assert [(n.node.node_id, n.score, n.node.get_content()) for n in result] == [
         (n.node.node_id, n.score, n.node.get_content()) for n in sync
     ]
+
+
+def test_conflicting_adapter_settings_are_rejected():
+    from langchain_lingua import LinguaCompressor
+    from llamaindex_lingua import LinguaPostprocessor
+
+    for cls in (LinguaCompressor, LinguaPostprocessor):
+        with pytest.raises(ValueError, match="'model' is given both as a field and in options"):
+            cls(method="selective_context", model="a", options={"model": "b"})
+        with pytest.raises(ValueError, match="'rate' is a field of its own"):
+            cls(method="random", options={"rate": 0.5})
