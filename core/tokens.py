@@ -73,13 +73,15 @@ class HFTokenCounter:
         """Number of tokens of each text."""
         if not texts:
             return []
-        enc = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        enc = self.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
         return [len(ids) for ids in enc]
 
     def token_ends(self, text: str) -> np.ndarray:
         """End offsets of the tokens of ``text`` (fast tokenizers give exact offsets)."""
         if self._fast:
-            enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+            enc = self.tokenizer(
+                text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
+            )
             ends = [e for s, e in enc["offset_mapping"]]
             return np.asarray(ends, dtype=np.int64)
         # Slow tokenizers have no offsets: spread the tokens of each word over the word.

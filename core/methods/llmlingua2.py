@@ -224,7 +224,9 @@ class LLMLingua2Compressor(Compressor):
     def _check_force_tokens(self, scorer: Any, force_tokens: Sequence[str]) -> None:
         if not force_tokens:
             return
-        lengths = self._loaded().tokenizer(list(force_tokens), add_special_tokens=False)
+        lengths = self._loaded().tokenizer(
+            list(force_tokens), add_special_tokens=False, verbose=False
+        )
         width = scorer.max_len - 2
         for tok, ids in zip(force_tokens, lengths["input_ids"]):
             if len(ids) > width:

@@ -194,3 +194,28 @@ def test_bad_options(l2):
         l2.compress(["a b"], threshold_scope="doc")
     with pytest.raises(ValueError, match="invalid force_tokens"):
         l2.compress(["a b"], force_tokens="abc")
+
+
+def test_context_level_rate_sets_the_share_of_texts_kept(l2, nq20):
+    kept = {
+        clr: sum(
+            not r.dropped
+            for r in l2.compress(
+                nq20, rate=0.5, use_context_level_filter=True, context_level_rate=clr
+            )
+        )
+        for clr in (0.3, 0.6, 1.0)
+    }
+    assert kept[0.3] < kept[0.6] < kept[1.0] == 20
+    assert abs(kept[0.3] - 6) <= 1 and abs(kept[0.6] - 12) <= 1
+    default = l2.compress(nq20, rate=0.5, use_context_level_filter=True)  # (rate + 1) / 2
+    assert abs(sum(not r.dropped for r in default) - 15) <= 1
+
+
+def test_a_20000_word_text_runs_in_bounded_batches(tiny_bert_clf_dir, nq20):
+    text = " ".join(nq20) * 12  # about 20,000 words
+    assert len(text.split()) > 18_000
+    c = get_compressor("llmlingua2", model=str(tiny_bert_clf_dir), batch_tokens=1024)
+    r = c.compress([text], rate=0.3)[0]
+    spans_ok(r)
+    assert abs(r.rate - 0.3) <= 0.05
