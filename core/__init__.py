@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from lingua_core.base import CompressionResult, Compressor
 from lingua_core.models import clear_models
+from lingua_core.recover import recover
 from lingua_core.registry import DEFAULT_METHOD, available_methods, get_compressor
 from lingua_core.tokens import TokenCounter, get_token_counter
 
@@ -25,5 +26,6 @@ __all__ = [
     "clear_models",
     "get_compressor",
     "get_token_counter",
+    "recover",
 ]
 __version__ = "0.1.0"

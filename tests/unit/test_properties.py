@@ -1,0 +1,112 @@
+"""Property-based checks of the compressor contract on arbitrary text (tiny models, bounded runs).
+
+The full fuzzing campaign (more examples, adapters, concurrency) is issue 8; this keeps the
+contract honest for every method now: no exception but the documented ones, one result per input
+in order, spans in bounds, ordered, non-overlapping and reproducing ``text``, token counts that
+never grow, and deterministic output.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lingua_core import get_compressor
+
+TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",)),  # lone surrogates cannot be UTF-8
+    max_size=300,
+)
+WORDY = st.lists(
+    st.sampled_from(
+        [
+            "the",
+            "Paris",
+            "1969",
+            ",",
+            ".",
+            "\n",
+            "\n\n",
+            "東京",
+            "🚀",
+            "naïve",
+            "e\u0301",
+            "مرحبا",
+            "\x00",
+            "\t",
+            "--",
+            "```",
+            '{"a": 1}',
+            "# Title",
+            "  ",
+            "U.S.",
+            "don't",
+        ]
+    ),
+    max_size=60,
+).map(" ".join)
+TEXTS = st.lists(st.one_of(TEXT, WORDY), min_size=0, max_size=6)
+RATES = st.sampled_from([0.1, 0.33, 0.5, 0.9, 1.0])
+
+
+def check(results, texts):
+    assert len(results) == len(texts)
+    for r, t in zip(results, texts):
+        assert r.original_text == t
+        prev = 0
+        for s, e in r.spans:
+            assert 0 <= s < e <= len(t) and s >= prev
+            prev = e
+        assert r.text == " ".join(t[s:e] for s, e in r.spans)
+        assert 0 <= r.compressed_tokens <= r.original_tokens or r.text == t
+        if not t.strip():
+            assert r.text == t
+
+
+@pytest.fixture(scope="module")
+def compressors(tiny_llama_dir, tiny_bert_clf_dir):
+    return {
+        "selective_context": get_compressor("selective_context", model=str(tiny_llama_dir)),
+        "selective_context_token": get_compressor(
+            "selective_context", model=str(tiny_llama_dir), unit="token"
+        ),
+        "llmlingua2": get_compressor("llmlingua2", model=str(tiny_bert_clf_dir)),
+        "llmlingua2_forced": get_compressor(
+            "llmlingua2",
+            model=str(tiny_bert_clf_dir),
+            force_tokens=["\n", ".", "the"],
+            force_reserve_digit=True,
+            drop_consecutive=True,
+        ),
+        "random": get_compressor("random"),
+        "naive": get_compressor("naive"),
+        "none": get_compressor("none"),
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "selective_context",
+        "selective_context_token",
+        "llmlingua2",
+        "llmlingua2_forced",
+        "random",
+        "naive",
+        "none",
+    ],
+)
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(texts=TEXTS, rate=RATES)
+def test_contract_holds_on_arbitrary_text(compressors, name, texts, rate):
+    c = compressors[name]
+    results = c.compress(texts, rate=rate)
+    check(results, texts)
+    assert c.compress(texts, rate=rate) == results  # deterministic
+    if texts:
+        total = sum(r.original_tokens for r in results)
+        budget = c.compress(texts, target_tokens=max(1, total // 3))
+        check(budget, texts)
