@@ -17,6 +17,7 @@ import numpy as np
 
 from lingua_core._deps import require
 from lingua_core.models import LoadedModel
+from lingua_core.scorers._batching import pad, run_in_batches
 
 
 @dataclass(frozen=True)
@@ -158,31 +159,18 @@ class TokenClassifierScorer:
         out = [np.zeros(tk.ids.shape[0], dtype=np.float32) for tk in tokenized]
         rows.sort(key=lambda r: -r[1].shape[0])
         model = self.loaded.model
-        device = self.loaded.device
-        pin = device.startswith("cuda")
-        i = 0
+
+        def step(batch: Sequence[tuple[int, np.ndarray]]) -> None:
+            seqs = [
+                np.concatenate([[self.cls_id], tokenized[t].ids[idx], [self.sep_id]])
+                for t, idx in batch
+            ]
+            ids, mask = pad(seqs, self.pad_id, self.loaded.device)
+            logits = model(input_ids=ids, attention_mask=mask).logits
+            probs = torch.softmax(logits.float(), dim=-1)[..., 1].cpu().numpy()
+            for b, (t, idx) in enumerate(batch):
+                out[t][idx] = probs[b, 1 : idx.shape[0] + 1]
+
         with torch.inference_mode():
-            while i < len(rows):
-                longest = rows[i][1].shape[0] + 2
-                batch = rows[i : i + max(1, self.batch_tokens // longest)]
-                i += len(batch)
-                ids = np.full((len(batch), longest), self.pad_id, dtype=np.int64)
-                mask = np.zeros((len(batch), longest), dtype=np.int64)
-                for b, (t, idx) in enumerate(batch):
-                    k = idx.shape[0]
-                    ids[b, 0] = self.cls_id
-                    ids[b, 1 : k + 1] = tokenized[t].ids[idx]
-                    ids[b, k + 1] = self.sep_id
-                    mask[b, : k + 2] = 1
-                ids_t = torch.from_numpy(ids)
-                mask_t = torch.from_numpy(mask)
-                if pin:
-                    ids_t, mask_t = ids_t.pin_memory(), mask_t.pin_memory()
-                logits = model(
-                    input_ids=ids_t.to(device, non_blocking=pin),
-                    attention_mask=mask_t.to(device, non_blocking=pin),
-                ).logits
-                probs = torch.softmax(logits.float(), dim=-1)[..., 1].cpu().numpy()
-                for b, (t, idx) in enumerate(batch):
-                    out[t][idx] = probs[b, 1 : idx.shape[0] + 1]
+            run_in_batches(rows, lambda r: r[1].shape[0] + 2, self.batch_tokens, step)
         return out

@@ -17,6 +17,7 @@ import numpy as np
 
 from lingua_core._deps import require
 from lingua_core.models import LoadedModel
+from lingua_core.scorers._batching import pad, run_in_batches
 
 
 @dataclass(frozen=True)
@@ -172,33 +173,21 @@ class CausalLMScorer:
         for w in wins:
             rows.append((w, prefix + toks[w.text][0][w.ctx_start : w.end]))
         rows.sort(key=lambda r: -len(r[1]))
-        device = self.loaded.device
-        pin = device.startswith("cuda")
-        i = 0
+
+        def step(batch: Sequence[tuple[_Window, list[int]]]) -> None:
+            ids, mask = pad([row for _, row in batch], self.pad_id, self.loaded.device)
+            nll = self._nll(ids, mask).cpu().numpy()
+            for b, (w, _) in enumerate(batch):
+                # Token k sits at row index r = k - ctx_start + len(prefix); nll[b, r - 1] is
+                # its surprisal (r == 0 only when there is no start token).
+                r = np.arange(w.start, w.end) - w.ctx_start + len(prefix)
+                vals = np.full(r.shape[0], np.nan, dtype=np.float32)
+                ok = r >= 1
+                vals[ok] = nll[b, r[ok] - 1]
+                out_scores[w.text][w.start : w.end] = vals
+
         with torch.inference_mode():
-            while i < len(rows):
-                longest = len(rows[i][1])
-                per_batch = max(1, self.batch_tokens // longest)
-                batch = rows[i : i + per_batch]
-                i += len(batch)
-                ids = torch.full((len(batch), longest), self.pad_id, dtype=torch.long)
-                mask = torch.zeros((len(batch), longest), dtype=torch.long)
-                for b, (_, row) in enumerate(batch):
-                    ids[b, : len(row)] = torch.tensor(row, dtype=torch.long)
-                    mask[b, : len(row)] = 1
-                if pin:
-                    ids, mask = ids.pin_memory(), mask.pin_memory()
-                ids = ids.to(device, non_blocking=pin)
-                mask = mask.to(device, non_blocking=pin)
-                nll = self._nll(ids, mask).cpu().numpy()
-                for b, (w, _) in enumerate(batch):
-                    # Token k sits at row index r = k - ctx_start + len(prefix); nll[b, r - 1]
-                    # is its surprisal (r == 0 only when there is no start token).
-                    r = np.arange(w.start, w.end) - w.ctx_start + len(prefix)
-                    vals = np.full(r.shape[0], np.nan, dtype=np.float32)
-                    ok = r >= 1
-                    vals[ok] = nll[b, r[ok] - 1]
-                    out_scores[w.text][w.start : w.end] = vals
+            run_in_batches(rows, lambda r: len(r[1]), self.batch_tokens, step)
         for s in out_scores:  # no start token: the first token has no context
             if s.size and np.isnan(s[0]):
                 s[0] = float(np.nanmean(s[1:])) if s.size > 1 else 0.0

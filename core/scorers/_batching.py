@@ -1,0 +1,102 @@
+"""Batching shared by the scorers: length-sorted padded batches, and OOM recovery.
+
+Rows (token-id sequences) run longest first in batches of at most ``batch_tokens`` padded tokens.
+When a batch runs out of accelerator memory it is split in halves and retried, down to a single
+row; a single row that still does not fit raises a ``RuntimeError`` that says what to lower.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+
+from lingua_core._deps import require
+
+logger = logging.getLogger(__name__)
+
+Row = TypeVar("Row")
+
+
+def is_oom(error: BaseException) -> bool:
+    """Whether ``error`` is an out-of-memory error from torch (CUDA, MPS or the CPU allocator)."""
+    torch = require("torch")
+    oom_types = tuple(
+        t
+        for t in (getattr(torch, "OutOfMemoryError", None), torch.cuda.OutOfMemoryError)
+        if isinstance(t, type)
+    )
+    return isinstance(error, oom_types) or (
+        isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
+    )
+
+
+def _free_cache() -> None:
+    torch = require("torch")
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def run_in_batches(
+    rows: Sequence[Row],
+    length: Callable[[Row], int],
+    batch_tokens: int,
+    step: Callable[[Sequence[Row]], None],
+) -> None:
+    """Run ``step`` over ``rows`` (sorted longest first) in padded-token-capped batches.
+
+    Args:
+        rows: The rows, longest first.
+        length: Padded length of a row.
+        batch_tokens: Most padded tokens per batch (a batch holds at least one row).
+        step: Runs one batch and stores its results.
+
+    Raises:
+        RuntimeError: When a single row does not fit in memory.
+    """
+    i = 0
+    while i < len(rows):
+        per_batch = max(1, batch_tokens // max(1, length(rows[i])))
+        batch = rows[i : i + per_batch]
+        i += len(batch)
+        _run_splitting(batch, length, step)
+
+
+def _run_splitting(
+    batch: Sequence[Row], length: Callable[[Row], int], step: Callable[[Sequence[Row]], None]
+) -> None:
+    try:
+        step(batch)
+        return
+    except Exception as e:
+        if not is_oom(e):
+            raise
+        _free_cache()
+        if len(batch) == 1:
+            msg = (
+                f"out of memory on a single row of {length(batch[0])} tokens; lower the window "
+                "(window= or max_len=), use dtype='bfloat16', a smaller model, or the CPU"
+            )
+            raise RuntimeError(msg) from e
+        logger.warning("out of memory on a batch of %d rows; splitting it", len(batch))
+    mid = len(batch) // 2
+    _run_splitting(batch[:mid], length, step)
+    _run_splitting(batch[mid:], length, step)
+
+
+def pad(rows: Sequence[Sequence[int] | np.ndarray], pad_id: int, device: str) -> tuple[Any, Any]:
+    """Right-padded ``input_ids`` and ``attention_mask`` on ``device`` (pinned copy on CUDA)."""
+    torch = require("torch")
+    longest = max(len(r) for r in rows)
+    ids = np.full((len(rows), longest), pad_id, dtype=np.int64)
+    mask = np.zeros((len(rows), longest), dtype=np.int64)
+    for b, row in enumerate(rows):
+        ids[b, : len(row)] = row
+        mask[b, : len(row)] = 1
+    ids_t, mask_t = torch.from_numpy(ids), torch.from_numpy(mask)
+    pin = device.startswith("cuda")
+    if pin:
+        ids_t, mask_t = ids_t.pin_memory(), mask_t.pin_memory()
+    return ids_t.to(device, non_blocking=pin), mask_t.to(device, non_blocking=pin)
