@@ -237,7 +237,8 @@ class Compressor(ABC):
                     spec = self._token_counter_spec
                     if spec is None and self.fallback_counter is not None:
                         spec = self.fallback_counter
-                    self._counter = get_token_counter(spec, default=self._default_counter())
+                    default = self._default_counter() if spec is None else None
+                    self._counter = get_token_counter(spec, default=default)
         return self._counter
 
     def _default_counter(self) -> TokenCounter | None:

@@ -182,3 +182,10 @@ def test_path_like_model_that_does_not_exist(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing-rel"):
         m.resolve_model_source("./missing-rel", kind="causal_lm")
     assert m.resolve_model_source("org/name", kind="causal_lm") == "org/name"  # a hub id
+
+
+def test_a_named_token_counter_does_not_load_the_model(tiny_llama_dir):
+    c = get_compressor("selective_context", model=str(tiny_llama_dir), token_counter="words")
+    results = c.compress(["one two three four"], rate=1.0)
+    assert results[0].text == "one two three four"
+    assert not [k for k in m.loaded_models() if k[0] == "causal_lm"]
