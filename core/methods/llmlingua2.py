@@ -219,7 +219,11 @@ class LLMLingua2Compressor(Compressor):
         if opts["drop_consecutive"] and force_tokens:
             for i in kept_texts:
                 _drop_consecutive(texts[i], per_text[i], keeps[i])
-        return [assemble(t, w.units, k) for t, w, k in zip(texts, per_text, keeps)]
+        kept = set(kept_texts)
+        return [
+            assemble(t, w.units, k) if len(w.units) or i not in kept else (t, [(0, len(t))])
+            for i, (t, w, k) in enumerate(zip(texts, per_text, keeps))
+        ]  # a text the tokenizer reads as nothing (e.g. control characters) comes back whole
 
     def _check_force_tokens(self, scorer: Any, force_tokens: Sequence[str]) -> None:
         if not force_tokens:

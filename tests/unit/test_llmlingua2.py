@@ -219,3 +219,10 @@ def test_a_20000_word_text_runs_in_bounded_batches(tiny_bert_clf_dir, nq20):
     r = c.compress([text], rate=0.3)[0]
     spans_ok(r)
     assert abs(r.rate - 0.3) <= 0.05
+
+
+def test_text_the_tokenizer_reads_as_nothing_comes_back_whole(l2):
+    texts = ["\x00\x01", "real words here and more words"]
+    results = l2.compress(texts, rate=0.5)
+    assert results[0].text == "\x00\x01" and not results[0].dropped
+    assert results[1].text

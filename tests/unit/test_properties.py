@@ -105,6 +105,7 @@ def test_contract_holds_on_arbitrary_text(compressors, name, texts, rate):
     c = compressors[name]
     results = c.compress(texts, rate=rate)
     check(results, texts)
+    assert not any(r.dropped for r in results)  # rate, text scope, no filter: nothing dropped
     assert c.compress(texts, rate=rate) == results  # deterministic
     if texts:
         total = sum(r.original_tokens for r in results)
