@@ -267,7 +267,8 @@ class Compressor(ABC):
 
         Returns:
             One :class:`CompressionResult` per text, in order. Empty and whitespace-only texts
-            come back unchanged.
+            come back unchanged, and so does a text whose compressed form would hold more tokens
+            than itself (possible only on degenerate inputs, since runs are rejoined by spaces).
 
         Raises:
             TypeError: For a bare string or a non-string item.
@@ -298,6 +299,11 @@ class Compressor(ABC):
             compressed_tokens = counter.count([k[0] for k in kept])
             for j, i in enumerate(live):
                 text, spans = kept[j]
+                if compressed_tokens[j] > original_tokens[i]:
+                    # Rejoining runs with spaces can cost tokens; on degenerate inputs the result
+                    # could outgrow the input, and then the input itself is the better answer.
+                    text, spans = items[i], [(0, len(items[i]))]
+                    compressed_tokens[j] = original_tokens[i]
                 results[i] = CompressionResult(
                     text,
                     items[i],

@@ -157,3 +157,12 @@ def test_global_scope_pools_budget_across_texts():
 
 def test_available_methods_lists_the_registry():
     assert {"selective_context", "random", "naive", "none"} <= set(available_methods())
+
+
+def test_a_compressed_text_never_holds_more_tokens_than_its_input(tiny_llama_dir):
+    # Found by the property tests: rejoining token runs with a space costs a token here.
+    c = get_compressor("selective_context", model=str(tiny_llama_dir), unit="token")
+    texts = ["0\x16\U00056000", "00000"]
+    for r, t in zip(c.compress(texts, rate=0.1), texts):
+        assert r.compressed_tokens <= r.original_tokens
+        assert r.text == " ".join(t[s:e] for s, e in r.spans)
