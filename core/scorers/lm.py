@@ -9,6 +9,7 @@ context. The first token of a text is conditioned on the model's BOS (or EOS) to
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,8 @@ import numpy as np
 from lingua_core._deps import require
 from lingua_core.models import LoadedModel
 from lingua_core.scorers._batching import pad, run_in_batches
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,30 @@ class CausalLMScorer:
         nll[valid] = out
         return nll
 
+    def _prefix_ids(self, prefixes: str | Sequence[str] | None, n: int) -> list[list[int]]:
+        if prefixes is None:
+            return [[] for _ in range(n)]
+        if isinstance(prefixes, str):
+            ids = self._truncated(self.tokenize([prefixes])[0][0]) if prefixes else []
+            return [ids] * n
+        if len(prefixes) != n:
+            msg = f"got {len(prefixes)} prefixes for {n} texts; give one per text or one string"
+            raise ValueError(msg)
+        return [self._truncated(ids) for ids, _, _ in self.tokenize(list(prefixes))]
+
+    def _truncated(self, ids: list[int]) -> list[int]:
+        limit = self.window // 2
+        if len(ids) > limit:
+            logger.warning(
+                "a conditioning text of %d tokens is longer than half the window (%d); "
+                "keeping its last %d tokens",
+                len(ids),
+                self.window,
+                limit,
+            )
+            return ids[-limit:]
+        return ids
+
     def tokenize(self, texts: Sequence[str]) -> list[tuple[list[int], np.ndarray, np.ndarray]]:
         """Token ids and character offsets of each text (no special tokens)."""
         if not texts:
@@ -144,43 +171,52 @@ class CausalLMScorer:
             out.append((list(ids), arr[:, 0].copy(), arr[:, 1].copy()))
         return out
 
-    def _windows(self, lengths: Sequence[int]) -> list[_Window]:
+    def _windows(self, lengths: Sequence[int], widths: Sequence[int]) -> list[_Window]:
         wins = []
-        step = self.window - self.context
-        for t, n in enumerate(lengths):
+        for t, (n, width) in enumerate(zip(lengths, widths)):
+            context = min(self.context, width // 2)
             start = 0
             while start < n:
-                end = min(n, start + (self.window if start == 0 else step))
-                wins.append(_Window(t, max(0, start - self.context), start, end))
+                end = min(n, start + (width if start == 0 else width - context))
+                wins.append(_Window(t, max(0, start - context), start, end))
                 start = end
         return wins
 
-    def surprisal(self, texts: Sequence[str]) -> list[TokenScores]:
+    def surprisal(
+        self, texts: Sequence[str], prefixes: str | Sequence[str] | None = None
+    ) -> list[TokenScores]:
         """Surprisal (nats) of every token of every text, in one batched pass.
 
         Args:
             texts: The texts.
+            prefixes: Text each one is conditioned on (its tokens are read, not scored): one
+                string for all texts (e.g. the question), one per text, or ``None``. A prefix
+                longer than half the window keeps its last tokens, with a warning.
 
         Returns:
             One :class:`TokenScores` per text.
         """
         torch = require("torch")
         toks = self.tokenize(texts)
+        prefix_ids = self._prefix_ids(prefixes, len(texts))
         out_scores = [np.zeros(len(ids), dtype=np.float32) for ids, _, _ in toks]
-        wins = self._windows([len(ids) for ids, _, _ in toks])
-        prefix = [] if self.start_id is None else [int(self.start_id)]
+        start = [] if self.start_id is None else [int(self.start_id)]
+        wins = self._windows(
+            [len(ids) for ids, _, _ in toks], [self.window - len(p) for p in prefix_ids]
+        )
         rows = []
         for w in wins:
-            rows.append((w, prefix + toks[w.text][0][w.ctx_start : w.end]))
+            lead = start + prefix_ids[w.text]
+            rows.append((w, lead + toks[w.text][0][w.ctx_start : w.end], len(lead)))
         rows.sort(key=lambda r: -len(r[1]))
 
-        def step(batch: Sequence[tuple[_Window, list[int]]]) -> None:
-            ids, mask = pad([row for _, row in batch], self.pad_id, self.loaded.device)
+        def step(batch: Sequence[tuple[_Window, list[int], int]]) -> None:
+            ids, mask = pad([row for _, row, _ in batch], self.pad_id, self.loaded.device)
             nll = self._nll(ids, mask).cpu().numpy()
-            for b, (w, _) in enumerate(batch):
-                # Token k sits at row index r = k - ctx_start + len(prefix); nll[b, r - 1] is
-                # its surprisal (r == 0 only when there is no start token).
-                r = np.arange(w.start, w.end) - w.ctx_start + len(prefix)
+            for b, (w, _, lead) in enumerate(batch):
+                # Token k sits at row index r = k - ctx_start + lead; nll[b, r - 1] is its
+                # surprisal (r == 0 only with neither start token nor prefix).
+                r = np.arange(w.start, w.end) - w.ctx_start + lead
                 vals = np.full(r.shape[0], np.nan, dtype=np.float32)
                 ok = r >= 1
                 vals[ok] = nll[b, r[ok] - 1]

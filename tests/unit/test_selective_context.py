@@ -115,3 +115,50 @@ def test_split_head_path_equals_full_logits_path(tiny_llama_dir, nq20):
         loaded.facts.pop("split_head")
     for a, b in zip(split, full):
         np.testing.assert_allclose(a.scores, b.scores, rtol=1e-4, atol=1e-4)
+
+
+def _manual_nll(loaded, prefix: str, text: str) -> np.ndarray:
+    import torch
+
+    tok = loaded.tokenizer
+    p_ids = tok(prefix, add_special_tokens=False)["input_ids"] if prefix else []
+    t_ids = tok(text, add_special_tokens=False)["input_ids"]
+    full = torch.tensor([[tok.bos_token_id, *p_ids, *t_ids]])
+    with torch.no_grad():
+        logp = torch.log_softmax(loaded.model(full).logits[0, :-1].float(), -1)
+    pos = torch.arange(len(p_ids), len(p_ids) + len(t_ids))
+    return -logp[pos, torch.tensor(t_ids)].numpy()
+
+
+def test_prefix_conditions_the_scores(tiny_llama_dir, nq20):
+    loaded = load_causal_lm(str(tiny_llama_dir))
+    sc = CausalLMScorer(loaded)
+    question = "who got the first nobel prize in physics?"
+    texts = nq20[:3]
+    shared = sc.surprisal(texts, prefixes=question)
+    for text, ts in zip(texts, shared):
+        np.testing.assert_allclose(ts.scores, _manual_nll(loaded, question, text), atol=1e-4)
+    per_text = sc.surprisal(texts, prefixes=["a", "", "c d"])
+    np.testing.assert_allclose(per_text[1].scores, sc.surprisal([texts[1]])[0].scores, atol=1e-4)
+    np.testing.assert_allclose(per_text[2].scores, _manual_nll(loaded, "c d", texts[2]), atol=1e-4)
+    assert not np.allclose(shared[0].scores, sc.surprisal([texts[0]])[0].scores)
+    with pytest.raises(ValueError, match="got 2 prefixes for 3 texts"):
+        sc.surprisal(texts, prefixes=["a", "b"])
+
+
+def test_long_prefix_is_truncated_with_a_warning_and_long_text_windowed(
+    tiny_llama_dir, nq20, caplog
+):
+    loaded = load_causal_lm(str(tiny_llama_dir))
+    sc = CausalLMScorer(loaded, window=128)
+    question = " ".join(nq20[:2])  # far longer than half the window
+    text = " ".join(nq20[2:6])
+    with caplog.at_level("WARNING", logger="lingua_core.scorers.lm"):
+        ts = sc.surprisal([text], prefixes=question)[0]
+    assert "keeping its last 64 tokens" in caplog.text
+    n = len(loaded.tokenizer(text, add_special_tokens=False)["input_ids"])
+    assert ts.scores.shape == (n,) and np.isfinite(ts.scores).all()
+    q_ids = loaded.tokenizer(question, add_special_tokens=False)["input_ids"][-64:]
+    kept_q = loaded.tokenizer.decode(q_ids)
+    head = _manual_nll(loaded, kept_q, text)[:32]
+    np.testing.assert_allclose(ts.scores[:32], head, atol=2e-3)
