@@ -59,3 +59,82 @@ def result_stats(result: CompressionResult) -> dict[str, Any]:
     if result.dropped:
         stats["dropped"] = True
     return stats
+
+
+def settings_base() -> type:
+    """The pydantic base class holding the settings both adapters share (imported on use).
+
+    Fields: ``method``, ``model``, ``rate``, ``target_tokens``, ``device``, ``options``,
+    ``keep_dropped``; conflicting settings are rejected at construction; the core compressor is
+    built on first use (thread-safe) and held in a private attribute.
+    """
+    global _SETTINGS_BASE
+    if _SETTINGS_BASE is None:
+        _SETTINGS_BASE = _make_settings_base()
+    return _SETTINGS_BASE
+
+
+_SETTINGS_BASE: type | None = None
+
+
+def _make_settings_base() -> type:
+    import threading
+
+    from lingua_core._deps import require
+    from lingua_core.registry import DEFAULT_METHOD
+
+    pydantic = require("pydantic")
+    build_lock = threading.Lock()
+
+    class LinguaSettings(pydantic.BaseModel):
+        """Settings shared by the LangChain and LlamaIndex adapters."""
+
+        model_config = pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+        method: str = pydantic.Field(
+            DEFAULT_METHOD, description="Method name or alias (see lingua_core.get_compressor)."
+        )
+        model: str | None = pydantic.Field(
+            None, description="Model alias, local folder or hub id; None: the method's default."
+        )
+        rate: float | None = pydantic.Field(
+            None, description="Fraction of tokens to keep, in (0, 1]."
+        )
+        target_tokens: int | None = pydantic.Field(
+            None, description="Total token budget over all documents of a call."
+        )
+        device: str | None = pydantic.Field(
+            None, description="Device for the model (cpu, cuda, mps); None auto-detects."
+        )
+        options: dict[str, Any] = pydantic.Field(
+            default_factory=dict, description="Further keyword arguments for get_compressor."
+        )
+        keep_dropped: bool = pydantic.Field(
+            False,
+            description="Keep documents a coarse filter dropped (empty, flagged in the stats).",
+        )
+
+        _compressor: Compressor | None = pydantic.PrivateAttr(default=None)
+
+        @pydantic.model_validator(mode="after")
+        def _check_settings(self) -> Any:
+            check_settings(self.rate, self.target_tokens, self.model, self.device, self.options)
+            return self
+
+        @property
+        def compressor(self) -> Compressor:
+            """The core compressor, built on first access (thread-safe)."""
+            if self._compressor is None:
+                with build_lock:
+                    if self._compressor is None:
+                        self._compressor = build_compressor(
+                            self.method, self.model, self.device, self.options
+                        )
+            return self._compressor
+
+        def _compress_texts(self, texts: list[str], query: str | None) -> list[CompressionResult]:
+            return self.compressor.compress(
+                texts, query=query or None, rate=self.rate, target_tokens=self.target_tokens
+            )
+
+    return LinguaSettings

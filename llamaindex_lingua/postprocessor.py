@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-from typing import Any
 
 from lingua_core._deps import require
-from lingua_core.adapters import STATS_KEY, build_compressor, check_settings, result_stats
-from lingua_core.base import Compressor
-from lingua_core.registry import DEFAULT_METHOD
+from lingua_core.adapters import STATS_KEY, result_stats, settings_base
 
 require("llama_index.core")
 
-from llama_index.core.bridge.pydantic import (  # noqa: E402
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    model_validator,
-)
 from llama_index.core.postprocessor.types import BaseNodePostprocessor  # noqa: E402
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle  # noqa: E402
 
-_BUILD_LOCK = threading.Lock()
 
-
-class LinguaPostprocessor(BaseNodePostprocessor):
+class LinguaPostprocessor(settings_base(), BaseNodePostprocessor):  # type: ignore[misc]
     """Compress each retrieved node's text with a lingua-rag method.
 
     Every output node is a copy (same id, relationships and score) whose text is the compressed
@@ -37,42 +25,10 @@ class LinguaPostprocessor(BaseNodePostprocessor):
         >>> nodes = postprocessor.postprocess_nodes(nodes, query_str="q")  # doctest: +SKIP
     """
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
-
-    method: str = Field(DEFAULT_METHOD, description="Method name or alias (get_compressor).")
-    model: str | None = Field(None, description="Model alias, local folder or hub id.")
-    rate: float | None = Field(None, description="Fraction of tokens to keep, in (0, 1].")
-    target_tokens: int | None = Field(None, description="Total token budget over all nodes.")
-    device: str | None = Field(None, description="Device for the model; None auto-detects.")
-    options: dict[str, Any] = Field(
-        default_factory=dict, description="Extra keyword arguments for get_compressor."
-    )
-    keep_dropped: bool = Field(
-        False, description="Keep fully dropped nodes (empty text, 'dropped' in stats)."
-    )
-
-    _compressor: Compressor | None = PrivateAttr(default=None)
-
-    @model_validator(mode="after")
-    def _check_settings(self) -> LinguaPostprocessor:
-        check_settings(self.rate, self.target_tokens, self.model, self.device, self.options)
-        return self
-
     @classmethod
     def class_name(cls) -> str:
         """Name used when the component is serialized."""
         return "LinguaPostprocessor"
-
-    @property
-    def compressor(self) -> Compressor:
-        """The core compressor, built on first access (thread-safe)."""
-        if self._compressor is None:
-            with _BUILD_LOCK:
-                if self._compressor is None:
-                    self._compressor = build_compressor(
-                        self.method, self.model, self.device, self.options
-                    )
-        return self._compressor
 
     def _postprocess_nodes(
         self,
@@ -80,11 +36,8 @@ class LinguaPostprocessor(BaseNodePostprocessor):
         query_bundle: QueryBundle | None = None,
     ) -> list[NodeWithScore]:
         query = query_bundle.query_str if query_bundle is not None else None
-        results = self.compressor.compress(
-            [n.node.get_content(metadata_mode=MetadataMode.NONE) for n in nodes],
-            query=query or None,
-            rate=self.rate,
-            target_tokens=self.target_tokens,
+        results = self._compress_texts(
+            [n.node.get_content(metadata_mode=MetadataMode.NONE) for n in nodes], query
         )
         out = []
         for item, res in zip(nodes, results):

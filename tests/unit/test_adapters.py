@@ -288,3 +288,14 @@ def test_conflicting_adapter_settings_are_rejected():
             cls(method="selective_context", model="a", options={"model": "b"})
         with pytest.raises(ValueError, match="'rate' is a field of its own"):
             cls(method="random", options={"rate": 0.5})
+
+
+def test_adapters_share_documented_fields_and_forbid_unknown_ones():
+    from langchain_lingua import LinguaCompressor
+    from llamaindex_lingua import LinguaPostprocessor
+
+    for cls in (LinguaCompressor, LinguaPostprocessor):
+        for name in ("method", "model", "rate", "target_tokens", "device", "options"):
+            assert cls.model_fields[name].description
+        with pytest.raises(ValueError, match="bogus"):
+            cls(method="random", bogus=1)
