@@ -2,8 +2,9 @@
 
 Run with the project's venv (transformers 5): it converts the GGUF file once (the usual cached
 folder), then copies it to OUT and rewrites what 4.44 cannot read: tokenizer.json merges as
-``"a b"`` strings instead of pairs, ``tokenizer_class`` ``PreTrainedTokenizerFast``, and the
-config's ``dtype`` key as ``torch_dtype``.
+``"a b"`` strings instead of pairs, ``tokenizer_class`` ``PreTrainedTokenizerFast``, the
+config's ``dtype`` key as ``torch_dtype``, and ``rope_parameters`` as the top-level ``rope_theta``
+(without it 4.44 silently uses 10,000 instead of SmolLM2's 100,000 and every score drifts).
 
     .venv/bin/python benchmarks/export_smollm2_444.py OUT_FOLDER
 """
@@ -36,6 +37,11 @@ def export(out: Path) -> Path:
     mcfg = json.loads(mcfg_path.read_text(encoding="utf-8"))
     if "dtype" in mcfg and "torch_dtype" not in mcfg:
         mcfg["torch_dtype"] = mcfg.pop("dtype")
+    rope = mcfg.pop("rope_parameters", None) or {}
+    if "rope_theta" in rope:  # 4.44 reads a top-level rope_theta (default 10,000: wrong here)
+        mcfg["rope_theta"] = rope["rope_theta"]
+    if rope.get("rope_type", "default") != "default":
+        mcfg["rope_scaling"] = rope
     mcfg_path.write_text(json.dumps(mcfg, indent=1), encoding="utf-8")
     return out
 

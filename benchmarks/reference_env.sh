@@ -22,14 +22,18 @@ if [ ! -x "$REF_VENV/bin/python" ]; then
   "$REF_VENV/bin/pip" install --quiet "transformers==4.44.2" "llmlingua==0.2.2"
 fi
 .venv/bin/python benchmarks/export_smollm2_444.py "$REF_MODEL" >/dev/null
-"$REF_VENV/bin/python" - "$REF_MODEL" <<'PY'
-import sys
+# Both environments must score text identically: compare the mean surprisal of one sentence.
+CHECK='
+import sys, torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 tok = AutoTokenizer.from_pretrained(sys.argv[1])
-model = AutoModelForCausalLM.from_pretrained(sys.argv[1])
-ids = tok("The capital of France is", return_tensors="pt").input_ids
-out = model.generate(ids, attention_mask=ids.new_ones(ids.shape), max_new_tokens=3, do_sample=False)
-assert "Paris" in tok.decode(out[0]), tok.decode(out[0])
-PY
+model = AutoModelForCausalLM.from_pretrained(sys.argv[1], torch_dtype=torch.float32)
+ids = torch.tensor([tok("The Eiffel Tower is in Paris, the capital of France.", add_special_tokens=False).input_ids])
+with torch.no_grad():
+    print(float(model(ids, labels=ids).loss))
+'
+ours=$(.venv/bin/python -c "$CHECK" "$(.venv/bin/python -c 'from lingua_core.models import embedded_causal_lm_path as p; print(p())')" 2>/dev/null | tail -1)
+theirs=$("$REF_VENV/bin/python" -c "$CHECK" "$REF_MODEL" 2>/dev/null | tail -1)
+.venv/bin/python -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); assert abs(a - b) < 1e-3, (a, b); print(f'same scores in both environments: {a:.4f} / {b:.4f}')" "$ours" "$theirs"
 echo "REF_PYTHON=$REF_VENV/bin/python"
 echo "REF_MODEL=$REF_MODEL"

@@ -37,3 +37,45 @@ def test_terms_and_empty_inputs():
     assert terms("Hello, World! 42") == ["hello", "world", "42"]
     assert bm25_scores([], "q").shape == (0,)
     assert bm25_scores(["a b"], "").tolist() == [0.0]
+
+
+def test_question_likelihood_ranking_matches_a_manual_forward(tiny_llama_dir):
+    import torch
+
+    from lingua_core.models import load_causal_lm
+    from lingua_core.rank import QUESTION_SUFFIX, question_nll, rank_texts
+    from lingua_core.scorers.lm import CausalLMScorer
+
+    loaded = load_causal_lm(str(tiny_llama_dir))
+    scorer = CausalLMScorer(loaded)
+    texts = ["Paris is the capital of France.", "Bananas are yellow.", "Rome is in Italy."]
+    question = "What is the capital of France?"
+    nll = question_nll(scorer, texts, question)
+    tok = loaded.tokenizer
+    for text, value in zip(texts, nll):
+        t_ids = tok(text, add_special_tokens=False)["input_ids"]
+        q_ids = tok(question + QUESTION_SUFFIX, add_special_tokens=False)["input_ids"]
+        full = torch.tensor([[tok.bos_token_id, *t_ids, *q_ids]])
+        with torch.no_grad():
+            logp = torch.log_softmax(loaded.model(full).logits[0, :-1].float(), -1)
+        pos = torch.arange(len(t_ids), len(t_ids) + len(q_ids))
+        expected = float(-logp[pos, torch.tensor(q_ids)].mean())
+        assert abs(value - expected) < 1e-4
+    order, relevance = rank_texts(texts, question, scorer=scorer)
+    assert order.tolist() == np.argsort(nll, kind="stable").tolist()
+    np.testing.assert_allclose(relevance, -nll)
+    hybrid_order, _ = rank_texts(texts, question, method="hybrid", scorer=scorer)
+    assert sorted(hybrid_order.tolist()) == [0, 1, 2]
+
+
+def test_rank_texts_bad_input():
+    import pytest
+
+    from lingua_core.rank import rank_texts
+
+    with pytest.raises(ValueError, match="valid: longllmlingua, bm25, hybrid"):
+        rank_texts(["a"], "q", method="gzip")
+    with pytest.raises(ValueError, match="needs a causal-LM scorer"):
+        rank_texts(["a"], "q", method="hybrid")
+    order, _ = rank_texts(["x y", "q z", "q q"], "q", method="bm25")
+    assert order.tolist() == [2, 1, 0]
