@@ -4,7 +4,8 @@ All texts of a call are tokenized, cut into windows that fit the model, sorted b
 in padded batches (attention mask, right padding) under ``torch.inference_mode``. A long text is
 scored in windows of ``window`` tokens; every window after the first starts with ``context``
 tokens of the preceding text, whose scores are discarded, so each token is scored once and with
-context. The first token of a text is conditioned on the model's BOS (or EOS) token.
+context. The first token of a text is conditioned on the model's BOS (or EOS) token, or on what
+the tokenizer adds (``start="tokenizer"``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ class CausalLMScorer:
         context: Tokens of preceding text carried into each later window.
         batch_tokens: Most padded tokens per forward (bounds activation memory). ``None``: 1024
             on CPU, where larger batches measured slower, and 16384 on CUDA.
+        start: What precedes each row: ``"bos"`` (the BOS token, else EOS, so that a text's
+            first token is scored in context, as Selective Context does with GPT-2's
+            ``<|endoftext|>``) or ``"tokenizer"`` (only what the tokenizer itself adds, as the
+            LLMLingua reference does; a first token with no context gets the text's mean).
     """
 
     def __init__(
@@ -64,6 +69,7 @@ class CausalLMScorer:
         window: int = 1024,
         context: int = 128,
         batch_tokens: int | None = None,
+        start: str = "bos",
     ) -> None:
         self.loaded = loaded
         cfg = loaded.model.config
@@ -75,8 +81,16 @@ class CausalLMScorer:
             batch_tokens = 16384 if loaded.device.startswith("cuda") else 1024
         self.batch_tokens = max(batch_tokens, self.window + 1)
         tok = loaded.tokenizer
-        start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
-        self.start_id: int | None = start
+        if start not in ("bos", "tokenizer"):
+            msg = f"invalid start={start!r}; valid: 'bos', 'tokenizer'"
+            raise ValueError(msg)
+        if start == "bos":
+            first = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+        else:  # exactly what the tokenizer puts before a text (LLMLingua's convention)
+            with_special = tok("a", add_special_tokens=True)["input_ids"]
+            without = tok("a", add_special_tokens=False)["input_ids"]
+            first = with_special[0] if len(with_special) > len(without) else None
+        self.start_id: int | None = first
         pad = tok.pad_token_id if tok.pad_token_id is not None else start
         self.pad_id = 0 if pad is None else int(pad)
         self.head_chunk = 1024

@@ -162,3 +162,15 @@ def test_long_prefix_is_truncated_with_a_warning_and_long_text_windowed(
     kept_q = loaded.tokenizer.decode(q_ids)
     head = _manual_nll(loaded, kept_q, text)[:32]
     np.testing.assert_allclose(ts.scores[:32], head, atol=2e-3)
+
+
+def test_start_token_conventions(tiny_llama_dir):
+    loaded = load_causal_lm(str(tiny_llama_dir))
+    assert CausalLMScorer(loaded).start_id == loaded.tokenizer.bos_token_id
+    bare = CausalLMScorer(loaded, start="tokenizer")  # SmolLM2's tokenizer adds no BOS
+    assert bare.start_id is None
+    ts = bare.surprisal(["Paris is the capital of France."])[0]
+    assert np.isfinite(ts.scores).all()
+    assert ts.scores[0] == pytest.approx(float(ts.scores[1:].mean()))
+    with pytest.raises(ValueError, match="valid: 'bos', 'tokenizer'"):
+        CausalLMScorer(loaded, start="none")
