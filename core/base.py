@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -82,7 +81,8 @@ class Option:
         return value
 
 
-def _is_int(v: Any) -> bool:
+def is_int(v: Any) -> bool:
+    """Whether ``v`` is an int (numpy ints too), not a bool."""
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
@@ -93,7 +93,7 @@ THRESHOLD_SCOPE = Option(
     "None: 'text' with rate, 'global' with target_tokens.",
     choices=(None, *SCOPES),
 )
-SEED = Option(0, "Seed mixed with each text's hash.", check=_is_int, expect="an int")
+SEED = Option(0, "Seed mixed with each text's hash.", check=is_int, expect="an int")
 
 
 def validate_texts(texts: Any) -> list[str]:
@@ -135,12 +135,12 @@ def validate_budget(rate: Any, target_tokens: Any) -> None:
         if not (0.0 < float(rate) <= 1.0):
             msg = f"rate must be in (0, 1] (the fraction of tokens to keep), got {rate!r}"
             raise ValueError(msg)
-    if target_tokens is not None and (not _is_int(target_tokens) or target_tokens <= 0):
+    if target_tokens is not None and (not is_int(target_tokens) or target_tokens <= 0):
         msg = f"target_tokens must be a positive int (>= 1), got {target_tokens!r}"
         raise ValueError(msg)
 
 
-class Compressor(ABC):
+class Compressor:
     """Base class of every compression method.
 
     Subclasses set :attr:`method`, :attr:`options_spec` and implement :meth:`_score` (and, if
@@ -352,7 +352,6 @@ class Compressor(ABC):
 
         return segment(text, opts.get("unit", "word"))
 
-    @abstractmethod
     def _score(
         self,
         texts: list[str],
@@ -360,14 +359,10 @@ class Compressor(ABC):
         query: str | None,
         opts: dict[str, Any],
     ) -> list[np.ndarray]:
-        """Score the units of every text (higher = keep first); all texts in one batch."""
+        """Score the units of every text (higher = keep first); all texts in one batch.
 
-
-@dataclass
-class MethodInfo:
-    """What the registry knows of a method, for listings."""
-
-    name: str
-    description: str
-    aliases: list[str] = field(default_factory=list)
-    options: dict[str, str] = field(default_factory=dict)
+        Methods that run the shared pipeline implement this; methods with a pipeline of their
+        own override :meth:`_compress_texts` instead.
+        """
+        msg = f"{type(self).__name__} implements neither _score nor _compress_texts"
+        raise NotImplementedError(msg)

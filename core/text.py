@@ -71,7 +71,8 @@ def word_units(text: str) -> Units:
     return Units.from_lists(starts, ends)
 
 
-def _bare(word: str) -> str:
+def bare_word(word: str) -> str:
+    """A word lower-cased, without surrounding quotes, brackets and punctuation."""
     return word.strip("\"'“”‘’()[]{}.,;:!?«»").lower()
 
 
@@ -93,11 +94,11 @@ def phrase_units(text: str) -> Units:
     wends = words.ends.tolist()
     starts = [wstarts[0]]
     ends: list[int] = []
-    prev_stop = _bare(text[wstarts[0] : wends[0]]) in STOP_WORDS
+    prev_stop = bare_word(text[wstarts[0] : wends[0]]) in STOP_WORDS
     prev_punct = text[wends[0] - 1] in _TRAILING_PUNCT
     for i in range(1, n):
         w = text[wstarts[i] : wends[i]]
-        stop = _bare(w) in STOP_WORDS
+        stop = bare_word(w) in STOP_WORDS
         if prev_punct or (stop and not prev_stop):
             ends.append(wends[i - 1])
             starts.append(wstarts[i])

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from lingua_core.base import Compressor, Option
+from lingua_core.base import Compressor, Option, is_int
 from lingua_core.models import LoadedModel, load_causal_lm
 from lingua_core.tokens import HFTokenCounter, TokenCounter
 
 
 def _positive_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v > 0
+    return is_int(v) and v > 0
 
 
 LM_OPTIONS: dict[str, Option] = {

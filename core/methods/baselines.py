@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lingua_core.base import SEED, THRESHOLD_SCOPE, Compressor, Option
-from lingua_core.text import STOP_WORDS, UNITS, Units, _bare
+from lingua_core.text import STOP_WORDS, UNITS, Units, bare_word
 
 
 class RandomCompressor(Compressor):
@@ -61,7 +61,7 @@ class NaiveCompressor(Compressor):
     def _word_scores(text: str, u: Units) -> np.ndarray:
         scores = np.zeros(len(u), dtype=np.float64)
         for i, w in enumerate(u.texts(text)):
-            bare = _bare(w)
+            bare = bare_word(w)
             if bare and bare not in STOP_WORDS and not set(bare) <= _PUNCT_ONLY:
                 scores[i] = 1.0 + min(len(bare), 20) / 100.0
         return scores
@@ -100,11 +100,6 @@ class NoneCompressor(Compressor):
     default_rate = 1.0
     fallback_counter = "words"
     options_spec: ClassVar[dict[str, Option]] = {}
-
-    def _score(
-        self, texts: list[str], units: list[Units], query: str | None, opts: dict[str, Any]
-    ) -> list[np.ndarray]:
-        return [np.ones(len(u)) for u in units]
 
     def _compress_texts(
         self,

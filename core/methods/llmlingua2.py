@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lingua_core.base import Compressor, Option, _is_int
+from lingua_core.base import Compressor, Option, is_int
 from lingua_core.models import LoadedModel, load_token_classifier
 from lingua_core.select import select, unit_costs
 from lingua_core.text import Units, assemble, merge_overlapping
@@ -106,13 +106,13 @@ class LLMLingua2Compressor(Compressor):
         "target_context": Option(
             None,
             "Number of texts the context filter keeps.",
-            check=lambda v: v is None or (_is_int(v) and v > 0),
+            check=lambda v: v is None or (is_int(v) and v > 0),
             expect="None or an int >= 1",
         ),
         "force_context_ids": Option(
             (),
             "Indices of texts the context filter always keeps.",
-            check=lambda v: isinstance(v, (list, tuple)) and all(_is_int(x) for x in v),
+            check=lambda v: isinstance(v, (list, tuple)) and all(is_int(x) for x in v),
             expect="a list of ints",
         ),
         "threshold_scope": Option(
@@ -123,14 +123,14 @@ class LLMLingua2Compressor(Compressor):
         "max_len": Option(
             512,
             "Most tokens per chunk, special tokens included (capped by the model).",
-            check=lambda v: _is_int(v) and v >= 8,
+            check=lambda v: is_int(v) and v >= 8,
             expect="an int >= 8",
         ),
         "batch_tokens": Option(
             None,
             "Most padded tokens per forward pass (bounds memory). None: 512 on CPU (larger "
             "batches measured slower there), 16384 on CUDA.",
-            check=lambda v: v is None or (_is_int(v) and v > 0),
+            check=lambda v: v is None or (is_int(v) and v > 0),
             expect="None or a positive int",
         ),
     }
@@ -168,11 +168,6 @@ class LLMLingua2Compressor(Compressor):
         return TokenClassifierScorer(
             self._loaded(), max_len=opts["max_len"], batch_tokens=opts["batch_tokens"]
         )
-
-    def _score(
-        self, texts: list[str], units: list[Units], query: str | None, opts: dict[str, Any]
-    ) -> list[np.ndarray]:
-        raise NotImplementedError  # pragma: no cover - _compress_texts is overridden
 
     # ------------------------------------------------------------------ the method
 
