@@ -86,6 +86,21 @@ def is_int(v: Any) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
+def flag(default: bool, doc: str) -> Option:
+    """A boolean option."""
+    return Option(default, doc, check=lambda v: isinstance(v, bool), expect="a bool")
+
+
+def strings(default: tuple[str, ...], doc: str) -> Option:
+    """An option holding a list of non-empty strings."""
+    return Option(
+        default,
+        doc,
+        check=lambda v: isinstance(v, (list, tuple)) and all(isinstance(x, str) and x for x in v),
+        expect="a list of non-empty strings",
+    )
+
+
 THRESHOLD_SCOPE = Option(
     None,
     "Where the budget applies: 'text' (each text keeps `rate` of its tokens; a text's result "

@@ -11,11 +11,9 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
-Unit = Literal["word", "phrase", "sentence"]
 UNITS: tuple[str, ...] = ("word", "phrase", "sentence")
 
 _WORD_RE = re.compile(r"\S+")

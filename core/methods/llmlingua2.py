@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lingua_core.base import Compressor, Option, is_int
+from lingua_core.base import Compressor, Option, flag, is_int, strings
 from lingua_core.models import LoadedModel, load_token_classifier
 from lingua_core.select import select, unit_costs
 from lingua_core.text import Units, assemble, merge_overlapping
@@ -39,10 +39,6 @@ HUB_IDS = {
     "xlm-roberta": "microsoft/llmlingua-2-xlm-roberta-large-meetingbank",
     "bert": "microsoft/llmlingua-2-bert-base-multilingual-cased-meetingbank",
 }
-
-
-def _str_seq(v: Any) -> bool:
-    return isinstance(v, (list, tuple)) and all(isinstance(x, str) and x for x in v)
 
 
 def _rate(v: Any) -> bool:
@@ -56,46 +52,20 @@ class LLMLingua2Compressor(Compressor):
     description = "Keep-probability per word from a token-classification encoder (BERT, XLM-R)."
     uses_model = True
     options_spec: ClassVar[dict[str, Option]] = {
-        "force_tokens": Option(
-            (),
-            "Strings always kept (multi-token strings too).",
-            check=_str_seq,
-            expect="a list of non-empty strings",
-        ),
-        "force_reserve_digit": Option(
-            False,
-            "Always keep words containing a digit.",
-            check=lambda v: isinstance(v, bool),
-            expect="a bool",
-        ),
-        "drop_consecutive": Option(
-            False,
-            "Drop a forced token that repeats the previous kept word.",
-            check=lambda v: isinstance(v, bool),
-            expect="a bool",
-        ),
+        "force_tokens": strings((), "Strings always kept (multi-token strings too)."),
+        "force_reserve_digit": flag(False, "Always keep words containing a digit."),
+        "drop_consecutive": flag(False, "Drop a forced token that repeats the previous kept word."),
         "token_to_word": Option(
             "mean",
             "Word probability from its pieces: 'mean' or 'first'.",
             choices=("mean", "first"),
         ),
-        "chunk_end_tokens": Option(
-            (".", "\n"),
-            "Where long texts may be cut into model-sized chunks.",
-            check=_str_seq,
-            expect="a list of non-empty strings",
+        "chunk_end_tokens": strings(
+            (".", "\n"), "Where long texts may be cut into model-sized chunks."
         ),
-        "use_token_level_filter": Option(
-            True,
-            "Drop words (False: only the context-level filter).",
-            check=lambda v: isinstance(v, bool),
-            expect="a bool",
-        ),
-        "use_context_level_filter": Option(
-            False,
-            "First drop whole texts by their mean word probability.",
-            check=lambda v: isinstance(v, bool),
-            expect="a bool",
+        "use_token_level_filter": flag(True, "Drop words (False: only the context-level filter)."),
+        "use_context_level_filter": flag(
+            False, "First drop whole texts by their mean word probability."
         ),
         "context_level_rate": Option(
             None,
