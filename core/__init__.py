@@ -11,7 +11,7 @@ Example:
 
 from __future__ import annotations
 
-from lingua_core.base import CompressionResult, Compressor
+from lingua_core.base import CompressionResult, Compressor, join_results
 from lingua_core.models import clear_models
 from lingua_core.recover import recover
 from lingua_core.registry import DEFAULT_METHOD, available_methods, get_compressor
@@ -26,6 +26,7 @@ __all__ = [
     "clear_models",
     "get_compressor",
     "get_token_counter",
+    "join_results",
     "recover",
 ]
 __version__ = "0.1.0"

@@ -42,6 +42,12 @@ class CompressionResult:
         dropped: ``True`` when the whole text was removed (``text`` and ``spans`` empty): by a
             coarse filter, or by a global budget (``threshold_scope="global"``, the default with
             ``target_tokens``) that gave it no unit. A non-blank text is never emptied otherwise.
+        order: Where a method that reorders texts (LongLLMLingua's ``reorder_context``) places
+            this text in the prompt, 0 first; ``None`` when it does not reorder, or the text was
+            dropped. Results always come back in input order: :func:`join_results` builds the
+            prompt in this order.
+        relevance: The text's score in a coarse ranking against the query (higher is more
+            relevant), when the method ranked texts; else ``None``.
     """
 
     text: str
@@ -51,6 +57,8 @@ class CompressionResult:
     compressed_tokens: int
     method: str
     dropped: bool = False
+    order: int | None = None
+    relevance: float | None = None
 
     @property
     def rate(self) -> float:
@@ -58,6 +66,45 @@ class CompressionResult:
         if self.original_tokens == 0:
             return 1.0
         return self.compressed_tokens / self.original_tokens
+
+
+def join_results(results: Sequence[CompressionResult], sep: str = "\n\n") -> str:
+    """The kept texts joined into one context, in the order the method chose.
+
+    Texts with an ``order`` come first, by ``order``; the others follow in input order. Dropped
+    and empty texts are left out.
+
+    Args:
+        results: Results of one :meth:`Compressor.compress` call.
+        sep: Put between texts.
+
+    Returns:
+        The joined context.
+    """
+    ranked = sorted(
+        range(len(results)),
+        key=lambda i: (results[i].order is None, results[i].order or 0, i),
+    )
+    return sep.join(results[i].text for i in ranked if results[i].text and not results[i].dropped)
+
+
+def forced_positions(opts: Mapping[str, Any], key: str = "force_context_ids") -> set[int]:
+    """Positions, among the texts a method compresses, of the input indices in ``opts[key]``.
+
+    :meth:`Compressor.compress` passes only non-blank texts to the method; indices given by the
+    caller refer to the input list.
+
+    Raises:
+        ValueError: For an index outside the input list.
+    """
+    given = list(opts.get(key) or ())
+    n = int(opts.get("_n_inputs", 0))
+    bad = [i for i in given if not 0 <= i < n]
+    if bad:
+        msg = f"{key} {bad} out of range; valid: 0..{n - 1}"
+        raise ValueError(msg)
+    where = {p: j for j, p in enumerate(opts.get("_positions", range(n)))}
+    return {where[i] for i in given if i in where}
 
 
 @dataclass(frozen=True)
@@ -308,12 +355,14 @@ class Compressor:
                 results[i] = CompressionResult(t, t, spans, n, n, self.method)
         if live:
             live_texts = [items[i] for i in live]
+            opts = {**opts, "_positions": live, "_n_inputs": len(items)}
             kept = self._compress_texts(
                 live_texts, [original_tokens[i] for i in live], query, rate, target_tokens, opts
             )
             compressed_tokens = counter.count([k[0] for k in kept])
             for j, i in enumerate(live):
-                text, spans = kept[j]
+                text, spans = kept[j][0], kept[j][1]
+                extra: dict[str, Any] = kept[j][2] if len(kept[j]) > 2 else {}  # type: ignore[misc]
                 if compressed_tokens[j] > original_tokens[i]:
                     # Rejoining runs with spaces can cost tokens; on degenerate inputs the result
                     # could outgrow the input, and then the input itself is the better answer.
@@ -327,6 +376,7 @@ class Compressor:
                     compressed_tokens[j],
                     self.method,
                     dropped=not spans,
+                    **extra,
                 )
         return [r for r in results if r is not None]
 
@@ -347,8 +397,12 @@ class Compressor:
         rate: float | None,
         target_tokens: int | None,
         opts: dict[str, Any],
-    ) -> list[tuple[str, list[tuple[int, int]]]]:
-        """Segment, score, select and assemble non-blank texts."""
+    ) -> list[tuple[Any, ...]]:
+        """Segment, score, select and assemble non-blank texts.
+
+        Returns one ``(text, spans)`` per text, or ``(text, spans, extra)`` where ``extra``
+        holds further :class:`CompressionResult` fields (``order``, ``relevance``).
+        """
         units = [self._segment(t, opts) for t in texts]
         counter = self.token_counter
         costs = [unit_costs(t, u, counter) for t, u in zip(texts, units)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -72,29 +72,122 @@ def bm25_scores(
 
 #: Appended to the question when scoring its likelihood given a text (LongLLMLingua).
 QUESTION_SUFFIX = " We can get the answer to this question in the given documents."
-RANK_METHODS = ("longllmlingua", "bm25", "hybrid")
+RANK_METHODS = ("llmlingua", "longllmlingua", "bm25", "hybrid")
+#: How the causal LM relates question and text: ``after`` scores the question given the text,
+#: ``before`` the text given the question, ``none`` the text alone (its perplexity).
+CONDITIONS = ("none", "before", "after")
 
 
-def question_nll(scorer: Any, texts: Sequence[str], question: str) -> np.ndarray:
+def _mean(scores: Any) -> float:
+    return float(scores.scores.mean()) if scores.scores.size else 0.0
+
+
+def question_nll(
+    scorer: Any,
+    texts: Sequence[str],
+    question: str,
+    on_text_scores: Callable[[int, list[int], np.ndarray], None] | None = None,
+) -> np.ndarray:
     """Mean surprisal of the question (plus :data:`QUESTION_SUFFIX`) given each text.
 
     LongLLMLingua's coarse ranking (``condition_in_question="after"``): a text that makes the
-    question likely is a text that answers it. All texts go through the model in one batched
-    call; a text longer than half the model window conditions with its last tokens.
+    question likely is a text that answers it. Each text and the question run as one sequence,
+    all texts in one batched call; a question longer than half the window keeps its last tokens
+    (with a warning), and a text longer than the window is read in windows, the question
+    conditioned on the last one.
 
     Args:
         scorer: A :class:`lingua_core.scorers.lm.CausalLMScorer`.
         texts: The texts.
         question: The question.
+        on_text_scores: Called with ``(index, text token ids, their surprisal)``: the same
+            forward scores every text's own tokens (given the start token only), which
+            LLMLingua's token level reuses.
 
     Returns:
         One mean surprisal (nats per token) per text; lower ranks higher.
     """
     if not texts:
         return np.zeros(0)
-    target = question + QUESTION_SUFFIX
-    scores = scorer.surprisal([target] * len(texts), prefixes=list(texts))
-    return np.asarray([float(s.scores.mean()) if s.scores.size else 0.0 for s in scores])
+    q_ids = scorer._truncated(scorer.tokenize([question + QUESTION_SUFFIX])[0][0])
+    text_ids = [ids for ids, _, _ in scorer.tokenize(list(texts))]
+    scores = scorer.surprisal_ids([ids + q_ids for ids in text_ids])
+    out = np.zeros(len(texts))
+    for i, (ids, s) in enumerate(zip(text_ids, scores)):
+        q = s[len(ids) :]
+        out[i] = float(q.mean()) if q.size else 0.0
+        if on_text_scores is not None:
+            on_text_scores(i, ids, s[: len(ids)])
+    return out
+
+
+def lm_relevance(
+    scorer: Any,
+    texts: Sequence[str],
+    question: str,
+    condition: str = "after",
+    cache: MutableMapping[Any, float] | None = None,
+    on_text_scores: Callable[[int, list[int], np.ndarray], None] | None = None,
+) -> np.ndarray:
+    """Relevance of each text under the causal LM (higher is better), as LongLLMLingua ranks.
+
+    Args:
+        scorer: A :class:`lingua_core.scorers.lm.CausalLMScorer`.
+        texts: The texts.
+        question: The question (unused with ``condition="none"``).
+        condition: ``"after"``: minus the mean surprisal of the question given the text;
+            ``"before"``: minus the mean surprisal of the text given the question; ``"none"``:
+            the text's own mean surprisal (LLMLingua's coarse rule: perplexing texts carry more
+            information and rank first).
+        cache: Optional mapping from ``(condition, question, text, window)`` to a relevance; hits
+            skip the model, misses are computed in one batch and stored. Relevance does not
+            depend on the rate, so a rate sweep ranks each text once.
+        on_text_scores: Called, for texts scored here with ``condition`` ``"after"`` or
+            ``"none"``, with ``(index, text token ids, surprisal of the text's tokens given the
+            start token)``.
+
+    Returns:
+        One relevance per text.
+
+    Raises:
+        ValueError: For an unknown condition.
+    """
+    if condition not in CONDITIONS:
+        msg = f"unknown condition_in_question {condition!r}; valid: {', '.join(CONDITIONS)}"
+        raise ValueError(msg)
+    q = "" if condition == "none" else question
+    keys = [(condition, q, t, scorer.window, scorer.start_id) for t in texts]
+    out = np.zeros(len(texts))
+    todo = []
+    for i, key in enumerate(keys):
+        hit = None if cache is None else cache.get(key)
+        if hit is None:
+            todo.append(i)
+        else:
+            out[i] = hit
+    if todo:
+        missing = [texts[i] for i in todo]
+
+        def report(j: int, ids: list[int], s: np.ndarray) -> None:
+            if on_text_scores is not None:
+                on_text_scores(todo[j], ids, s)
+
+        if condition == "after":
+            vals = -question_nll(scorer, missing, q, report)
+        elif condition == "before":
+            got = scorer.surprisal(missing, prefixes=q + QUESTION_SUFFIX)
+            vals = -np.asarray([_mean(s) for s in got])
+        else:
+            ids = [x for x, _, _ in scorer.tokenize(missing)]
+            got_ids = scorer.surprisal_ids(ids)
+            vals = np.asarray([float(s.mean()) if s.size else 0.0 for s in got_ids])
+            for j, (x, s) in enumerate(zip(ids, got_ids)):
+                report(j, x, s)
+        for i, v in zip(todo, vals.tolist()):
+            out[i] = v
+            if cache is not None:
+                cache[keys[i]] = v
+    return out
 
 
 def _z(x: np.ndarray) -> np.ndarray:
@@ -103,23 +196,34 @@ def _z(x: np.ndarray) -> np.ndarray:
 
 
 def rank_texts(
-    texts: Sequence[str], question: str, *, method: str = "longllmlingua", scorer: Any = None
+    texts: Sequence[str],
+    question: str,
+    *,
+    method: str = "longllmlingua",
+    scorer: Any = None,
+    condition: str = "after",
+    cache: MutableMapping[Any, float] | None = None,
+    on_text_scores: Callable[[int, list[int], np.ndarray], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rank texts by how well they answer ``question``.
 
     Args:
         texts: The texts.
         question: The question.
-        method: ``"longllmlingua"`` (question likelihood under the causal LM), ``"bm25"``, or
-            ``"hybrid"`` (the sum of both z-scored).
-        scorer: The causal-LM scorer (for ``longllmlingua`` and ``hybrid``).
+        method: ``"longllmlingua"`` (question likelihood under the causal LM, see
+            ``condition``), ``"llmlingua"`` (the text's perplexity, question ignored),
+            ``"bm25"``, or ``"hybrid"`` (the sum of the BM25 and LM relevance, both z-scored).
+        scorer: The causal-LM scorer (for every method but ``bm25``).
+        condition: How the LM relates question and text (see :func:`lm_relevance`).
+        cache: Relevance cache passed to :func:`lm_relevance`.
+        on_text_scores: Passed to :func:`lm_relevance`.
 
     Returns:
         ``(order, relevance)``: text indices best first, and one relevance per text (higher is
         better; ties keep the original order).
 
     Raises:
-        ValueError: For an unknown method, or a model-based method without a scorer.
+        ValueError: For an unknown method or condition, or a model-based method without a scorer.
     """
     if method not in RANK_METHODS:
         msg = f"unknown rank_method {method!r}; valid: {', '.join(RANK_METHODS)}"
@@ -129,9 +233,12 @@ def rank_texts(
         raise ValueError(msg)
     if method == "bm25":
         relevance = bm25_scores(texts, question)
+    elif method == "llmlingua":
+        relevance = lm_relevance(scorer, texts, question, "none", cache, on_text_scores)
     elif method == "longllmlingua":
-        relevance = -question_nll(scorer, texts, question)
+        relevance = lm_relevance(scorer, texts, question, condition, cache, on_text_scores)
     else:
-        relevance = _z(bm25_scores(texts, question)) + _z(-question_nll(scorer, texts, question))
+        lm = lm_relevance(scorer, texts, question, condition, cache, on_text_scores)
+        relevance = _z(bm25_scores(texts, question)) + _z(lm)
     order = np.lexsort((np.arange(len(texts)), -relevance))
     return order, relevance

@@ -34,6 +34,8 @@ METHODS: dict[str, MethodEntry] = {
     "selective_context": MethodEntry(
         "lingua_core.methods.selective_context", "SelectiveContextCompressor"
     ),
+    "llmlingua": MethodEntry("lingua_core.methods.llmlingua", "LLMLinguaCompressor"),
+    "longllmlingua": MethodEntry("lingua_core.methods.llmlingua", "LongLLMLinguaCompressor"),
     "llmlingua2": MethodEntry("lingua_core.methods.llmlingua2", "LLMLingua2Compressor"),
     "random": MethodEntry("lingua_core.methods.baselines", "RandomCompressor"),
     "naive": MethodEntry("lingua_core.methods.baselines", "NaiveCompressor"),
@@ -46,6 +48,8 @@ ALIASES: dict[str, Alias] = {
     "default": Alias(DEFAULT_METHOD),
     "identity": Alias("none"),
     "llmlingua-2": Alias("llmlingua2"),
+    "llmlingua-1": Alias("llmlingua"),
+    "long-llmlingua": Alias("longllmlingua"),
     "llmlingua2-xlm-roberta": Alias(
         "llmlingua2", {"model": "microsoft/llmlingua-2-xlm-roberta-large-meetingbank"}
     ),

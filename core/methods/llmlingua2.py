@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lingua_core.base import Compressor, Option, flag, is_int, strings
+from lingua_core.base import Compressor, Option, flag, forced_positions, is_int, strings
 from lingua_core.models import LoadedModel, load_token_classifier
 from lingua_core.select import select, unit_costs
 from lingua_core.text import Units, assemble, merge_overlapping
@@ -281,11 +281,7 @@ class LLMLingua2Compressor(Compressor):
                 clr = (rate + 1.0) / 2 if token_filter else rate
         means = np.asarray([w.raw.mean() if w.raw.size else 0.0 for w in per_text])
         threshold = np.percentile(means, int(100 * (1 - clr)))
-        forced = set(opts["force_context_ids"])
-        bad = [i for i in forced if not 0 <= i < n]
-        if bad:
-            msg = f"force_context_ids {bad} out of range; valid: 0..{n - 1}"
-            raise ValueError(msg)
+        forced = forced_positions(opts)
         return [i for i in range(n) if means[i] >= threshold or i in forced]
 
     def _token_filter(

@@ -62,8 +62,8 @@ def iterative_scores(
         item, the boolean keep mask over its tokens.
     """
     segment = max(1, int(segment))
-    lead = [scorer.start_id if scorer.start_id is not None else scorer.pad_id]
-    leads = [lead + list(v) for v in variants]
+    start = [] if scorer.start_id is None else [int(scorer.start_id)]
+    leads = [start + list(v) for v in variants]
     n_var = len(leads)
     scores = [[np.full(len(ids), np.nan, dtype=np.float32) for _ in leads] for ids in items]
     keeps = [np.zeros(len(ids), dtype=bool) for ids in items]
@@ -71,29 +71,51 @@ def iterative_scores(
     def first_key(v: int, i: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
         return (tuple(leads[v]), tuple(items[i][:segment]))
 
-    def step(group: Sequence[int]) -> None:
-        _run_group(scorer, group, items, leads, segment, decide, scores, keeps, first_cache)
+    # Segment 0 depends on no decision: cached, else one batched surprisal pass for every
+    # (item, variant) that misses.
+    todo = []
+    for i, ids in enumerate(items):
+        for v in range(n_var):
+            if not ids:
+                continue
+            hit = None if first_cache is None else first_cache.get(first_key(v, i))
+            if hit is not None and hit.shape[0] == min(segment, len(ids)):
+                scores[i][v][: hit.shape[0]] = hit
+            else:
+                todo.append((i, v))
+    if todo:
+        got = scorer.surprisal_ids(
+            [items[i][:segment] for i, _ in todo], [variants[v] for _, v in todo]
+        )
+        for (i, v), vals in zip(todo, got):
+            scores[i][v][: vals.shape[0]] = vals
+            if first_cache is not None:
+                first_cache[first_key(v, i)] = vals.copy()
+    for i, ids in enumerate(items):
+        if ids:
+            n = min(segment, len(ids))
+            keeps[i][:n] = np.asarray(decide(i, 0, n, [x[:n] for x in scores[i]]), dtype=bool)
 
-    order = sorted((i for i in range(len(items)) if items[i]), key=lambda i: -len(items[i]))
-    if first_cache is not None:
-        for i in order:
-            for v in range(n_var):
-                hit = first_cache.get(first_key(v, i))
-                if hit is not None:
-                    scores[i][v][: hit.shape[0]] = hit
+    # Later segments, conditioned on the kept tokens: batched rows sharing the prefix KV.
+    multi = sorted(
+        (i for i in range(len(items)) if len(items[i]) > segment), key=lambda i: -len(items[i])
+    )
+    if not multi:
+        return scores, keeps
     torch = require("torch")
-    width = max(len(x) for x in leads)
+    row_leads = [x or [scorer.pad_id] for x in leads]  # a cache needs at least one position
+    width = max(len(x) for x in row_leads)
+
+    def step(group: Sequence[int]) -> None:
+        _run_group(scorer, group, items, row_leads, segment, decide, scores, keeps)
+
     with torch.inference_mode():
         run_in_batches(
-            order,
+            multi,
             lambda i: n_var * (width + min(len(items[i]), 2 * segment)),
             scorer.batch_tokens,
             step,
         )
-    if first_cache is not None:
-        for i in order:
-            for v in range(n_var):
-                first_cache[first_key(v, i)] = scores[i][v][:segment].copy()
     return scores, keeps
 
 
@@ -106,7 +128,6 @@ def _run_group(
     decide: Decide,
     scores: list[list[np.ndarray]],
     keeps: list[np.ndarray],
-    first_cache: MutableMapping[Any, np.ndarray] | None,
 ) -> None:
     torch = require("torch")
     model = scorer.loaded.model
@@ -118,7 +139,10 @@ def _run_group(
 
     def forward(ids: Any, mask: Any, pos: Any, cache: Any) -> Any:
         out = body(
-            input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=pos,
+            past_key_values=cache,
             use_cache=True,
         )
         return out.last_hidden_state if split else out.logits
@@ -129,8 +153,11 @@ def _run_group(
         for s in range(0, feats.shape[0], scorer.head_chunk):
             f = feats[s : s + scorer.head_chunk]
             logits = (head(f) if head is not None else f).float()
-            res.append(functional.cross_entropy(logits, targets[s : s + scorer.head_chunk],
-                                                reduction="none"))
+            res.append(
+                functional.cross_entropy(
+                    logits, targets[s : s + scorer.head_chunk], reduction="none"
+                )
+            )
         return torch.cat(res).cpu().numpy() if res else np.zeros(0, dtype=np.float32)
 
     # Prefixes: one padded forward of the distinct variant leads, then one cache row per
@@ -155,9 +182,12 @@ def _run_group(
     mem_mask = lead_mask[row_var]
     last = last[row_var]
     n_valid = torch.tensor([lead_len[v] for _, v in rows], dtype=torch.long, device=device)
-    pending: dict[int, list[int]] = {i: [] for i in group}
+    # Segment 0 is decided: its kept tokens are the first to run with the prefix KV.
+    pending: dict[int, list[int]] = {
+        i: [t for t, kk in zip(items[i][:segment], keeps[i][:segment]) if kk] for i in group
+    }
     active = list(range(len(rows)))  # indices into `rows` still in the cache
-    k = 0
+    k = 1
     while True:
         live = [i for i in group if k * segment < len(items[i])]
         if not live:
@@ -170,14 +200,7 @@ def _run_group(
             mem_mask, last, n_valid = mem_mask[idx], last[idx], n_valid[idx]
             active = [active[r] for r in keep_rows]
         seg = {i: list(items[i][k * segment : (k + 1) * segment]) for i in live}
-        # An item whose first segment is cached feeds nothing at step 0.
-        cached0 = k == 0 and first_cache is not None and all(
-            not np.isnan(scores[i][v][: len(seg[i])]).any() for i in live for v in range(n_var)
-        )
-        feed = []
-        for r in active:
-            i, _ = rows[r]
-            feed.append([] if cached0 else pending[i] + seg[i])
+        feed = [pending[rows[r][0]] + seg[rows[r][0]] for r in active]
         w = max(len(x) for x in feed)
         if w:
             ids = torch.full((len(active), w), scorer.pad_id, dtype=torch.long, device=device)
@@ -190,7 +213,7 @@ def _run_group(
             feats = forward(ids, torch.cat([mem_mask, new_mask], dim=1), pos, cache)
             # Predictor of fed token j: the previous position (j = 0: the last committed one).
             pred = torch.cat([last.unsqueeze(1), feats[:, :-1]], dim=1)
-            for r, x in enumerate(feed):
+            for r in range(len(feed)):
                 i, v = rows[active[r]]
                 p = len(pending[i])
                 n = len(seg[i])
@@ -210,8 +233,9 @@ def _run_group(
             n_valid = n_valid + commit.sum(dim=1)
         for i in live:
             s, e = k * segment, k * segment + len(seg[i])
-            keep = np.asarray(decide(i, s, e, [scores[i][v][s:e] for v in range(n_var)]),
-                              dtype=bool)
+            keep = np.asarray(
+                decide(i, s, e, [scores[i][v][s:e] for v in range(n_var)]), dtype=bool
+            )
             keeps[i][s:e] = keep
             pending[i] = [t for t, kk in zip(seg[i], keep) if kk]
         k += 1

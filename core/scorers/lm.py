@@ -210,18 +210,38 @@ class CausalLMScorer:
         Returns:
             One :class:`TokenScores` per text.
         """
-        torch = require("torch")
         toks = self.tokenize(texts)
         prefix_ids = self._prefix_ids(prefixes, len(texts))
-        out_scores = [np.zeros(len(ids), dtype=np.float32) for ids, _, _ in toks]
+        out_scores = self.surprisal_ids([ids for ids, _, _ in toks], prefix_ids)
+        return [
+            TokenScores(starts, ends, scores) for (_, starts, ends), scores in zip(toks, out_scores)
+        ]
+
+    def surprisal_ids(
+        self, token_ids: Sequence[Sequence[int]], prefix_ids: Sequence[Sequence[int]] | None = None
+    ) -> list[np.ndarray]:
+        """Surprisal of every token of already tokenized sequences (see :meth:`surprisal`).
+
+        Args:
+            token_ids: Token ids of each sequence.
+            prefix_ids: Per sequence, token ids it is conditioned on (read, not scored); each
+                must leave room in the window.
+
+        Returns:
+            One float32 array per sequence.
+        """
+        torch = require("torch")
+        if prefix_ids is None:
+            prefix_ids = [[] for _ in token_ids]
+        out_scores = [np.zeros(len(ids), dtype=np.float32) for ids in token_ids]
         start = [] if self.start_id is None else [int(self.start_id)]
         wins = self._windows(
-            [len(ids) for ids, _, _ in toks], [self.window - len(p) for p in prefix_ids]
+            [len(ids) for ids in token_ids], [self.window - len(p) for p in prefix_ids]
         )
         rows = []
         for w in wins:
-            lead = start + prefix_ids[w.text]
-            rows.append((w, lead + toks[w.text][0][w.ctx_start : w.end], len(lead)))
+            lead = start + list(prefix_ids[w.text])
+            rows.append((w, lead + list(token_ids[w.text][w.ctx_start : w.end]), len(lead)))
         rows.sort(key=lambda r: -len(r[1]))
 
         def step(batch: Sequence[tuple[_Window, list[int], int]]) -> None:
@@ -241,6 +261,4 @@ class CausalLMScorer:
         for s in out_scores:  # no start token: the first token has no context
             if s.size and np.isnan(s[0]):
                 s[0] = float(np.nanmean(s[1:])) if s.size > 1 else 0.0
-        return [
-            TokenScores(starts, ends, scores) for (_, starts, ends), scores in zip(toks, out_scores)
-        ]
+        return out_scores
