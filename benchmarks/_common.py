@@ -73,7 +73,7 @@ def rag_examples(path: Path, questions: range, k: int = 20, seed: int = 0) -> li
             seen.add(passages[j])
             distractors.append(j)
         pos = int(np.random.default_rng(seed + qi).integers(0, k))
-        ids = distractors[:pos] + [qi] + distractors[pos:]
+        ids = [*distractors[:pos], qi, *distractors[pos:]]
         out.append(
             {
                 "index": qi,

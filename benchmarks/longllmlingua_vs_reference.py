@@ -102,8 +102,12 @@ def child(args: argparse.Namespace) -> None:
                 t0 = time.perf_counter()
                 text = run(method, ex, rate)
                 calls.append(
-                    {"index": ex["index"], "rate": rate, "seconds": time.perf_counter() - t0,
-                     "text": text}
+                    {
+                        "index": ex["index"],
+                        "rate": rate,
+                        "seconds": time.perf_counter() - t0,
+                        "text": text,
+                    }
                 )
         out["methods"][method] = {"calls": calls, "forwarded": forwarded[0]}
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -141,10 +145,16 @@ def main() -> None:
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--questions", type=int, default=10)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--ref-python", default=os.environ.get(
-        "REF_PYTHON", str(ROOT / "benchmarks/.ref-venv/bin/python")))
-    ap.add_argument("--ref-model", default=os.environ.get(
-        "REF_MODEL", str(ROOT / "benchmarks/.ref-smollm2-transformers-4.44")))
+    ap.add_argument(
+        "--ref-python",
+        default=os.environ.get("REF_PYTHON", str(ROOT / "benchmarks/.ref-venv/bin/python")),
+    )
+    ap.add_argument(
+        "--ref-model",
+        default=os.environ.get(
+            "REF_MODEL", str(ROOT / "benchmarks/.ref-smollm2-transformers-4.44")
+        ),
+    )
     ap.add_argument("--which", default=None)
     ap.add_argument("--examples", default=None)
     ap.add_argument("--model", default=None)
@@ -166,8 +176,18 @@ def main() -> None:
         ex_path.write_text(json.dumps(examples))
         for which in args.systems.split(","):
             python = args.ref_python if which == "reference" else sys.executable
-            cmd = [python, __file__, "--which", which, "--examples", str(ex_path),
-                   "--device", args.device, "--model", args.ref_model]
+            cmd = [
+                python,
+                __file__,
+                "--which",
+                which,
+                "--examples",
+                str(ex_path),
+                "--device",
+                args.device,
+                "--model",
+                args.ref_model,
+            ]
             t0 = time.perf_counter()
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
             if proc.returncode != 0:
@@ -180,23 +200,30 @@ def main() -> None:
         args.json.write_text(json.dumps({"runs": runs, "table": table}))
     n = len(examples)
     tok = sum(sum(counter.count(ex["texts"])) for ex in examples) / n
-    print(f"{n} questions x {len(examples[0]['texts'])} passages, {tok:.0f} cl100k tokens each; "
-          f"rates {RATES}")
+    print(
+        f"{n} questions x {len(examples[0]['texts'])} passages, {tok:.0f} cl100k tokens each; "
+        f"rates {RATES}"
+    )
     ref = table.get("reference")
     for method in ("llmlingua", "longllmlingua"):
         print(f"\n{method}")
-        print("| system | tokens/s (sweep) | vs ref | tokens/s (first rate) | vs ref | forwarded "
-              "| rate@0.5 | rate@0.33 | answer kept @0.5 | @0.33 | peak RSS MB |")
+        print(
+            "| system | tokens/s (sweep) | vs ref | tokens/s (first rate) | vs ref | forwarded "
+            "| rate@0.5 | rate@0.33 | answer kept @0.5 | @0.33 | peak RSS MB |"
+        )
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         for which, t in table.items():
             r = t[method]
             vs = f"{r['tokens_per_s'] / ref[method]['tokens_per_s']:.2f}x" if ref else "-"
-            vs_cold = (f"{r['cold_tokens_per_s'] / ref[method]['cold_tokens_per_s']:.2f}x"
-                       if ref else "-")
-            print(f"| {which} | {r['tokens_per_s']:.0f} | {vs} | {r['cold_tokens_per_s']:.0f} | "
-                  f"{vs_cold} | {r['forwarded']:,} | {r['rate@0.5']:.3f} | {r['rate@0.33']:.3f} | "
-                  f"{r['survival@0.5']}/{n} | {r['survival@0.33']}/{n} | "
-                  f"{runs[which]['peak_rss_mb']:.0f} |")
+            vs_cold = (
+                f"{r['cold_tokens_per_s'] / ref[method]['cold_tokens_per_s']:.2f}x" if ref else "-"
+            )
+            print(
+                f"| {which} | {r['tokens_per_s']:.0f} | {vs} | {r['cold_tokens_per_s']:.0f} | "
+                f"{vs_cold} | {r['forwarded']:,} | {r['rate@0.5']:.3f} | {r['rate@0.33']:.3f} | "
+                f"{r['survival@0.5']}/{n} | {r['survival@0.33']}/{n} | "
+                f"{runs[which]['peak_rss_mb']:.0f} |"
+            )
 
 
 if __name__ == "__main__":

@@ -322,7 +322,10 @@ class LLMLinguaCompressor(CausalLMCompressor):
                 budget -= n_tokens[i]
                 used.append(i)
         prompt = reorder(used, opts["reorder_context"]) if coarse else used
-        deltas = dict(zip(used, rank_deltas(len(used), opts["dynamic_context_compression_ratio"])))
+        deltas: dict[int, float] = {}
+        if relevance is not None:  # dynamic ratios follow the ranking (none without one)
+            spread = rank_deltas(len(used), opts["dynamic_context_compression_ratio"])
+            deltas = dict(zip(used, spread.tolist()))
 
         # Units of every kept text: LM tokens (token level) or sentences.
         kept_idx = sorted(used)
