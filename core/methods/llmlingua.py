@@ -44,7 +44,14 @@ from lingua_core.base import Option, flag, forced_positions, is_int
 from lingua_core.methods._lm import LM_OPTIONS, CausalLMCompressor
 from lingua_core.rank import CONDITIONS, RANK_METHODS, rank_texts
 from lingua_core.select import select, unit_costs
-from lingua_core.text import Units, assemble, assign_to_units, merge_overlapping, sentence_units
+from lingua_core.text import (
+    Units,
+    assemble,
+    assign_to_units,
+    merge_overlapping,
+    sentence_units,
+    word_units,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +150,12 @@ class LLMLinguaCompressor(CausalLMCompressor):
             "Tokens per segment of iterative token-level compression.",
             check=lambda v: is_int(v) and v >= 1,
             expect="an int >= 1",
+        ),
+        "unit": Option(
+            "token",
+            "What the token level keeps or drops: 'token' (LM tokens, the reference) or 'word' "
+            "(whole words, scored by the mean of their tokens, so no word is cut in pieces).",
+            choices=("token", "word"),
         ),
         "use_context_level_filter": flag(True, "Drop whole texts first, by rank."),
         "use_sentence_level_filter": flag(False, "Drop whole sentences next, by rank."),
@@ -469,7 +482,12 @@ class LLMLinguaCompressor(CausalLMCompressor):
         sizes, forced_cost = [], 0.0
         for i, (ids, starts, ends) in zip(kept_idx, toks):
             text = texts[i]
-            u, tok_unit = merge_overlapping(starts, ends, text)
+            if opts["unit"] == "word":  # a token belongs to the word holding its last char
+                u = word_units(text)
+                tok_unit = assign_to_units(u, np.maximum(ends - 1, starts))
+                tok_unit[ends <= starts] = -1
+            else:
+                u, tok_unit = merge_overlapping(starts, ends, text)
             units[i] = u
             ucost = unit_costs(text, u, counter).astype(np.float64)
             per_unit = np.bincount(tok_unit[tok_unit >= 0], minlength=max(len(u), 1))
@@ -523,7 +541,20 @@ class LLMLinguaCompressor(CausalLMCompressor):
             c = tcost[p[s:e]]
             f = forced[p[s:e]]
             budget = ratios[i] * float(c[~f].sum()) + float(c[f].sum())
-            return select([sc], [c], [budget], scope="global", forced=[f])[0]
+            # Tokens of one unit (a word, or byte pieces of one character) are kept or dropped
+            # together, by their mean score; tokens outside units (whitespace) stand alone.
+            g = tok_info[i][0][p[s:e]]
+            keys = np.where(g >= 0, g, -1 - np.arange(g.shape[0]))
+            _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
+            rank = np.argsort(np.argsort(first))  # groups in text order
+            inv = rank[inv]
+            n = first.shape[0]
+            gscore = np.bincount(inv, weights=sc, minlength=n) / np.bincount(inv, minlength=n)
+            gscore = np.where(np.isnan(gscore), np.inf, gscore)
+            gcost = np.bincount(inv, weights=c, minlength=n)
+            gforced = np.bincount(inv, weights=f.astype(np.float64), minlength=n) > 0
+            keep = select([gscore], [gcost], [budget], scope="global", forced=[gforced])[0]
+            return keep[inv]
 
         _, item_keeps = iterative_scores(
             scorer,

@@ -13,8 +13,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from lingua_core._lru import LRU
 from lingua_core.base import THRESHOLD_SCOPE, Option
 from lingua_core.methods._lm import LM_OPTIONS, CausalLMCompressor
+from lingua_core.scorers.lm import TokenScores
 from lingua_core.text import Units, assign_to_units, merge_overlapping, segment
 
 
@@ -39,6 +41,22 @@ class SelectiveContextCompressor(CausalLMCompressor):
         **LM_OPTIONS,
     }
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._cache = LRU(4096)
+
+    def _surprisal(self, texts: list[str], opts: dict[str, Any]) -> list[TokenScores]:
+        """Token surprisal of each text; cached, since it does not depend on the rate."""
+        scorer = self._scorer(opts)
+        keys = [(t, scorer.window, scorer.context, scorer.start_id) for t in texts]
+        out: list[TokenScores | None] = [self._cache.get(k) for k in keys]
+        todo = [i for i, x in enumerate(out) if x is None]
+        if todo:
+            for i, ts in zip(todo, scorer.surprisal([texts[i] for i in todo])):
+                out[i] = ts
+                self._cache[keys[i]] = ts
+        return [x for x in out if x is not None]
+
     def _segment(self, text: str, opts: dict[str, Any]) -> Units:
         if opts["unit"] == "token":
             scorer_tok = self._loaded().tokenizer
@@ -51,7 +69,7 @@ class SelectiveContextCompressor(CausalLMCompressor):
     def _score(
         self, texts: list[str], units: list[Units], query: str | None, opts: dict[str, Any]
     ) -> list[np.ndarray]:
-        token_scores = self._scorer(opts).surprisal(texts)
+        token_scores = self._surprisal(texts, opts)
         out = []
         for text, u, ts in zip(texts, units, token_scores):
             if opts["unit"] == "token":

@@ -409,3 +409,19 @@ def test_registry_and_defaults(tiny_llama_dir):
     assert long.defaults["reorder_context"] == "sort"
     v1 = get_compressor("llmlingua-1", model=str(tiny_llama_dir))
     assert v1.method == "llmlingua" and v1.defaults["rank_method"] == "llmlingua"
+
+
+def test_word_unit_never_cuts_a_word(llm, texts):
+    def cut_words(results):
+        cuts = 0
+        for r in results:
+            t = r.original_text
+            for s, e in r.spans:
+                cuts += (s > 0 and not t[s - 1].isspace()) + (e < len(t) and not t[e].isspace())
+        return cuts
+
+    kw = {"rate": 0.3, "use_context_level_filter": False}
+    assert cut_words(llm.compress(texts, **kw)) > 0
+    words = llm.compress(texts, unit="word", **kw)
+    assert cut_words(words) == 0
+    assert total_rate(words) == pytest.approx(0.3, abs=0.05)
