@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.lingua-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench quality clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,13 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/selective_context_cpu.py
+	$(BIN)/python benchmarks/llmlingua2_speed.py
+	bash benchmarks/reference_env.sh
+	$(BIN)/python benchmarks/longllmlingua_vs_reference.py
+
+quality: $(STAMP)
+	bash benchmarks/reference_env.sh
+	$(BIN)/python benchmarks/quality_rag.py --out benchmarks/results/quality_rag.jsonl
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
