@@ -83,6 +83,18 @@ def compressors(tiny_llama_dir, tiny_bert_clf_dir):
         "random": get_compressor("random"),
         "naive": get_compressor("naive"),
         "none": get_compressor("none"),
+        "llmlingua": get_compressor("llmlingua", model=str(tiny_llama_dir), iterative_size=32),
+        "longllmlingua": get_compressor(
+            "longllmlingua", model=str(tiny_llama_dir), iterative_size=32, keep_split=True
+        ),
+        "longllmlingua_word": get_compressor(
+            "longllmlingua",
+            model=str(tiny_llama_dir),
+            unit="word",
+            rank_method="hybrid",
+            use_sentence_level_filter=True,
+            keep_first_sentence=1,
+        ),
     }
 
 
@@ -109,3 +121,21 @@ def test_contract_holds_on_arbitrary_text(compressors, name, texts, rate):
         total = sum(r.original_tokens for r in results)
         budget = c.compress(texts, target_tokens=max(1, total // 3))
         check(budget, texts)
+
+
+@pytest.mark.parametrize("name", ["llmlingua", "longllmlingua", "longllmlingua_word"])
+@given(texts=TEXTS, rate=RATES, query=st.one_of(st.none(), TEXT))
+def test_llmlingua_contract_holds_on_arbitrary_text(compressors, name, texts, rate, query):
+    """One budget over all texts: a text may be dropped, and then it says so."""
+    c = compressors[name]
+    results = c.compress(texts, rate=rate, query=query)
+    check(results, texts)
+    for r in results:
+        if r.dropped:
+            assert r.text == "" and r.spans == () and r.order is None and r.original_text.strip()
+        elif r.original_text.strip():
+            assert r.text.strip()
+    assert c.compress(texts, rate=rate, query=query) == results  # deterministic
+    if texts:
+        total = sum(r.original_tokens for r in results)
+        check(c.compress(texts, target_tokens=max(1, total // 3), query=query), texts)
