@@ -166,11 +166,16 @@ def lm_relevance(
         else:
             out[i] = hit
     if todo:
-        missing = [texts[i] for i in todo]
+        # Identical texts are scored once (and so score identically, cached or not).
+        first_of: dict[str, int] = {}
+        for i in todo:
+            first_of.setdefault(texts[i], i)
+        unique = list(first_of.values())
+        missing = [texts[i] for i in unique]
 
         def report(j: int, ids: list[int], s: np.ndarray) -> None:
             if on_text_scores is not None:
-                on_text_scores(todo[j], ids, s)
+                on_text_scores(unique[j], ids, s)
 
         if condition == "after":
             vals = -question_nll(scorer, missing, q, report)
@@ -183,10 +188,11 @@ def lm_relevance(
             vals = np.asarray([float(s.mean()) if s.size else 0.0 for s in got_ids])
             for j, (x, s) in enumerate(zip(ids, got_ids)):
                 report(j, x, s)
-        for i, v in zip(todo, vals.tolist()):
-            out[i] = v
+        value = dict(zip(missing, vals.tolist()))
+        for i in todo:
+            out[i] = value[texts[i]]
             if cache is not None:
-                cache[keys[i]] = v
+                cache[keys[i]] = out[i]
     return out
 
 

@@ -52,9 +52,11 @@ class SelectiveContextCompressor(CausalLMCompressor):
         out: list[TokenScores | None] = [self._cache.get(k) for k in keys]
         todo = [i for i, x in enumerate(out) if x is None]
         if todo:
-            for i, ts in zip(todo, scorer.surprisal([texts[i] for i in todo])):
-                out[i] = ts
-                self._cache[keys[i]] = ts
+            unique = list(dict.fromkeys(texts[i] for i in todo))  # duplicates scored once
+            scored = dict(zip(unique, scorer.surprisal(unique)))
+            for i in todo:
+                out[i] = scored[texts[i]]
+                self._cache[keys[i]] = out[i]
         return [x for x in out if x is not None]
 
     def _segment(self, text: str, opts: dict[str, Any]) -> Units:

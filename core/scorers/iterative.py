@@ -84,10 +84,17 @@ def iterative_scores(
             else:
                 todo.append((i, v))
     if todo:
+        # Identical (prefix, segment) pairs are scored once, so duplicates score identically.
+        unique: dict[Any, tuple[int, int]] = {}
+        for i, v in todo:
+            unique.setdefault(first_key(v, i), (i, v))
         got = scorer.surprisal_ids(
-            [items[i][:segment] for i, _ in todo], [variants[v] for _, v in todo]
+            [items[i][:segment] for i, _ in unique.values()],
+            [variants[v] for _, v in unique.values()],
         )
-        for (i, v), vals in zip(todo, got):
+        value = dict(zip(unique, got))
+        for i, v in todo:
+            vals = value[first_key(v, i)]
             scores[i][v][: vals.shape[0]] = vals
             if first_cache is not None:
                 first_cache[first_key(v, i)] = vals.copy()
