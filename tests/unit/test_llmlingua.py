@@ -425,3 +425,23 @@ def test_word_unit_never_cuts_a_word(llm, texts):
     words = llm.compress(texts, unit="word", **kw)
     assert cut_words(words) == 0
     assert total_rate(words) == pytest.approx(0.3, abs=0.05)
+
+
+def test_token_budget_ratio_and_keep_sentence_number(llm, texts):
+    kw = {
+        "use_context_level_filter": False,
+        "use_sentence_level_filter": True,
+        "use_token_level_filter": False,
+    }
+
+    def kept(**extra):
+        res = llm.compress(texts, rate=0.1, **kw, **extra)
+        return res, sum(r.compressed_tokens for r in res)
+
+    _, narrow = kept(token_budget_ratio=1.0)
+    _, wide = kept(token_budget_ratio=3.0)
+    assert wide > narrow * 2
+    res, _ = kept(token_budget_ratio=1.0)
+    assert any(r.dropped for r in res)  # a budget this tight leaves some texts no sentence
+    res, _ = kept(token_budget_ratio=1.0, keep_sentence_number=1)
+    assert not any(r.dropped for r in res)
