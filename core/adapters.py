@@ -58,6 +58,10 @@ def result_stats(result: CompressionResult) -> dict[str, Any]:
     }
     if result.dropped:
         stats["dropped"] = True
+    if result.relevance is not None:  # question-aware ranking (LLMLingua family)
+        stats["relevance"] = result.relevance
+    if result.order is not None:
+        stats["order"] = result.order
     return stats
 
 
