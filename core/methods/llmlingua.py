@@ -365,6 +365,10 @@ class LLMLinguaCompressor(CausalLMCompressor):
             if not spans:
                 extra["order"] = None
             out.append((t, spans, extra))
+        # Number the prompt positions of the texts that kept something 0, 1, 2, ...
+        placed = sorted((x[2]["order"], j) for j, x in enumerate(out) if x[2]["order"] is not None)
+        for rank, (_, j) in enumerate(placed):
+            out[j][2]["order"] = rank
         return out
 
     def _fine(
