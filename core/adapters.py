@@ -6,7 +6,7 @@ under ``metadata["lingua"]``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lingua_core.base import CompressionResult, Compressor, validate_budget
@@ -63,6 +63,27 @@ def result_stats(result: CompressionResult) -> dict[str, Any]:
     if result.order is not None:
         stats["order"] = result.order
     return stats
+
+
+#: Name of the event (LangChain custom event, LlamaIndex instrumentation event) carrying a
+#: call's stats.
+EVENT_NAME = "lingua_compression"
+
+
+def call_stats(
+    results: Sequence[CompressionResult], ids: Sequence[Any], method: str
+) -> dict[str, Any]:
+    """Stats of one adapter call, for tracing: totals, rate and the ids of dropped documents."""
+    original = sum(r.original_tokens for r in results)
+    compressed = sum(r.compressed_tokens for r in results)
+    return {
+        "method": method,
+        "documents": len(results),
+        "original_tokens": original,
+        "compressed_tokens": compressed,
+        "rate": compressed / original if original else 1.0,
+        "dropped_ids": [i for i, r in zip(ids, results) if r.dropped],
+    }
 
 
 def settings_base() -> type:

@@ -234,6 +234,8 @@ class Compressor:
     fallback_counter: ClassVar[str | None] = None
     #: Whether the method uses a model (and so takes model/device/dtype options).
     uses_model: ClassVar[bool] = False
+    #: Whether the method's defaults need the query (at indexing time there is none).
+    question_aware: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -15,20 +15,25 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from langchain_lingua.compressor import LinguaCompressor
+    from langchain_lingua.transformer import LinguaDocumentTransformer
 
-__all__ = ["LinguaCompressor"]
+__all__ = ["LinguaCompressor", "LinguaDocumentTransformer"]
+
+_LAZY = {
+    "LinguaCompressor": "langchain_lingua.compressor",
+    "LinguaDocumentTransformer": "langchain_lingua.transformer",
+}
 
 
 def __getattr__(name: str) -> Any:
-    """Import :class:`LinguaCompressor` on first access (needs ``langchain_core``).
+    """Import the adapter classes on first access (they need ``langchain_core``).
 
     Raises:
         ImportError: If ``langchain_core`` is not installed, with the pip command to fix it.
         AttributeError: For any other name.
     """
-    if name == "LinguaCompressor":
-        module = importlib.import_module("langchain_lingua.compressor")
-        value = module.LinguaCompressor
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
     msg = f"module {__name__!r} has no attribute {name!r}"

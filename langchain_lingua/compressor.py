@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
+from typing import Any
 
 from lingua_core._deps import require
-from lingua_core.adapters import STATS_KEY, result_stats, settings_base
+from lingua_core.adapters import EVENT_NAME, STATS_KEY, call_stats, result_stats, settings_base
 
 require("langchain_core")
 
-from langchain_core.callbacks import Callbacks  # noqa: E402
+from langchain_core.callbacks import Callbacks, dispatch_custom_event  # noqa: E402
 from langchain_core.documents import Document  # noqa: E402
 from langchain_core.documents.compressor import BaseDocumentCompressor  # noqa: E402
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda  # noqa: E402
+from langchain_core.runnables.config import get_callback_manager_for_config  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+
+def _emit(stats: dict[str, Any], config: RunnableConfig | None) -> None:
+    """Send the call's stats to LangChain callbacks as a custom event, when inside a run."""
+    if get_callback_manager_for_config(config or {}).parent_run_id is None:
+        return  # not inside a traced run: nobody to tell
+    dispatch_custom_event(EVENT_NAME, stats, config=config)
 
 
 class LinguaCompressor(settings_base(), BaseDocumentCompressor):  # type: ignore[misc]
@@ -20,13 +33,30 @@ class LinguaCompressor(settings_base(), BaseDocumentCompressor):  # type: ignore
 
     Every output document is a new ``Document`` (same ``id``, a copy of the metadata) whose
     ``page_content`` is the compressed text and whose ``metadata["lingua"]`` holds the stats.
-    The core compressor (and its model) is built on first use.
+    A document that a coarse filter dropped (question-aware methods rank documents and may drop
+    the least relevant) is left out, as LangChain's filters do, unless ``keep_dropped=True``;
+    either way its id is reported in the ``"lingua_compression"`` custom event that LangChain
+    callbacks receive (with token totals), when the call runs inside a traced run. The core
+    compressor (and its model) is built on first use.
 
     Example:
         >>> from langchain_core.documents import Document
         >>> compressor = LinguaCompressor(method="random", rate=0.5)
         >>> docs = compressor.compress_documents([Document("a b c d")], query="q")
     """
+
+    def _compress(
+        self, documents: Sequence[Document], query: str | None
+    ) -> tuple[list[Document], dict[str, Any]]:
+        docs = list(documents)
+        results = self._compress_texts([d.page_content for d in docs], query)
+        out = []
+        for doc, res in zip(docs, results):
+            if res.dropped and not self.keep_dropped:
+                continue
+            metadata = {**doc.metadata, STATS_KEY: result_stats(res)}
+            out.append(Document(page_content=res.text, metadata=metadata, id=doc.id))
+        return out, call_stats(results, [d.id for d in docs], self.compressor.method)
 
     def compress_documents(
         self,
@@ -38,21 +68,16 @@ class LinguaCompressor(settings_base(), BaseDocumentCompressor):  # type: ignore
 
         Args:
             documents: The retrieved documents.
-            query: The question (used by question-aware methods).
-            callbacks: Unused.
+            query: The question (used by question-aware methods; empty or ``None``: those run
+                query-agnostic and log so).
+            callbacks: Callbacks of the calling run; they receive the ``"lingua_compression"``
+                custom event.
 
         Returns:
             One new ``Document`` per kept input, in input order.
         """
-        docs = list(documents)
-        results = self._compress_texts([d.page_content for d in docs], query)
-        out = []
-        for doc, res in zip(docs, results):
-            if res.dropped and not self.keep_dropped:
-                continue
-            stats = result_stats(res)
-            metadata = {**doc.metadata, STATS_KEY: stats}
-            out.append(Document(page_content=res.text, metadata=metadata, id=doc.id))
+        out, stats = self._compress(documents, query)
+        _emit(stats, {"callbacks": callbacks} if callbacks is not None else None)
         return out
 
     async def acompress_documents(
@@ -61,5 +86,50 @@ class LinguaCompressor(settings_base(), BaseDocumentCompressor):  # type: ignore
         query: str,
         callbacks: Callbacks | None = None,
     ) -> Sequence[Document]:
-        """Run :meth:`compress_documents` in a worker thread (the event loop is not blocked)."""
-        return await asyncio.to_thread(self.compress_documents, documents, query, callbacks)
+        """Like :meth:`compress_documents`, in a worker thread: the event loop is not blocked."""
+        out, stats = await asyncio.to_thread(self._compress, documents, query)
+        _emit(stats, {"callbacks": callbacks} if callbacks is not None else None)
+        return out
+
+    def as_runnable(self) -> Runnable[dict[str, Any], list[Document]]:
+        """A Runnable for LCEL: ``{"question": str, "context": list[Document]}`` -> documents.
+
+        It supports ``invoke``/``ainvoke``/``batch``/``abatch``/``stream`` like any Runnable and
+        sends the ``"lingua_compression"`` custom event to the run's callbacks.
+
+        Example:
+            >>> chain = {"context": retriever, "question": RunnablePassthrough()} | (
+            ...     RunnablePassthrough.assign(context=compressor.as_runnable())
+            ... )  # doctest: +SKIP
+        """
+
+        def parse(value: Any) -> tuple[list[Document], str | None]:
+            if not isinstance(value, dict) or "context" not in value:
+                msg = (
+                    "LinguaCompressor runnable expects a dict with keys 'context' (a list of "
+                    f"Documents) and 'question' (a str), got {type(value).__name__}"
+                )
+                raise TypeError(msg)
+            docs = value["context"]
+            if isinstance(docs, Document):
+                docs = [docs]
+            bad = [type(d).__name__ for d in docs if not isinstance(d, Document)]
+            if bad:
+                msg = f"'context' must hold Documents, got {bad[0]}"
+                raise TypeError(msg)
+            question = value.get("question")
+            return list(docs), question if isinstance(question, str) else None
+
+        def run(value: Any, config: RunnableConfig) -> list[Document]:
+            docs, question = parse(value)
+            out, stats = self._compress(docs, question)
+            _emit(stats, config)
+            return out
+
+        async def arun(value: Any, config: RunnableConfig) -> list[Document]:
+            docs, question = parse(value)
+            out, stats = await asyncio.to_thread(self._compress, docs, question)
+            _emit(stats, config)
+            return out
+
+        return RunnableLambda(run, afunc=arun, name="LinguaCompressor")

@@ -3,14 +3,45 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from lingua_core._deps import require
-from lingua_core.adapters import STATS_KEY, result_stats, settings_base
+from lingua_core.adapters import EVENT_NAME, STATS_KEY, call_stats, result_stats, settings_base
 
 require("llama_index.core")
 
+from llama_index.core.instrumentation import get_dispatcher  # noqa: E402
+from llama_index.core.instrumentation.events import BaseEvent  # noqa: E402
 from llama_index.core.postprocessor.types import BaseNodePostprocessor  # noqa: E402
-from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle  # noqa: E402
+from llama_index.core.schema import (  # noqa: E402
+    ImageNode,
+    MetadataMode,
+    NodeWithScore,
+    QueryBundle,
+    TextNode,
+)
+
+dispatcher = get_dispatcher(__name__)
+
+
+class LinguaCompressionEvent(BaseEvent):
+    """Instrumentation event with one call's stats: token totals, rate, dropped node ids."""
+
+    stats: dict[str, Any]
+
+    @classmethod
+    def class_name(cls) -> str:
+        """Event name seen by event handlers."""
+        return EVENT_NAME
+
+
+def _compressible(item: NodeWithScore) -> bool:
+    node = item.node
+    return (
+        isinstance(node, TextNode)
+        and not isinstance(node, ImageNode)
+        and bool(node.get_content(metadata_mode=MetadataMode.NONE).strip())
+    )
 
 
 class LinguaPostprocessor(settings_base(), BaseNodePostprocessor):  # type: ignore[misc]
@@ -18,7 +49,10 @@ class LinguaPostprocessor(settings_base(), BaseNodePostprocessor):  # type: igno
 
     Every output node is a copy (same id, relationships and score) whose text is the compressed
     text and whose ``metadata["lingua"]`` holds the stats, hidden from the LLM and the embedder.
-    The core compressor (and its model) is built on first use.
+    Nodes without text (images, other non-text nodes, empty text) pass through untouched. A node
+    that a coarse filter dropped is left out unless ``keep_dropped=True``. Each call runs in an
+    instrumentation span and emits a :class:`LinguaCompressionEvent` (token totals, dropped
+    node ids). The core compressor (and its model) is built on first use.
 
     Example:
         >>> postprocessor = LinguaPostprocessor(method="random", rate=0.5)
@@ -30,28 +64,36 @@ class LinguaPostprocessor(settings_base(), BaseNodePostprocessor):  # type: igno
         """Name used when the component is serialized."""
         return "LinguaPostprocessor"
 
+    @dispatcher.span  # type: ignore[misc]
     def _postprocess_nodes(
         self,
         nodes: list[NodeWithScore],
         query_bundle: QueryBundle | None = None,
     ) -> list[NodeWithScore]:
         query = query_bundle.query_str if query_bundle is not None else None
+        todo = [i for i, item in enumerate(nodes) if _compressible(item)]
         results = self._compress_texts(
-            [n.node.get_content(metadata_mode=MetadataMode.NONE) for n in nodes], query
+            [nodes[i].node.get_content(metadata_mode=MetadataMode.NONE) for i in todo], query
         )
+        by_index = dict(zip(todo, results))
         out = []
-        for item, res in zip(nodes, results):
+        for i, item in enumerate(nodes):
+            res = by_index.get(i)
+            if res is None:
+                out.append(item)  # nothing to compress: as it came
+                continue
             if res.dropped and not self.keep_dropped:
                 continue
-            stats = result_stats(res)
             node = item.node.model_copy()
             node.set_content(res.text)
             # model_copy is shallow: new containers so the input node is left untouched.
-            node.metadata = {**node.metadata, STATS_KEY: stats}
+            node.metadata = {**node.metadata, STATS_KEY: result_stats(res)}
             for attr in ("excluded_llm_metadata_keys", "excluded_embed_metadata_keys"):
                 keys = list(getattr(node, attr))
                 setattr(node, attr, keys if STATS_KEY in keys else [*keys, STATS_KEY])
             out.append(NodeWithScore(node=node, score=item.score))
+        stats = call_stats(results, [nodes[i].node.node_id for i in todo], self.compressor.method)
+        dispatcher.event(LinguaCompressionEvent(stats=stats))
         return out
 
     async def _apostprocess_nodes(

@@ -588,6 +588,7 @@ class LongLLMLinguaCompressor(LLMLinguaCompressor):
 
     method = "longllmlingua"
     description = "Question-aware LLMLingua: ranked texts, contrastive perplexity, reordering."
+    question_aware = True
     options_spec: ClassVar[dict[str, Option]] = {
         **LLMLinguaCompressor.options_spec,
         "rank_method": Option(

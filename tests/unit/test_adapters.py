@@ -208,6 +208,9 @@ def test_llamaindex_nodes_ids_scores_metadata_and_text():
     assert [n.score for n in out] == [n.score for n in nodes]
     assert [n.node.get_content() for n in out] == expected_texts(rate=0.5)
     for old, new in zip(nodes, out):
+        if not old.node.get_content().strip():
+            assert new is old  # nothing to compress: returned as it came
+            continue
         assert new.node is not old.node
         assert new.node.relationships[NodeRelationship.SOURCE].node_id == (
             old.node.relationships[NodeRelationship.SOURCE].node_id
