@@ -412,6 +412,23 @@ def load_token_classifier(
     )
 
 
+def load_encoder(
+    model: str | os.PathLike[str] | None = None,
+    *,
+    device: str | None = None,
+    dtype: Any = "auto",
+    model_kwargs: Mapping[str, Any] | None = None,
+    trust_remote_code: bool = False,
+) -> LoadedModel:
+    """Load (once, shared) a plain encoder (``AutoModel``) and its tokenizer, for embeddings.
+
+    Arguments as for :func:`load_causal_lm`; ``model=None`` is the embedded MiniLM.
+    """
+    return _load_model(
+        "encoder", "AutoModel", model, device, dtype, model_kwargs, trust_remote_code
+    )
+
+
 def _load_model(
     kind: str,
     auto_class: str,

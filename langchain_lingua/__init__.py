@@ -15,13 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from langchain_lingua.compressor import LinguaCompressor
+    from langchain_lingua.models import LocalChatModel, LocalEmbeddings
     from langchain_lingua.transformer import LinguaDocumentTransformer
 
-__all__ = ["LinguaCompressor", "LinguaDocumentTransformer"]
+__all__ = ["LinguaCompressor", "LinguaDocumentTransformer", "LocalChatModel", "LocalEmbeddings"]
 
 _LAZY = {
     "LinguaCompressor": "langchain_lingua.compressor",
     "LinguaDocumentTransformer": "langchain_lingua.transformer",
+    "LocalChatModel": "langchain_lingua.models",
+    "LocalEmbeddings": "langchain_lingua.models",
 }
 
 

@@ -14,21 +14,27 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from llamaindex_lingua.models import LocalEmbedding, LocalLLM
     from llamaindex_lingua.postprocessor import LinguaPostprocessor
 
-__all__ = ["LinguaPostprocessor"]
+__all__ = ["LinguaPostprocessor", "LocalEmbedding", "LocalLLM"]
+
+_LAZY = {
+    "LinguaPostprocessor": "llamaindex_lingua.postprocessor",
+    "LocalEmbedding": "llamaindex_lingua.models",
+    "LocalLLM": "llamaindex_lingua.models",
+}
 
 
 def __getattr__(name: str) -> Any:
-    """Import :class:`LinguaPostprocessor` on first access (needs ``llama_index.core``).
+    """Import the adapter classes on first access (they need ``llama_index.core``).
 
     Raises:
         ImportError: If ``llama_index.core`` is not installed, with the pip command to fix it.
         AttributeError: For any other name.
     """
-    if name == "LinguaPostprocessor":
-        module = importlib.import_module("llamaindex_lingua.postprocessor")
-        value = module.LinguaPostprocessor
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
     msg = f"module {__name__!r} has no attribute {name!r}"
