@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.lingua-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint format bench quality clean
+.PHONY: demo demo-llamaindex test lint format bench quality clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ $(STAMP): pyproject.toml Makefile
 
 demo: $(STAMP)
 	$(BIN)/lingua demo
+
+demo-llamaindex: $(STAMP)
+	$(BIN)/lingua demo --framework llamaindex
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -57,9 +57,25 @@ def _build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("methods", help="list the methods and aliases")
 
-    d = sub.add_parser("demo", help="compress the bundled sample RAG context")
+    d = sub.add_parser(
+        "demo",
+        help="offline RAG: retrieve from a bundled corpus, compress, answer with SmolLM2",
+    )
     d.add_argument("--method", "-m", default=DEFAULT_METHOD)
     d.add_argument("--rate", "-r", type=float, default=0.5)
+    d.add_argument(
+        "--framework",
+        choices=("langchain", "llamaindex"),
+        default="langchain",
+        help="which adapter runs the pipeline",
+    )
+    d.add_argument("--question", "-q", default=None, help="the question (default: a bundled one)")
+    d.add_argument("-k", type=int, default=5, help="passages retrieved")
+    d.add_argument(
+        "--context-only",
+        action="store_true",
+        help="only compress the bundled 5-passage sample context and show it before and after",
+    )
     d.add_argument("--verbose", "-v", action="store_true")
     return p
 
@@ -149,6 +165,13 @@ def _methods() -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    if not args.context_only:
+        from lingua_core import demo
+
+        question = args.question or demo.DEFAULT_QUESTION
+        run = demo.run_langchain if args.framework == "langchain" else demo.run_llamaindex
+        run(question, args.method, args.rate, args.k)
+        return 0
     sample = json.loads(
         resources.files("lingua_core").joinpath("data/sample_rag.json").read_text("utf-8")
     )

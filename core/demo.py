@@ -1,0 +1,228 @@
+"""The offline RAG demo behind ``lingua demo`` (``make demo``, ``make demo-llamaindex``).
+
+A bundled corpus of 300 Wikipedia passages (NQ-Open gold passages, see the README's data
+section) is embedded with the embedded MiniLM, indexed in LangChain's ``InMemoryVectorStore`` (or
+a LlamaIndex ``VectorStoreIndex``), the top ``k`` passages are retrieved for a question,
+compressed with a lingua-rag method, and the embedded SmolLM2-135M-Instruct answers from the
+context with and without compression. Everything runs locally; the timings of each stage and the
+tokens before and after are printed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from collections.abc import Callable
+from importlib import resources
+from typing import Any
+
+#: Question asked when none is given (its gold passage is in the corpus).
+DEFAULT_QUESTION = "who directed the best years of our lives"
+SYSTEM = "Answer the question using the documents. Reply with the answer only, in a few words."
+
+
+def load_corpus() -> list[dict[str, Any]]:
+    """The bundled passages: ``title``, ``text``, ``question``, ``answers``."""
+    path = resources.files("lingua_core").joinpath("data/nq_corpus.jsonl.gz")
+    with path.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def _answers_for(corpus: list[dict[str, Any]], question: str) -> list[str]:
+    for row in corpus:
+        if row["question"].strip().lower() == question.strip().lower():
+            return list(row["answers"])
+    return []
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.stages: dict[str, float] = {}
+
+    def run(self, name: str, fn: Callable[[], Any]) -> Any:
+        t0 = time.perf_counter()
+        out = fn()
+        self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - t0
+        return out
+
+
+def _user_prompt(context: str, question: str) -> str:
+    return f"Documents:\n{context}\n\nQuestion: {question}"
+
+
+def run_langchain(
+    question: str, method: str, rate: float, k: int, out: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """The LangChain path: InMemoryVectorStore, ContextualCompressionRetriever, LCEL chain."""
+    from langchain_classic.retrievers import ContextualCompressionRetriever
+    from langchain_core.documents import Document
+    from langchain_core.output_parsers import StrOutputParser
+    from langchain_core.prompts import ChatPromptTemplate
+    from langchain_core.runnables import RunnableLambda, RunnablePassthrough
+    from langchain_core.vectorstores import InMemoryVectorStore
+
+    from langchain_lingua import LinguaCompressor, LocalChatModel, LocalEmbeddings
+
+    timer = _Timer()
+    corpus = load_corpus()
+    docs = [
+        Document(
+            page_content=f"{r['title']}\n{r['text']}", metadata={"title": r["title"]}, id=f"nq-{i}"
+        )
+        for i, r in enumerate(corpus)
+    ]
+    embeddings = LocalEmbeddings()
+    store = timer.run(
+        "index (embed 300 passages)", lambda: InMemoryVectorStore.from_documents(docs, embeddings)
+    )
+    retriever = store.as_retriever(search_kwargs={"k": k})
+    compressor = LinguaCompressor(method=method, rate=rate)
+    timer.run("load compressor model", compressor.compressor.warmup)
+    llm = LocalChatModel()
+    prompt = ChatPromptTemplate.from_messages(
+        [("system", SYSTEM), ("human", "Documents:\n{context}\n\nQuestion: {question}")]
+    )
+
+    def join(documents: list[Document]) -> str:
+        return "\n\n".join(d.page_content for d in documents if d.page_content)
+
+    chain = prompt | llm | StrOutputParser()
+    retrieved = timer.run("retrieve", lambda: retriever.invoke(question))
+    compressed = timer.run("compress", lambda: compressor.compress_documents(retrieved, question))
+    # The same chains a user writes: retriever -> (compressor) -> prompt -> LLM.
+    plain_chain = {
+        "context": retriever | RunnableLambda(join),
+        "question": RunnablePassthrough(),
+    } | chain
+    compressed_retriever = ContextualCompressionRetriever(
+        base_compressor=compressor, base_retriever=retriever
+    )
+    lingua_chain = {
+        "context": compressed_retriever | RunnableLambda(join),
+        "question": RunnablePassthrough(),
+    } | chain
+    answer_plain = timer.run("answer, full context", lambda: plain_chain.invoke(question))
+    answer_lingua = timer.run("answer, compressed context", lambda: lingua_chain.invoke(question))
+    return _report(
+        question,
+        corpus,
+        method,
+        rate,
+        retrieved,
+        compressed,
+        answer_plain,
+        answer_lingua,
+        timer,
+        out,
+        lambda d: d.page_content,
+        lambda d: d.metadata["title"],
+    )
+
+
+def run_llamaindex(
+    question: str, method: str, rate: float, k: int, out: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """The LlamaIndex path: VectorStoreIndex, query engines with and without the postprocessor."""
+    from llama_index.core import VectorStoreIndex
+    from llama_index.core.schema import QueryBundle, TextNode
+
+    from llamaindex_lingua import LinguaPostprocessor, LocalEmbedding, LocalLLM
+
+    timer = _Timer()
+    corpus = load_corpus()
+    nodes = [
+        TextNode(
+            text=f"{r['title']}\n{r['text']}",
+            id_=f"nq-{i}",
+            metadata={"title": r["title"]},
+            excluded_llm_metadata_keys=["title"],
+            excluded_embed_metadata_keys=["title"],
+        )
+        for i, r in enumerate(corpus)
+    ]
+    embed = LocalEmbedding()
+    index = timer.run(
+        "index (embed 300 passages)", lambda: VectorStoreIndex(nodes, embed_model=embed)
+    )
+    post = LinguaPostprocessor(method=method, rate=rate)
+    timer.run("load compressor model", post.compressor.warmup)
+    llm = LocalLLM()
+    retriever = index.as_retriever(similarity_top_k=k)
+    retrieved = timer.run("retrieve", lambda: retriever.retrieve(question))
+    compressed = timer.run(
+        "compress", lambda: post.postprocess_nodes(retrieved, QueryBundle(question))
+    )
+    plain = index.as_query_engine(llm=llm, similarity_top_k=k)
+    lingua = index.as_query_engine(llm=llm, similarity_top_k=k, node_postprocessors=[post])
+    answer_plain = timer.run("answer, full context", lambda: str(plain.query(question)))
+    answer_lingua = timer.run("answer, compressed context", lambda: str(lingua.query(question)))
+    return _report(
+        question,
+        corpus,
+        method,
+        rate,
+        retrieved,
+        compressed,
+        answer_plain,
+        answer_lingua,
+        timer,
+        out,
+        lambda n: n.node.get_content(),
+        lambda n: n.node.metadata["title"],
+    )
+
+
+def _report(
+    question: str,
+    corpus: list[dict[str, Any]],
+    method: str,
+    rate: float,
+    retrieved: list[Any],
+    compressed: list[Any],
+    answer_plain: str,
+    answer_lingua: str,
+    timer: _Timer,
+    out: Callable[[str], None],
+    text_of: Callable[[Any], str],
+    title_of: Callable[[Any], str],
+) -> dict[str, Any]:
+    from lingua_core.models import load_causal_lm
+    from lingua_core.tokens import HFTokenCounter
+
+    counter = HFTokenCounter(load_causal_lm(None).tokenizer, name="smollm2")
+    before = sum(counter.count([text_of(d) for d in retrieved]))
+    after = sum(counter.count([text_of(d) for d in compressed]))
+    answers = _answers_for(corpus, question)
+    out(f"Question: {question}" + (f"   (gold answer: {' / '.join(answers)})" if answers else ""))
+    out(
+        f"Retrieved {len(retrieved)} of {len(corpus)} passages: "
+        + "; ".join(title_of(d) for d in retrieved)
+    )
+    out(
+        f"Compressed with {method} at rate {rate}: {before} -> {after} context tokens "
+        f"({after / max(before, 1):.2f}); {len(retrieved) - len(compressed)} passage(s) dropped"
+    )
+    for d in compressed:
+        out(f"  - {text_of(d)[:160]}...")
+    if answers:
+
+        def kept(texts: list[str]) -> str:
+            joined = " ".join(texts).lower()
+            return "yes" if any(a.lower() in joined for a in answers) else "no"
+
+        out(
+            f"Gold answer in the context: full {kept([text_of(d) for d in retrieved])}, "
+            f"compressed {kept([text_of(d) for d in compressed])}"
+        )
+    out(f"Answer, full context:       {answer_plain.strip()}")
+    out(f"Answer, compressed context: {answer_lingua.strip()}")
+    out("Times: " + ", ".join(f"{k} {v:.2f} s" for k, v in timer.stages.items()))
+    return {
+        "question": question,
+        "tokens_before": before,
+        "tokens_after": after,
+        "answer_plain": answer_plain,
+        "answer_compressed": answer_lingua,
+        "times": timer.stages,
+    }
