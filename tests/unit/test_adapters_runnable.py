@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from lingua_core import get_compressor
 from tests.unit.test_adapters import QUERY, RANDOM, TEXTS, expected_texts
 
 
@@ -155,3 +156,44 @@ def test_llamaindex_events_and_non_text_nodes():
     (stats,) = seen
     assert stats["documents"] == len(TEXTS) - 1  # the empty text is not compressed
     assert stats["compressed_tokens"] < stats["original_tokens"]
+
+
+def test_inside_a_document_compressor_pipeline():
+    from langchain_classic.retrievers.document_compressors import DocumentCompressorPipeline
+
+    from langchain_lingua import LinguaCompressor
+
+    first = LinguaCompressor(method="naive")  # no budget: drops stop words
+    second = LinguaCompressor(**RANDOM)
+    out = DocumentCompressorPipeline(transformers=[first, second]).compress_documents(
+        lc_docs(), QUERY
+    )
+    assert [d.id for d in out] == [f"d{i}" for i in range(len(TEXTS))]
+    naive = [r.text for r in get_compressor("naive").compress(TEXTS)]
+    assert all(len(d.page_content) <= len(n) for d, n in zip(out, naive))
+    assert out[0].metadata["lingua"]["method"] == "random"
+
+
+def test_llamaindex_concurrent_async_calls_equal_sequential(tiny_llama_dir, nq20):
+    from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+
+    from llamaindex_lingua import LinguaPostprocessor
+
+    post = LinguaPostprocessor(method="longllmlingua", model=str(tiny_llama_dir), rate=0.4)
+    calls = [
+        [
+            NodeWithScore(node=TextNode(text=t, id_=f"{i}-{j}"), score=1.0 / (j + 1))
+            for j, t in enumerate(nq20[i : i + 4])
+        ]
+        for i in range(20)
+    ]
+    query = QueryBundle("Who won the first Nobel Prize in Physics?")
+    sequential = [post.postprocess_nodes(nodes, query) for nodes in calls]
+
+    async def together():
+        return await asyncio.gather(*(post.apostprocess_nodes(n, query) for n in calls))
+
+    def plain(batches):
+        return [[(n.node.node_id, n.score, n.node.get_content()) for n in b] for b in batches]
+
+    assert plain(asyncio.run(together())) == plain(sequential)
