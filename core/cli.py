@@ -170,7 +170,7 @@ def _demo(args: argparse.Namespace) -> int:
 
         question = args.question or demo.DEFAULT_QUESTION
         run = demo.run_langchain if args.framework == "langchain" else demo.run_llamaindex
-        run(question, args.method, args.rate, args.k)
+        run(question, args.method, args.rate, args.k, out=print)
         return 0
     sample = json.loads(
         resources.files("lingua_core").joinpath("data/sample_rag.json").read_text("utf-8")

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import time
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 #: Question asked when none is given (its gold passage is in the corpus).
 DEFAULT_QUESTION = "who directed the best years of our lives"
@@ -52,7 +55,7 @@ def _user_prompt(context: str, question: str) -> str:
 
 
 def run_langchain(
-    question: str, method: str, rate: float, k: int, out: Callable[[str], None] = print
+    question: str, method: str, rate: float, k: int, out: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
     """The LangChain path: InMemoryVectorStore, ContextualCompressionRetriever, LCEL chain."""
     from langchain_classic.retrievers import ContextualCompressionRetriever
@@ -121,7 +124,7 @@ def run_langchain(
 
 
 def run_llamaindex(
-    question: str, method: str, rate: float, k: int, out: Callable[[str], None] = print
+    question: str, method: str, rate: float, k: int, out: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
     """The LlamaIndex path: VectorStoreIndex, query engines with and without the postprocessor."""
     from llama_index.core import VectorStoreIndex
@@ -183,13 +186,15 @@ def _report(
     answer_plain: str,
     answer_lingua: str,
     timer: _Timer,
-    out: Callable[[str], None],
+    out: Callable[[str], None] | None,
     text_of: Callable[[Any], str],
     title_of: Callable[[Any], str],
 ) -> dict[str, Any]:
     from lingua_core.models import load_causal_lm
     from lingua_core.tokens import HFTokenCounter
 
+    if out is None:  # the CLI passes print; as a library call, report through logging
+        out = logger.info
     counter = HFTokenCounter(load_causal_lm(None).tokenizer, name="smollm2")
     before = sum(counter.count([text_of(d) for d in retrieved]))
     after = sum(counter.count([text_of(d) for d in compressed]))
