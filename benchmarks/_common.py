@@ -7,6 +7,33 @@ import json
 from pathlib import Path
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nq-open-oracle.jsonl.gz"
+ROOT = Path(__file__).resolve().parents[1]
+
+#: The reference's recommended LongLLMLingua settings (its README), our ``longllmlingua`` defaults.
+LONG_SETTINGS = {
+    "rank_method": "longllmlingua",
+    "condition_in_question": "after_condition",
+    "condition_compare": True,
+    "reorder_context": "sort",
+    "dynamic_context_compression_ratio": 0.3,
+    "context_budget": "+100",
+}
+
+
+def add_reference_args(ap: object) -> None:
+    """``--ref-python`` and ``--ref-model``: the venv and model of ``reference_env.sh``."""
+    import os
+
+    ap.add_argument(  # type: ignore[attr-defined]
+        "--ref-python",
+        default=os.environ.get("REF_PYTHON", str(ROOT / "benchmarks/.ref-venv/bin/python")),
+    )
+    ap.add_argument(  # type: ignore[attr-defined]
+        "--ref-model",
+        default=os.environ.get(
+            "REF_MODEL", str(ROOT / "benchmarks/.ref-smollm2-transformers-4.44")
+        ),
+    )
 
 
 def load_passages(path: Path, n: int) -> list[str]:

@@ -33,18 +33,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import DEFAULT_DATA, answer_survives, rag_examples
+from _common import (
+    DEFAULT_DATA,
+    LONG_SETTINGS,
+    add_reference_args,
+    answer_survives,
+    rag_examples,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
 RATES = (0.5, 0.33)
-LONG = {
-    "rank_method": "longllmlingua",
-    "condition_in_question": "after_condition",
-    "condition_compare": True,
-    "reorder_context": "sort",
-    "dynamic_context_compression_ratio": 0.3,
-    "context_budget": "+100",
-}
+LONG = LONG_SETTINGS
 
 
 def count_forwarded(model: object) -> list[int]:
@@ -145,16 +143,7 @@ def main() -> None:
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--questions", type=int, default=10)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument(
-        "--ref-python",
-        default=os.environ.get("REF_PYTHON", str(ROOT / "benchmarks/.ref-venv/bin/python")),
-    )
-    ap.add_argument(
-        "--ref-model",
-        default=os.environ.get(
-            "REF_MODEL", str(ROOT / "benchmarks/.ref-smollm2-transformers-4.44")
-        ),
-    )
+    add_reference_args(ap)
     ap.add_argument("--which", default=None)
     ap.add_argument("--examples", default=None)
     ap.add_argument("--model", default=None)

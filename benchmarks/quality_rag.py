@@ -30,19 +30,18 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import DEFAULT_DATA, answer_survives, rag_examples
+from _common import (
+    DEFAULT_DATA,
+    LONG_SETTINGS,
+    ROOT,
+    add_reference_args,
+    answer_survives,
+    rag_examples,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
 RATES = (0.5, 0.33, 0.2)
 OURS = ("longllmlingua", "longllmlingua-word", "selective_context", "random", "bm25-passages")
-LONG = {
-    "rank_method": "longllmlingua",
-    "condition_in_question": "after_condition",
-    "condition_compare": True,
-    "reorder_context": "sort",
-    "dynamic_context_compression_ratio": 0.3,
-    "context_budget": "+100",
-}
+LONG = LONG_SETTINGS
 
 
 def done_keys(path: Path) -> set[tuple[str, int, float]]:
@@ -245,16 +244,7 @@ def main() -> None:
     ap.add_argument("--systems", default=",".join((*OURS, "reference")))
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/quality_rag.jsonl")
     ap.add_argument("--report", action="store_true")
-    ap.add_argument(
-        "--ref-python",
-        default=os.environ.get("REF_PYTHON", str(ROOT / "benchmarks/.ref-venv/bin/python")),
-    )
-    ap.add_argument(
-        "--ref-model",
-        default=os.environ.get(
-            "REF_MODEL", str(ROOT / "benchmarks/.ref-smollm2-transformers-4.44")
-        ),
-    )
+    add_reference_args(ap)
     ap.add_argument("--reference-child", default=None)
     args = ap.parse_args()
     if args.reference_child:

@@ -156,6 +156,12 @@ THRESHOLD_SCOPE = Option(
     choices=(None, *SCOPES),
 )
 SEED = Option(0, "Seed mixed with each text's hash.", check=is_int, expect="an int")
+FORCE_CONTEXT_IDS = Option(
+    (),
+    "Indices of texts the context-level filter always keeps.",
+    check=lambda v: isinstance(v, (list, tuple)) and all(is_int(x) for x in v),
+    expect="a list of ints",
+)
 
 
 def validate_texts(texts: Any) -> list[str]:

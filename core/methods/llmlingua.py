@@ -40,7 +40,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lingua_core._lru import LRU
-from lingua_core.base import Option, flag, forced_positions, is_int
+from lingua_core.base import FORCE_CONTEXT_IDS, Option, flag, forced_positions, is_int
 from lingua_core.methods._lm import LM_OPTIONS, CausalLMCompressor
 from lingua_core.rank import CONDITIONS, RANK_METHODS, rank_texts
 from lingua_core.select import select, unit_costs
@@ -172,12 +172,7 @@ class LLMLinguaCompressor(CausalLMCompressor):
             check=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
             expect="a positive number",
         ),
-        "force_context_ids": Option(
-            (),
-            "Indices of texts the context-level filter always keeps.",
-            check=lambda v: isinstance(v, (list, tuple)) and all(is_int(x) for x in v),
-            expect="a list of ints",
-        ),
+        "force_context_ids": FORCE_CONTEXT_IDS,
         "keep_first_sentence": Option(
             0,
             "Sentences kept whole at the start of each text.",

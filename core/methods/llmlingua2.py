@@ -28,7 +28,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lingua_core.base import Compressor, Option, flag, forced_positions, is_int, strings
+from lingua_core.base import (
+    FORCE_CONTEXT_IDS,
+    Compressor,
+    Option,
+    flag,
+    forced_positions,
+    is_int,
+    strings,
+)
 from lingua_core.models import LoadedModel, load_token_classifier
 from lingua_core.select import select, unit_costs
 from lingua_core.text import Units, assemble, merge_overlapping
@@ -79,12 +87,7 @@ class LLMLingua2Compressor(Compressor):
             check=lambda v: v is None or (is_int(v) and v > 0),
             expect="None or an int >= 1",
         ),
-        "force_context_ids": Option(
-            (),
-            "Indices of texts the context filter always keeps.",
-            check=lambda v: isinstance(v, (list, tuple)) and all(is_int(x) for x in v),
-            expect="a list of ints",
-        ),
+        "force_context_ids": FORCE_CONTEXT_IDS,
         "threshold_scope": Option(
             "text",
             "Where the threshold is taken: 'chunk' (the reference), 'text', 'global'.",
