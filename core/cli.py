@@ -1,4 +1,4 @@
-"""The ``lingua`` command: ``lingua compress FILE...``, ``lingua methods``, ``lingua demo``."""
+"""The ``lingua`` command: ``compress FILE...``, ``methods``, ``demo``, ``eval run|report``."""
 
 from __future__ import annotations
 
@@ -77,6 +77,52 @@ def _build_parser() -> argparse.ArgumentParser:
         help="only compress the bundled 5-passage sample context and show it before and after",
     )
     d.add_argument("--verbose", "-v", action="store_true")
+
+    e = sub.add_parser("eval", help="compare methods across rates on QA data")
+    esub = e.add_subparsers(dest="eval_command", required=True)
+    r = esub.add_parser("run", help="run a sweep into a resumable JSONL file")
+    r.add_argument("--data", required=True, help="NQ oracle file, KV file or generic JSONL")
+    r.add_argument(
+        "--format",
+        choices=("nq", "kv", "jsonl"),
+        default=None,
+        help="data format (default: guessed from the file name)",
+    )
+    r.add_argument(
+        "--questions",
+        default="500:600",
+        help="START:END of NQ/KV questions, or N for the first N (default 500:600)",
+    )
+    r.add_argument("-k", type=int, default=20, help="passages per NQ example")
+    r.add_argument(
+        "--position",
+        default="random",
+        help="gold passage position: random, first, middle, last or an index",
+    )
+    r.add_argument(
+        "--methods",
+        default="selective_context,random,bm25,none",
+        help="comma-separated method specs (name or name:key=value;key=value)",
+    )
+    r.add_argument("--rates", default="1.0,0.7,0.5,0.33,0.2,0.1")
+    r.add_argument("--seeds", type=int, default=3, help="seeds of the random control")
+    r.add_argument(
+        "--token-counter",
+        default=None,
+        help="tokens every method's budget is met in (e.g. cl100k_base)",
+    )
+    r.add_argument(
+        "--reader",
+        choices=("none", "local"),
+        default="none",
+        help="'local': also answer with the embedded SmolLM2 (a weak reader)",
+    )
+    r.add_argument("--out", required=True, help="JSONL file (appended to; reruns resume)")
+    r.add_argument("--verbose", "-v", action="store_true")
+    rep = esub.add_parser("report", help="tables and plots from a sweep file")
+    rep.add_argument("results", help="the sweep's JSONL file")
+    rep.add_argument("--plots", default=None, help="folder for PNG plots (needs matplotlib)")
+    rep.add_argument("--tolerance", type=float, default=0.05)
     return p
 
 
@@ -203,6 +249,56 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from lingua_core.eval import data, report, sweep
+
+    if args.eval_command == "report":
+        records = report.load_records(args.results)
+        print(report.markdown(records, args.tolerance))
+        if args.plots:
+            for path in report.plots(records, args.plots):
+                print(f"wrote {path}")
+        return 0
+    fmt = args.format or (
+        "kv" if "kv" in args.data else "nq" if "nq-open" in args.data else "jsonl"
+    )
+    start, _, end = args.questions.partition(":")
+    lo, hi = (0, int(start)) if not end else (int(start), int(end))
+    if fmt == "nq":
+        position: Any = int(args.position) if args.position.isdigit() else args.position
+        examples = data.nq_multidoc(args.data, range(lo, hi), k=args.k, position=position)
+    elif fmt == "kv":
+        examples = data.kv_retrieval(args.data, limit=hi)[lo:]
+    else:
+        examples = data.load_jsonl(args.data, limit=hi)[lo:]
+    reader = None
+    if args.reader == "local":
+        from lingua_core.generate import Reader
+
+        local = Reader()
+
+        def reader(question: str, context: str) -> str:
+            return local.generate(
+                [
+                    {"role": "system", "content": "Answer with a few words from the documents."},
+                    {"role": "user", "content": f"Documents:\n{context}\n\nQuestion: {question}"},
+                ]
+            )
+
+    n = sweep.run_sweep(
+        examples,
+        [m.strip().replace(";", ",") for m in args.methods.split(",") if m.strip()],
+        args.out,
+        rates=[float(x) for x in args.rates.split(",")],
+        seeds=args.seeds,
+        token_counter=args.token_counter,
+        reader=reader,
+        progress=sys.stderr.isatty(),
+    )
+    print(f"wrote {n} records to {args.out}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``lingua`` command line."""
     args = _build_parser().parse_args(argv)
@@ -213,6 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _compress(args)
         if args.command == "methods":
             return _methods()
+        if args.command == "eval":
+            return _eval(args)
         return _demo(args)
     except (ValueError, TypeError, ImportError, OSError) as e:
         print(f"lingua: error: {e}", file=sys.stderr)

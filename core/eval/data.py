@@ -1,0 +1,220 @@
+"""QA examples for evaluation: NQ multi-document contexts, KV retrieval, or your own JSONL.
+
+The generic format, one JSON object per line::
+
+    {"question": "...", "answers": ["...", ...], "contexts": ["passage 1", "passage 2", ...]}
+
+(optional: ``"id"``, ``"gold"``: the index of the passage holding the answer).
+"""
+
+from __future__ import annotations
+
+import ast
+import gzip
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lingua_core.eval.metrics import answer_in
+
+#: Where the gold passage goes in :func:`nq_multidoc`.
+POSITIONS = ("random", "first", "middle", "last")
+
+
+@dataclass(frozen=True)
+class QAExample:
+    """One question with its contexts.
+
+    Attributes:
+        id: A stable identifier (used to resume sweeps).
+        question: The question.
+        answers: Acceptable answers.
+        contexts: The retrieved passages, in prompt order.
+        gold: Index of the passage that holds the answer, when known.
+        meta: Anything else (e.g. the source row).
+    """
+
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    contexts: tuple[str, ...]
+    gold: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+def _open(path: str | Path) -> Any:
+    path = Path(path)
+    if not path.is_file():
+        msg = f"data file not found: {path}"
+        raise FileNotFoundError(msg)
+    return (
+        gzip.open(path, "rt", encoding="utf-8")
+        if path.suffix == ".gz"
+        else path.open(encoding="utf-8")
+    )
+
+
+def _rows(path: str | Path) -> Iterable[tuple[int, dict[str, Any]]]:
+    with _open(path) as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                msg = f"{path}, line {n}: not valid JSON ({e.msg})"
+                raise ValueError(msg) from None
+            if not isinstance(row, dict):
+                msg = f"{path}, line {n}: expected a JSON object"
+                raise ValueError(msg)
+            yield n, row
+
+
+def _field(path: str | Path, n: int, row: dict[str, Any], name: str, kind: type) -> Any:
+    if name not in row:
+        msg = f"{path}, line {n}: missing field {name!r}"
+        raise ValueError(msg)
+    value = row[name]
+    if kind is list:
+        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+            msg = f"{path}, line {n}: field {name!r} must be a list of strings"
+            raise ValueError(msg)
+    elif not isinstance(value, kind):
+        msg = f"{path}, line {n}: field {name!r} must be a {kind.__name__}"
+        raise ValueError(msg)
+    return value
+
+
+def load_jsonl(path: str | Path, limit: int | None = None) -> list[QAExample]:
+    """Examples from a JSONL file in the generic format (``.gz`` too).
+
+    Raises:
+        ValueError: Naming the line and field of a missing or malformed field.
+        FileNotFoundError: For a missing file.
+    """
+    out = []
+    for n, row in _rows(path):
+        question = _field(path, n, row, "question", str)
+        answers = _field(path, n, row, "answers", list)
+        contexts = _field(path, n, row, "contexts", list)
+        gold = row.get("gold")
+        if gold is not None and not (isinstance(gold, int) and 0 <= gold < len(contexts)):
+            msg = f"{path}, line {n}: field 'gold' must be an index into 'contexts'"
+            raise ValueError(msg)
+        out.append(
+            QAExample(str(row.get("id", n)), question, tuple(answers), tuple(contexts), gold)
+        )
+        if limit is not None and len(out) >= limit:
+            break
+    return out
+
+
+def _position(how: str | int, k: int, rng: Any) -> int:
+    if isinstance(how, int):
+        if not 0 <= how < k:
+            msg = f"position {how} out of range for {k} passages"
+            raise ValueError(msg)
+        return how
+    if how not in POSITIONS:
+        msg = f"unknown position {how!r}; valid: {', '.join(POSITIONS)} or an index"
+        raise ValueError(msg)
+    if how == "random":
+        return int(rng.integers(0, k))
+    return {"first": 0, "middle": k // 2, "last": k - 1}[how]
+
+
+def nq_multidoc(
+    path: str | Path,
+    questions: Sequence[int] | range,
+    *,
+    k: int = 20,
+    position: str | int = "random",
+    seed: int = 0,
+) -> list[QAExample]:
+    r"""Multi-document QA from the NQ-Open oracle file of the "Lost in the Middle" release.
+
+    Each question keeps its gold passage and gets ``k - 1`` distractors: the other questions'
+    gold passages that score highest under BM25 (Okapi) against the question and contain none of
+    its answers (normalised), without duplicates. The gold passage goes ``"first"``,
+    ``"middle"``, ``"last"``, at an index, or at a ``"random"`` position drawn from
+    ``numpy.random.default_rng(seed + question index)``. Passages are ``title\ntext``.
+
+    Args:
+        path: ``nq-open-oracle.jsonl.gz`` (lines with ``question``, ``answers``, ``ctxs``).
+        questions: Indices of the questions (lines) to use.
+        k: Passages per example.
+        position: Where the gold passage goes.
+        seed: Seed of the random positions.
+
+    Raises:
+        ValueError: For a bad position, a question index past the file, or a malformed line.
+    """
+    import numpy as np
+
+    from lingua_core.rank import bm25_scores
+
+    rows = []
+    for n, row in _rows(path):
+        _field(path, n, row, "question", str)
+        _field(path, n, row, "answers", list)
+        if not isinstance(row.get("ctxs"), list) or not row["ctxs"]:
+            msg = f"{path}, line {n}: missing field 'ctxs' (a list of passages)"
+            raise ValueError(msg)
+        rows.append(row)
+    passages = [f"{r['ctxs'][0]['title']}\n{r['ctxs'][0]['text']}" for r in rows]
+    out = []
+    for qi in questions:
+        if not 0 <= qi < len(rows):
+            msg = f"question index {qi} out of range: the file has {len(rows)} questions"
+            raise ValueError(msg)
+        row = rows[qi]
+        scores = bm25_scores(passages, row["question"])
+        distractors: list[int] = []
+        seen = {passages[qi]}
+        for j in np.argsort(-scores, kind="stable").tolist():
+            if len(distractors) == k - 1:
+                break
+            if j == qi or passages[j] in seen or answer_in(passages[j], row["answers"]):
+                continue
+            seen.add(passages[j])
+            distractors.append(j)
+        pos = _position(position, k, np.random.default_rng(seed + qi))
+        ids = [*distractors[:pos], qi, *distractors[pos:]]
+        out.append(
+            QAExample(
+                f"nq-{qi}",
+                row["question"],
+                tuple(row["answers"]),
+                tuple(passages[i] for i in ids),
+                pos,
+                {"index": qi},
+            )
+        )
+    return out
+
+
+def kv_retrieval(path: str | Path, limit: int | None = None) -> list[QAExample]:
+    """Key-value retrieval examples ("Lost in the Middle"): find the value of one UUID key.
+
+    Each record becomes one context per pair (``'Key: "k", Value: "v"'``) so that methods can
+    drop whole pairs; the answer is the value string (exact-string survival).
+    """
+    out = []
+    for n, row in _rows(path):
+        key = _field(path, n, row, "key", str)
+        value = _field(path, n, row, "value", str)
+        records = row.get("ordered_kv_records")
+        if isinstance(records, str):
+            records = ast.literal_eval(records)
+        if not isinstance(records, list):
+            msg = f"{path}, line {n}: missing field 'ordered_kv_records'"
+            raise ValueError(msg)
+        contexts = tuple(f'Key: "{k}", Value: "{v}"' for k, v in records)
+        gold = next((i for i, (k, _) in enumerate(records) if k == key), None)
+        question = f'What is the value of key "{key}"?'
+        out.append(QAExample(f"kv-{n}", question, (value,), contexts, gold))
+        if limit is not None and len(out) >= limit:
+            break
+    return out
