@@ -117,9 +117,26 @@ def reference_child(examples_path: Path, model: str, out: Path) -> None:
     for ex in examples:
         for rate in RATES:
             t0 = time.perf_counter()
-            res = comp.compress_prompt(
-                ex["texts"], question=ex["question"], rate=rate, concate_question=False, **LONG
-            )
+            try:
+                res = comp.compress_prompt(
+                    ex["texts"],
+                    question=ex["question"],
+                    rate=rate,
+                    concate_question=False,
+                    **LONG,
+                )
+            except Exception as e:  # the reference crashes on some inputs: record it
+                print(
+                    json.dumps(
+                        {
+                            "index": ex["index"],
+                            "rate": rate,
+                            "error": f"{type(e).__name__}: {e}"[:300],
+                        }
+                    ),
+                    flush=True,
+                )
+                continue
             print(
                 json.dumps(
                     {
@@ -167,6 +184,20 @@ def run_reference(examples: list[dict], out: Path, args: argparse.Namespace) -> 
             r = json.loads(line)
             if ("reference", r["index"], r["rate"]) in done:
                 continue
+            if "error" in r:
+                f.write(
+                    json.dumps(
+                        {
+                            "system": "reference",
+                            "index": r["index"],
+                            "rate": r["rate"],
+                            "error": r["error"],
+                        }
+                    )
+                    + "\n"
+                )
+                f.flush()
+                continue
             rec = record(
                 "reference",
                 by_index[r["index"]],
@@ -190,6 +221,8 @@ def bootstrap(values: np.ndarray, reps: int = 2000, seed: int = 0) -> tuple[floa
 
 def report(out: Path) -> None:
     recs = [json.loads(x) for x in out.read_text().splitlines() if x.strip()]
+    crashes = [r for r in recs if "error" in r]
+    recs = [r for r in recs if "error" not in r]
     table: dict[tuple[str, float], dict[int, dict]] = {}
     for r in recs:
         table.setdefault((r["system"], r["rate"]), {})[r["index"]] = r
@@ -233,6 +266,12 @@ def report(out: Path) -> None:
                 f"| {s} | {rate} | {len(v)} | {100 * v.mean():.0f}% ({100 * lo:.0f}-"
                 f"{100 * hi:.0f}) | {diff} | {r1:.3f} / {r2:.3f} | {sec:.2f} |"
             )
+    _print_crashes(crashes)
+
+
+def _print_crashes(crashes: list[dict]) -> None:
+    for c in crashes:
+        print(f"{c['system']} crashed on question {c['index']} at rate {c['rate']}: {c['error']}")
 
 
 def main() -> None:
