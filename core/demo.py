@@ -58,6 +58,9 @@ def run_langchain(
     question: str, method: str, rate: float, k: int, out: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
     """The LangChain path: InMemoryVectorStore, ContextualCompressionRetriever, LCEL chain."""
+    from lingua_core._deps import require
+
+    require("langchain_classic")  # the install hint when the demo extra is missing
     from langchain_classic.retrievers import ContextualCompressionRetriever
     from langchain_core.documents import Document
     from langchain_core.output_parsers import StrOutputParser
