@@ -197,3 +197,12 @@ def test_llamaindex_concurrent_async_calls_equal_sequential(tiny_llama_dir, nq20
         return [[(n.node.node_id, n.score, n.node.get_content()) for n in b] for b in batches]
 
     assert plain(asyncio.run(together())) == plain(sequential)
+
+
+def test_no_documents_give_no_documents():
+    from langchain_lingua import LinguaCompressor
+    from llamaindex_lingua import LinguaPostprocessor
+
+    assert LinguaCompressor(**RANDOM).compress_documents([], QUERY) == []
+    assert LinguaCompressor(**RANDOM).as_runnable().invoke({"question": QUERY, "context": []}) == []
+    assert LinguaPostprocessor(**RANDOM).postprocess_nodes([], query_str=QUERY) == []

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The README Results sweep (issue 7): NQ questions 500-699 (0-499 are for tuning), 20 passages,
+# every method in cl100k tokens; resumable (rerun to continue). Then: lingua eval report.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-../shared/data/nq-open-oracle.jsonl.gz}
+OUT=${OUT:-benchmarks/results/eval_nq.jsonl}
+export TIKTOKEN_CACHE_DIR=${TIKTOKEN_CACHE_DIR:-../shared/data/tiktoken}
+run() { .venv/bin/lingua eval run --data "$DATA" --token-counter cl100k_base --out "$OUT" "$@"; }
+run --questions 500:700 --methods none,random,naive,bm25
+run --questions 500:700 --methods selective_context
+run --questions 500:600 --methods longllmlingua
+run --questions 500:600 --methods llmlingua
+.venv/bin/lingua eval report "$OUT" --plots benchmarks/results/plots
