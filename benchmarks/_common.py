@@ -48,66 +48,28 @@ def load_passages(path: Path, n: int) -> list[str]:
     return texts
 
 
-def _normalize(text: str) -> str:
-    """SQuAD-style normalisation: lower case, no punctuation or articles, single spaces."""
-    import re
-    import string
-    import unicodedata
-
-    text = unicodedata.normalize("NFKC", text).lower()
-    text = "".join(" " if ch in string.punctuation else ch for ch in text)
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
-
-
 def answer_survives(context: str, answers: list[str]) -> bool:
-    """Whether any normalised gold answer occurs, on word boundaries, in the normalised context."""
-    ctx = f" {_normalize(context)} "
-    return any(f" {a} " in ctx for a in map(_normalize, answers) if a)
+    """Whether a normalised gold answer occurs in the context (``lingua_core.eval.answer_in``)."""
+    from lingua_core.eval import answer_in
+
+    return answer_in(context, answers)
 
 
 def rag_examples(path: Path, questions: range, k: int = 20, seed: int = 0) -> list[dict]:
-    """Multi-document QA examples built from the NQ oracle file.
-
-    Each question gets its gold passage and ``k - 1`` distractors: the other questions' gold
-    passages that score highest under BM25 against the question and contain none of its answers.
-    The gold passage goes to a position drawn from ``numpy.random.default_rng(seed + index)``.
-    Passages are ``title\\ntext``.
+    """:func:`lingua_core.eval.nq_multidoc` examples as the dicts the benchmark scripts use.
 
     Returns:
         Dicts with ``index``, ``question``, ``answers``, ``texts`` and ``gold`` (its position).
     """
-    import numpy as np
+    from lingua_core.eval import nq_multidoc
 
-    from lingua_core.rank import bm25_scores
-
-    rows = []
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            rows.append(json.loads(line))
-    passages = [f"{r['ctxs'][0]['title']}\n{r['ctxs'][0]['text']}" for r in rows]
-    out = []
-    for qi in questions:
-        row = rows[qi]
-        scores = bm25_scores(passages, row["question"])
-        distractors: list[int] = []
-        seen = {passages[qi]}
-        for j in np.argsort(-scores, kind="stable").tolist():
-            if len(distractors) == k - 1:
-                break
-            if j == qi or passages[j] in seen or answer_survives(passages[j], row["answers"]):
-                continue
-            seen.add(passages[j])
-            distractors.append(j)
-        pos = int(np.random.default_rng(seed + qi).integers(0, k))
-        ids = [*distractors[:pos], qi, *distractors[pos:]]
-        out.append(
-            {
-                "index": qi,
-                "question": row["question"],
-                "answers": row["answers"],
-                "texts": [passages[i] for i in ids],
-                "gold": pos,
-            }
-        )
-    return out
+    return [
+        {
+            "index": ex.meta["index"],
+            "question": ex.question,
+            "answers": list(ex.answers),
+            "texts": list(ex.contexts),
+            "gold": ex.gold,
+        }
+        for ex in nq_multidoc(path, questions, k=k, seed=seed)
+    ]
