@@ -97,7 +97,8 @@ def _build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--position",
         default="random",
-        help="gold passage position: random, first, middle, last or an index",
+        help="gold passage position: random, first, middle, last or an index; several, "
+        "comma-separated, run each (e.g. first,middle,last for the position plot)",
     )
     r.add_argument(
         "--methods",
@@ -265,8 +266,10 @@ def _eval(args: argparse.Namespace) -> int:
     start, _, end = args.questions.partition(":")
     lo, hi = (0, int(start)) if not end else (int(start), int(end))
     if fmt == "nq":
-        position: Any = int(args.position) if args.position.isdigit() else args.position
-        examples = data.nq_multidoc(args.data, range(lo, hi), k=args.k, position=position)
+        examples = []
+        for how in filter(None, (p.strip() for p in args.position.split(","))):
+            position: Any = int(how) if how.isdigit() else how
+            examples += data.nq_multidoc(args.data, range(lo, hi), k=args.k, position=position)
     elif fmt == "kv":
         examples = data.kv_retrieval(args.data, limit=hi)[lo:]
     else:

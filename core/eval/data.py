@@ -139,7 +139,9 @@ def nq_multidoc(
     gold passages that score highest under BM25 (Okapi) against the question and contain none of
     its answers (normalised), without duplicates. The gold passage goes ``"first"``,
     ``"middle"``, ``"last"``, at an index, or at a ``"random"`` position drawn from
-    ``numpy.random.default_rng(seed + question index)``. Passages are ``title\ntext``.
+    ``numpy.random.default_rng(seed + question index)``. Passages are ``title\ntext``. Example
+    ids are ``nq-<index>``, with ``@<position>`` appended for a fixed position (so that runs at
+    several positions can share one results file).
 
     Args:
         path: ``nq-open-oracle.jsonl.gz`` (lines with ``question``, ``answers``, ``ctxs``).
@@ -184,7 +186,7 @@ def nq_multidoc(
         ids = [*distractors[:pos], qi, *distractors[pos:]]
         out.append(
             QAExample(
-                f"nq-{qi}",
+                f"nq-{qi}" if position == "random" else f"nq-{qi}@{position}",
                 row["question"],
                 tuple(row["answers"]),
                 tuple(passages[i] for i in ids),

@@ -130,8 +130,51 @@ def compare_thresholds(
     }
 
 
+#: At most this many distinct gold positions make a fixed-position run (position table and plot).
+MAX_POSITIONS = 5
+
+
+def _fixed_positions(records: Sequence[dict[str, Any]]) -> list[int]:
+    golds = sorted({int(r["gold"]) for r in records if r.get("gold") is not None})
+    return golds if 1 < len(golds) <= MAX_POSITIONS else []
+
+
+def compare_all(
+    records: Sequence[dict[str, Any]], tolerance: float = 0.05, reps: int = REPS
+) -> list[dict[str, Any]]:
+    """Paired threshold comparisons of every pair of compressing methods, Holm-adjusted.
+
+    Methods without rate-1.0 records (no uncompressed reference) and ``none`` are left out. Each
+    row is :func:`compare_thresholds`'s dict plus ``a``, ``b`` and ``p_holm`` (Holm's step-down
+    adjustment over all the pairs, so a small ``p_holm`` means the thresholds differ even after
+    looking at every pair).
+    """
+    methods = [
+        m
+        for m in dict.fromkeys(r["method"] for r in records)
+        if m != "none" and any(r["method"] == m and float(r["rate"]) == 1.0 for r in records)
+    ]
+    rows = [
+        {"a": a, "b": b, **compare_thresholds(records, a, b, tolerance, reps)}
+        for i, a in enumerate(methods)
+        for b in methods[i + 1 :]
+    ]
+    order = sorted(range(len(rows)), key=lambda i: rows[i]["p"])
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(rows) - rank) * rows[i]["p"]))
+        rows[i]["p_holm"] = running
+    return rows
+
+
 def markdown(records: Sequence[dict[str, Any]], tolerance: float = 0.05) -> str:
-    """The report table: survival (95% CI) per method and rate, r* with its interval, latency."""
+    """The report as Markdown: survival per method and rate, thresholds, comparisons, positions.
+
+    Survival (95% CI) per method and rate, r* with its interval and latency; then the paired
+    threshold comparisons and, for a fixed-position run, survival by gold position.
+
+    r* needs the uncompressed reference (rate 1.0); a method without it shows ``-``.
+    """
     methods = list(dict.fromkeys(r["method"] for r in records))
     rates = sorted({float(r["rate"]) for r in records}, reverse=True)
     head = "| method | n | " + " | ".join(f"rate {x:g}" for x in rates)
@@ -148,21 +191,76 @@ def markdown(records: Sequence[dict[str, Any]], tolerance: float = 0.05) -> str:
                 cells.append(f"{100 * col.mean():.0f}% ({100 * lo:.0f}-{100 * hi:.0f})")
             else:
                 cells.append("-")
-        r_star, lo, hi, _ = threshold_ci(mat, mr, tolerance)
+        if mr[0] == 1.0:
+            r_star, lo_r, hi_r, _ = threshold_ci(mat, mr, tolerance)
+            star = f"{r_star:g} ({lo_r:g}-{hi_r:g})"
+        else:
+            star = "-"
         sec = np.mean([r["seconds"] for r in records if r["method"] == m])
-        lines.append(
-            f"| {m} | {len(ex)} | "
-            + " | ".join(cells)
-            + f" | {r_star:g} ({lo:g}-{hi:g}) | {sec:.2f} |"
-        )
+        lines.append(f"| {m} | {len(ex)} | " + " | ".join(cells) + f" | {star} | {sec:.2f} |")
+    pairs = compare_all(records, tolerance)
+    if pairs:
+        lines += [
+            "",
+            f"Threshold differences r*(a) - r*(b), paired bootstrap on shared examples "
+            f"(tolerance {100 * tolerance:g} points; p Holm-adjusted over {len(pairs)} pairs):",
+            "",
+            "| a | b | n | r*(a) - r*(b) (95% CI) | p | p (Holm) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for c in pairs:
+            lines.append(
+                f"| {c['a']} | {c['b']} | {c['n']} | {c['difference']:+.2f} "
+                f"({c['low']:+.2f} to {c['high']:+.2f}) | {c['p']:.3f} | {c['p_holm']:.3f} |"
+            )
+    golds = _fixed_positions(records)
+    if golds:
+        lines += [
+            "",
+            "Survival by position of the gold passage (95% CI):",
+            "",
+            "| method | rate | n | " + " | ".join(f"gold at {g}" for g in golds) + " |",
+            "|---|---|---|" + "---|" * len(golds),
+        ]
+        for m in methods:
+            for rate in rates:
+                cells = []
+                ns = []
+                for g in golds:
+                    vals = _survival_at(records, m, rate, g)
+                    ns.append(len(vals))
+                    if len(vals):
+                        lo, hi = bootstrap_ci(vals)
+                        cells.append(f"{100 * vals.mean():.0f}% ({100 * lo:.0f}-{100 * hi:.0f})")
+                    else:
+                        cells.append("-")
+                if any(ns):
+                    lines.append(f"| {m} | {rate:g} | {min(ns)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _survival_at(
+    records: Sequence[dict[str, Any]], method: str, rate: float, gold: int
+) -> np.ndarray:
+    """Survival per example (mean over seeds) of ``method`` at ``rate``, gold at index ``gold``."""
+    cells: dict[str, list[float]] = defaultdict(list)
+    for r in records:
+        if (
+            r["method"] == method
+            and float(r["rate"]) == rate
+            and r.get("gold") is not None
+            and int(r["gold"]) == gold
+        ):
+            cells[r["example"]].append(float(r["survived"]))
+    return np.asarray([np.mean(v) for v in cells.values()], dtype=np.float64)
 
 
 def plots(records: Sequence[dict[str, Any]], out_dir: str | Path) -> list[Path]:
     """Write the report's plots into ``out_dir``; returns their paths.
 
     ``survival.png`` (survival vs rate per method, 95% bands), ``latency.png`` (seconds per call
-    vs rate) and, when the records hold several gold positions, ``position.png``.
+    vs rate) and, for a fixed-position run (2 to :data:`MAX_POSITIONS` distinct gold positions),
+    ``position.png`` (survival by gold position, one panel per rate below 1).
     """
     from lingua_core._deps import require
 
@@ -206,20 +304,30 @@ def plots(records: Sequence[dict[str, Any]], out_dir: str | Path) -> list[Path]:
     paths.append(out / "latency.png")
     fig.savefig(paths[-1], dpi=110)
     plt.close(fig)
-    golds = {r.get("gold") for r in records if r.get("gold") is not None}
-    if len(golds) > 1:
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        for m in methods:
-            by_pos: dict[int, list[float]] = defaultdict(list)
-            for r in records:
-                if r["method"] == m and r.get("gold") is not None and float(r["rate"]) < 1:
-                    by_pos[int(r["gold"])].append(float(r["survived"]))
-            xs = sorted(by_pos)
-            ax.plot(xs, [100 * np.mean(by_pos[x]) for x in xs], marker="o", label=m)
-        ax.set_xlabel("position of the gold passage")
-        ax.set_ylabel("answer survival, % (rates < 1)")
-        ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
+    golds = _fixed_positions(records)
+    low_rates = sorted({float(r["rate"]) for r in records if float(r["rate"]) < 1}, reverse=True)
+    if golds and low_rates:
+        fig, axes = plt.subplots(
+            1, len(low_rates), figsize=(3.2 * len(low_rates) + 1, 4), sharey=True, squeeze=False
+        )
+        for ax, rate in zip(axes[0], low_rates):
+            for m in methods:
+                pts = [(g, _survival_at(records, m, rate, g)) for g in golds]
+                pts = [(g, v) for g, v in pts if len(v)]
+                if not pts:
+                    continue
+                xs = [g for g, _ in pts]
+                ys = np.asarray([100 * v.mean() for _, v in pts])
+                ci = np.asarray([bootstrap_ci(v) for _, v in pts]) * 100
+                ax.errorbar(
+                    xs, ys, yerr=[ys - ci[:, 0], ci[:, 1] - ys], marker="o", capsize=3, label=m
+                )
+            ax.set_title(f"rate {rate:g}")
+            ax.set_xticks(golds)
+            ax.set_xlabel("index of the gold passage")
+            ax.grid(alpha=0.3)
+        axes[0][0].set_ylabel("answer survival, % (95% CI)")
+        axes[0][-1].legend(fontsize=7)
         fig.tight_layout()
         paths.append(out / "position.png")
         fig.savefig(paths[-1], dpi=110)

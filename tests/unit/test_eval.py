@@ -12,6 +12,7 @@ from lingua_core.cli import main
 from lingua_core.eval import answer_in, exact_match, f1, kv_retrieval, load_jsonl, nq_multidoc
 from lingua_core.eval.report import (
     bootstrap_ci,
+    compare_all,
     compare_thresholds,
     load_records,
     markdown,
@@ -83,6 +84,7 @@ def test_nq_multidoc_positions_and_distractors(oracle):
     for position, want in (("first", 0), ("middle", 5), ("last", 9), (3, 3)):
         ex = nq_multidoc(oracle, [7], k=10, position=position)[0]
         assert ex.gold == want and len(ex.contexts) == 10
+        assert ex.id == f"nq-7@{position}"  # positions can share one results file
         assert ex.contexts[want].startswith("Country 7\n")
         others = [c for j, c in enumerate(ex.contexts) if j != want]
         assert not any(answer_in(c, ex.answers) for c in others)  # passage 5 is excluded
@@ -180,9 +182,30 @@ def test_compare_thresholds_and_report(tmp_path):
     table = markdown(records)
     assert "| a | 120 |" in table and "| 0.5 (0.5-0.5) |" in table
     assert "| 0.2 (0.2-0.2) |" in table
+    assert "| a | b | 120 | +0.30 (+0.30 to +0.30) |" in table
+    # gold positions 0-3 with survival independent of them: every cell is the overall mean.
+    assert "| a | 0.5 | 30 | " in table and "gold at 3 |" in table
     paths = plots(records, tmp_path / "plots")
     assert [p.name for p in paths] == ["survival.png", "latency.png", "position.png"]
     assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_compare_all_adjusts_for_every_pair():
+    records = (
+        synthetic_records("a", 0.5)
+        + synthetic_records("b", 0.2, seed=1)
+        + synthetic_records("c", 0.5, seed=2)
+        + synthetic_records("none", 0.2, seed=3)  # not a compressor: left out
+    )
+    rows = {(r["a"], r["b"]): r for r in compare_all(records, reps=500)}
+    assert set(rows) == {("a", "b"), ("a", "c"), ("b", "c")}
+    assert rows[("a", "c")]["difference"] == 0 and rows[("a", "c")]["p_holm"] == 1.0
+    for pair in (("a", "b"), ("b", "c")):
+        assert rows[pair]["p"] <= rows[pair]["p_holm"] < 0.05
+    # no rate 1.0 (no uncompressed reference): no threshold, no comparison
+    low = [r for r in records if r["rate"] < 1]
+    assert compare_all(low) == [] and "| a | 120 |" in markdown(low)
+    assert "| - | 0.01 |" in markdown(low)
 
 
 def test_cli_eval_run_and_report(oracle, tmp_path, capsys):
