@@ -23,7 +23,15 @@ from lingua_core.tokens import TokenCounter, get_token_counter
 logger = logging.getLogger(__name__)
 
 #: Options that choose or load the model: given to ``get_compressor``, never per call.
-MODEL_OPTIONS = ("model", "device", "dtype", "model_kwargs", "token_counter", "trust_remote_code")
+MODEL_OPTIONS = (
+    "model",
+    "device",
+    "dtype",
+    "model_kwargs",
+    "token_counter",
+    "trust_remote_code",
+    "allow_pickle",
+)
 
 
 @dataclass(frozen=True)
@@ -222,6 +230,8 @@ class Compressor:
         token_counter: The tokens in which rates and budgets are met (see
             :func:`lingua_core.tokens.get_token_counter`); default: the method's own tokenizer.
         trust_remote_code: Allow code from a model repository to run (off by default).
+        allow_pickle: Allow weights in pickle format (``pytorch_model.bin``), which can run code
+            when loaded; off by default: weights load from safetensors only.
         **options: Method options; defaults for every call (see :attr:`options_spec`).
 
     Raises:
@@ -252,6 +262,7 @@ class Compressor:
         model_kwargs: Mapping[str, Any] | None = None,
         token_counter: Any = None,
         trust_remote_code: bool = False,
+        allow_pickle: bool = False,
         **options: Any,
     ) -> None:
         if not self.uses_model and (model is not None or model_kwargs):
@@ -262,6 +273,7 @@ class Compressor:
         self.dtype = dtype
         self.model_kwargs = dict(model_kwargs or {})
         self.trust_remote_code = bool(trust_remote_code)
+        self.allow_pickle = bool(allow_pickle)
         self._token_counter_spec = token_counter
         self._counter: TokenCounter | None = None
         self._lock = threading.Lock()

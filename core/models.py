@@ -3,8 +3,9 @@
 Every model goes through :func:`load_causal_lm` (or :func:`load_tokenizer`), so that one loaded
 model is shared by every compressor asking for the same ``(model, device, dtype, model_kwargs,
 trust_remote_code)``, loading happens once even under many threads, and the safety rules live in
-one place: ``trust_remote_code=False`` unless the caller asks, safetensors preferred, no network
-for a local folder or with ``HF_HUB_OFFLINE=1``.
+one place: ``trust_remote_code=False`` unless the caller asks, weights from safetensors only
+(pickle, which can run code when loaded, only with ``allow_pickle=True``), no network for a local
+folder or with ``HF_HUB_OFFLINE=1``.
 """
 
 from __future__ import annotations
@@ -362,6 +363,7 @@ def load_causal_lm(
     dtype: Any = "auto",
     model_kwargs: Mapping[str, Any] | None = None,
     trust_remote_code: bool = False,
+    allow_pickle: bool = False,
 ) -> LoadedModel:
     """Load (once, shared) a causal LM and its tokenizer, in eval mode on its device.
 
@@ -373,13 +375,23 @@ def load_causal_lm(
             ``torch.dtype``.
         model_kwargs: Passed to ``from_pretrained`` (e.g. ``{"attn_implementation": "sdpa"}``).
         trust_remote_code: Run code from the model repository; off unless you ask.
+        allow_pickle: Load pickle weights (``pytorch_model.bin``) when there are no safetensors;
+            pickle can run code on load, so off unless you ask.
 
     Raises:
         FileNotFoundError: For a model folder that does not exist.
-        OSError: When the model cannot be loaded (e.g. a hub id with no network).
+        OSError: When the model cannot be loaded (e.g. a hub id with no network, or only pickle
+            weights without ``allow_pickle=True``).
     """
     return _load_model(
-        "causal_lm", "AutoModelForCausalLM", model, device, dtype, model_kwargs, trust_remote_code
+        "causal_lm",
+        "AutoModelForCausalLM",
+        model,
+        device,
+        dtype,
+        model_kwargs,
+        trust_remote_code,
+        allow_pickle=allow_pickle,
     )
 
 
@@ -390,6 +402,7 @@ def load_token_classifier(
     dtype: Any = "auto",
     model_kwargs: Mapping[str, Any] | None = None,
     trust_remote_code: bool = False,
+    allow_pickle: bool = False,
 ) -> LoadedModel:
     """Load (once, shared) a ``*ForTokenClassification`` model and its tokenizer.
 
@@ -409,6 +422,7 @@ def load_token_classifier(
         model_kwargs,
         trust_remote_code,
         architecture_suffix="ForTokenClassification",
+        allow_pickle=allow_pickle,
     )
 
 
@@ -419,13 +433,21 @@ def load_encoder(
     dtype: Any = "auto",
     model_kwargs: Mapping[str, Any] | None = None,
     trust_remote_code: bool = False,
+    allow_pickle: bool = False,
 ) -> LoadedModel:
     """Load (once, shared) a plain encoder (``AutoModel``) and its tokenizer, for embeddings.
 
     Arguments as for :func:`load_causal_lm`; ``model=None`` is the embedded MiniLM.
     """
     return _load_model(
-        "encoder", "AutoModel", model, device, dtype, model_kwargs, trust_remote_code
+        "encoder",
+        "AutoModel",
+        model,
+        device,
+        dtype,
+        model_kwargs,
+        trust_remote_code,
+        allow_pickle=allow_pickle,
     )
 
 
@@ -438,6 +460,7 @@ def _load_model(
     model_kwargs: Mapping[str, Any] | None,
     trust_remote_code: bool,
     architecture_suffix: str | None = None,
+    allow_pickle: bool = False,
 ) -> LoadedModel:
     source = resolve_model_source(model, kind=kind)
     dev = resolve_device(device)
@@ -446,7 +469,18 @@ def _load_model(
     if kwargs.pop("trust_remote_code", False):
         msg = "pass trust_remote_code=True as its own option, not inside model_kwargs"
         raise ValueError(msg)
-    key = model_cache_key(kind, source, dev, torch_dtype, kwargs, trust_remote_code)
+    if "use_safetensors" in kwargs:
+        msg = "pass allow_pickle=True as its own option instead of use_safetensors in model_kwargs"
+        raise ValueError(msg)
+    use_safetensors = _use_safetensors(source, allow_pickle)
+    key = model_cache_key(
+        kind,
+        source,
+        dev,
+        torch_dtype,
+        {**kwargs, **({"allow_pickle": True} if allow_pickle else {})},
+        trust_remote_code,
+    )
 
     def _load() -> LoadedModel:
         transformers = require("transformers")
@@ -463,12 +497,15 @@ def _load_model(
                     raise TypeError(msg)
             tok = transformers.AutoTokenizer.from_pretrained(source, **hf)
             mdl = getattr(transformers, auto_class).from_pretrained(
-                source, dtype=torch_dtype, use_safetensors=_has_safetensors(source), **hf, **kwargs
+                source, dtype=torch_dtype, use_safetensors=use_safetensors, **hf, **kwargs
             )
         except TypeError as e:
             raise ValueError(str(e)) from None
         except (OSError, ValueError) as e:
-            raise _load_error(source, e) from e
+            err = _load_error(source, e)
+            if not allow_pickle and "safetensors" in str(e).lower():
+                err = OSError(f"{err} {_PICKLE_HINT}")
+            raise err from e
         mdl.to(dev)
         mdl.eval()
         logger.info("loaded %s %s on %s (%s)", kind, source, dev, torch_dtype)
@@ -477,12 +514,32 @@ def _load_model(
     return _get_or_load(key, _load)
 
 
-def _has_safetensors(source: str) -> bool | None:
-    """Whether to insist on safetensors weights.
+_PICKLE_HINT = (
+    "Weights load from safetensors only: pickle weights (pytorch_model.bin) can run code when "
+    "loaded. Convert them (model.save_pretrained(folder, safe_serialization=True)) or, if you "
+    "trust the checkpoint, pass allow_pickle=True."
+)
 
-    ``True`` for a local folder holding safetensors weights; ``None`` otherwise, which lets
-    transformers prefer safetensors on the hub and fall back to pickle only without them.
+
+def _use_safetensors(source: str, allow_pickle: bool) -> bool | None:
+    """``use_safetensors`` for ``from_pretrained``.
+
+    Without ``allow_pickle``: ``True`` (safetensors only); a local folder without safetensors
+    weights is refused here, with the way out. With it: ``None`` (transformers prefers
+    safetensors and falls back to pickle).
+
+    Raises:
+        OSError: For a local folder with pickle weights only, unless ``allow_pickle``.
     """
+    if allow_pickle:
+        return None
     if os.path.isdir(source):
-        return any(p.suffix == ".safetensors" for p in Path(source).iterdir()) or None
-    return None
+        files = [p.name for p in Path(source).iterdir()]
+        if not any(f.endswith(".safetensors") for f in files):
+            pickled = [f for f in files if f.endswith((".bin", ".pt", ".pth", ".ckpt"))]
+            what = (
+                f"pickle weights only ({', '.join(sorted(pickled))})" if pickled else "no weights"
+            )
+            msg = f"model folder {source!r} holds {what}. {_PICKLE_HINT}"
+            raise OSError(msg)
+    return True

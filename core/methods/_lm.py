@@ -42,6 +42,7 @@ class CausalLMCompressor(Compressor):
             dtype=self.dtype,
             model_kwargs=self.model_kwargs,
             trust_remote_code=self.trust_remote_code,
+            allow_pickle=self.allow_pickle,
         )
 
     def warmup(self) -> None:

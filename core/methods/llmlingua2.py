@@ -117,6 +117,7 @@ class LLMLingua2Compressor(Compressor):
                 dtype=self.dtype,
                 model_kwargs=self.model_kwargs,
                 trust_remote_code=self.trust_remote_code,
+                allow_pickle=self.allow_pickle,
             )
         except OSError as e:
             msg = (

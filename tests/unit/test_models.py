@@ -144,6 +144,39 @@ def test_trust_remote_code_is_off_unless_asked_and_safetensors_preferred(tiny_ll
         m.load_causal_lm(str(tiny_llama_dir), model_kwargs={"trust_remote_code": True})
 
 
+def test_pickle_weights_load_only_when_the_caller_allows_it(tiny_llama_dir, tmp_path):
+    import shutil
+
+    import torch
+
+    from lingua_core import get_compressor
+
+    pickled = tmp_path / "pickled"
+    shutil.copytree(tiny_llama_dir, pickled)
+    state = m.load_causal_lm(str(tiny_llama_dir)).model.state_dict()
+    torch.save(state, pickled / "pytorch_model.bin")
+    (pickled / "model.safetensors").unlink()
+    with pytest.raises(
+        OSError, match=r"pickle weights only \(pytorch_model.bin\).*allow_pickle=True"
+    ):
+        m.load_causal_lm(str(pickled))
+    comp = get_compressor("selective_context", model=str(pickled))
+    with pytest.raises(OSError, match="allow_pickle=True"):
+        comp.compress(["some text to compress here"], rate=0.5)
+    loaded = m.load_causal_lm(str(pickled), allow_pickle=True)
+    ref = m.load_causal_lm(str(tiny_llama_dir))
+    assert loaded.model is not ref.model
+    assert torch.equal(loaded.model.lm_head.weight, ref.model.lm_head.weight)
+    allowed = get_compressor("selective_context", model=str(pickled), allow_pickle=True)
+    plain = get_compressor("selective_context", model=str(tiny_llama_dir))
+    text = ["The quick brown fox jumps over the lazy dog near the river bank today."]
+    assert allowed.compress(text, rate=0.5) == plain.compress(text, rate=0.5)
+    with pytest.raises(ValueError, match="allow_pickle=True as its own option"):
+        m.load_causal_lm(str(pickled), model_kwargs={"use_safetensors": False})
+    with pytest.raises(ValueError, match="give it to get_compressor"):
+        plain.compress(text, rate=0.5, allow_pickle=True)
+
+
 def test_cache_folder_names_cannot_escape():
     for evil in ["../../etc/passwd", "/abs/path", "a/../../b", "..", "org/model"]:
         name = m.safe_cache_name(evil)
@@ -189,3 +222,24 @@ def test_a_named_token_counter_does_not_load_the_model(tiny_llama_dir):
     results = c.compress(["one two three four"], rate=1.0)
     assert results[0].text == "one two three four"
     assert not [k for k in m.loaded_models() if k[0] == "causal_lm"]
+
+
+def test_the_suite_runs_with_network_sockets_blocked():
+    """pytest-socket (pyproject addopts) refuses every connection but to localhost."""
+    import socket
+
+    import pytest_socket
+
+    blocked = (pytest_socket.SocketBlockedError, pytest_socket.SocketConnectBlockedError)
+    with pytest.raises(blocked):
+        socket.create_connection(("93.184.216.34", 443), timeout=1)
+
+
+def test_a_hub_id_offline_fails_fast_with_the_way_out():
+    from lingua_core import get_compressor
+
+    comp = get_compressor("selective_context", model="some-org/not-a-local-model")
+    with pytest.raises(
+        OSError, match=r"(?s)could not load model 'some-org/not-a-local-model'.*a local folder"
+    ):
+        comp.compress(["a text"], rate=0.5)
