@@ -1,19 +1,27 @@
 """What the framework adapters share.
 
-Checking their settings, building the core compressor, and the per-document stats they attach
-under ``metadata["lingua"]``.
+Checking their settings, building the core compressor, the failure policy (``on_error``), and
+the per-document stats they attach under ``metadata["lingua"]``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from lingua_core.base import CompressionResult, Compressor, validate_budget
-from lingua_core.registry import get_compressor
+from lingua_core.registry import get_compressor, resolve
+
+logger = logging.getLogger(__name__)
 
 #: Metadata key under which adapters store a document's compression stats.
 STATS_KEY = "lingua"
+
+#: What an adapter does when compression fails: ``"raise"`` the error (the default), or
+#: ``"passthrough"``: return the inputs unchanged, flagged, and log a warning.
+OnError = Literal["raise", "passthrough"]
 
 
 def check_settings(
@@ -86,12 +94,107 @@ def call_stats(
     }
 
 
+def error_text(error: BaseException) -> str:
+    """``"<ExceptionType>: <message>"``, as reported in passthrough stats and events."""
+    return f"{type(error).__name__}: {error}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one adapter call produced for its texts, in input order.
+
+    Attributes:
+        texts: The output text of each input: compressed, or the original on passthrough.
+        stats: The ``metadata["lingua"]`` dict of each input (a fresh dict for each).
+        dropped: Whether a coarse filter dropped each input (never on passthrough).
+        call: The call's stats for the ``"lingua_compression"`` event.
+        passthrough: Whether compression failed and the inputs came back unchanged
+            (``on_error="passthrough"``).
+    """
+
+    texts: list[str]
+    stats: list[dict[str, Any]]
+    dropped: list[bool]
+    call: dict[str, Any]
+    passthrough: bool = False
+
+
+def compress_or_pass(
+    compress: Callable[[], Sequence[CompressionResult]],
+    texts: Sequence[str],
+    ids: Sequence[Any],
+    *,
+    method: str,
+    on_error: OnError,
+    adapter: str,
+) -> Outcome:
+    """Run one adapter call's compression under the ``on_error`` failure policy.
+
+    The policy covers any ``Exception`` that ``compress`` raises: building the core compressor
+    (it is built on first use, so an unknown option or a model that cannot be loaded fails
+    here), loading the model, and compressing. ``BaseException`` that is not an ``Exception``
+    (``KeyboardInterrupt``, ``SystemExit``) always propagates.
+
+    Args:
+        compress: Builds the compressor if needed and compresses ``texts``.
+        texts: The input texts, in order.
+        ids: The input ids (reported in the call stats), same order.
+        method: The canonical method name (reported in the call stats, and on passthrough).
+        on_error: ``"raise"``: the error propagates. ``"passthrough"``: a warning is logged (with
+            the traceback) and every text comes back unchanged, its stats
+            ``{"error": "<Type>: <message>", "passthrough": True, "method": method}``.
+        adapter: The adapter's class name, for the warning.
+
+    Returns:
+        The outcome of the call, one entry per text.
+
+    Raises:
+        Exception: Whatever ``compress`` raised, when ``on_error="raise"``.
+    """
+    try:
+        results = list(compress())
+    except Exception as error:
+        if on_error != "passthrough":
+            raise
+        logger.warning(
+            "%s: compression failed (%s); returning the %d input(s) unchanged "
+            "(on_error='passthrough')",
+            adapter,
+            error_text(error),
+            len(texts),
+            exc_info=error,
+        )
+        flag = {"error": error_text(error), "passthrough": True, "method": method}
+        call = {
+            "method": method,
+            "documents": len(texts),
+            "rate": 1.0,
+            "dropped_ids": [],
+            "error": flag["error"],
+            "passthrough": True,
+        }
+        return Outcome(
+            texts=list(texts),
+            stats=[dict(flag) for _ in texts],
+            dropped=[False] * len(texts),
+            call=call,
+            passthrough=True,
+        )
+    return Outcome(
+        texts=[r.text for r in results],
+        stats=[result_stats(r) for r in results],
+        dropped=[r.dropped for r in results],
+        call=call_stats(results, ids, method),
+    )
+
+
 def settings_base() -> type:
     """The pydantic base class holding the settings both adapters share (imported on use).
 
     Fields: ``method``, ``model``, ``rate``, ``target_tokens``, ``device``, ``options``,
-    ``keep_dropped``; conflicting settings are rejected at construction; the core compressor is
-    built on first use (thread-safe) and held in a private attribute.
+    ``keep_dropped``, ``on_error``; an unknown method and conflicting settings are rejected at
+    construction; the core compressor is built on first use (thread-safe) and held in a private
+    attribute; :meth:`_compress_or_pass` applies the ``on_error`` policy.
     """
     global _SETTINGS_BASE
     if _SETTINGS_BASE is None:
@@ -138,11 +241,22 @@ def _make_settings_base() -> type:
             False,
             description="Keep documents a coarse filter dropped (empty, flagged in the stats).",
         )
+        on_error: OnError = pydantic.Field(
+            "raise",
+            description=(
+                "What to do when compression fails (building the compressor or loading the "
+                "model included): 'raise' the error, or 'passthrough': return the inputs "
+                "unchanged with metadata['lingua'] = {'error': '<Type>: <message>', "
+                "'passthrough': True, 'method': ...} and log a warning. Invalid settings are "
+                "rejected at construction either way."
+            ),
+        )
 
         _compressor: Compressor | None = pydantic.PrivateAttr(default=None)
 
         @pydantic.model_validator(mode="after")
         def _check_settings(self) -> Any:
+            resolve(self.method)  # an unknown method fails here, not (maybe silently) on use
             check_settings(self.rate, self.target_tokens, self.model, self.device, self.options)
             return self
 
@@ -160,6 +274,19 @@ def _make_settings_base() -> type:
         def _compress_texts(self, texts: list[str], query: str | None) -> list[CompressionResult]:
             return self.compressor.compress(
                 texts, query=query or None, rate=self.rate, target_tokens=self.target_tokens
+            )
+
+        def _compress_or_pass(
+            self, texts: list[str], query: str | None, ids: Sequence[Any]
+        ) -> Outcome:
+            """Compress ``texts`` under the ``on_error`` policy (see :func:`compress_or_pass`)."""
+            return compress_or_pass(
+                lambda: self._compress_texts(texts, query),
+                texts,
+                ids,
+                method=resolve(self.method)[0],
+                on_error=self.on_error,
+                adapter=type(self).__name__,
             )
 
     return LinguaSettings

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lingua_core._deps import require
-from lingua_core.adapters import EVENT_NAME, STATS_KEY, call_stats, result_stats, settings_base
+from lingua_core.adapters import EVENT_NAME, STATS_KEY, settings_base
 
 require("langchain_core")
 
@@ -39,6 +39,13 @@ class LinguaCompressor(settings_base(), BaseDocumentCompressor):  # type: ignore
     callbacks receive (with token totals), when the call runs inside a traced run. The core
     compressor (and its model) is built on first use.
 
+    When compression fails (the model cannot be loaded, the compressor raises), the error
+    propagates by default (``on_error="raise"``). With ``on_error="passthrough"`` a warning is
+    logged and every input comes back unchanged (text, id, metadata) in order, flagged with
+    ``metadata["lingua"] = {"error": "<Type>: <message>", "passthrough": True, "method": ...}``;
+    the event is still sent, with ``rate`` 1.0 and the ``"error"``. Invalid settings are
+    rejected at construction whatever ``on_error`` says.
+
     Example:
         >>> from langchain_core.documents import Document
         >>> compressor = LinguaCompressor(method="random", rate=0.5)
@@ -49,14 +56,16 @@ class LinguaCompressor(settings_base(), BaseDocumentCompressor):  # type: ignore
         self, documents: Sequence[Document], query: str | None
     ) -> tuple[list[Document], dict[str, Any]]:
         docs = list(documents)
-        results = self._compress_texts([d.page_content for d in docs], query)
+        outcome = self._compress_or_pass(
+            [d.page_content for d in docs], query, [d.id for d in docs]
+        )
         out = []
-        for doc, res in zip(docs, results):
-            if res.dropped and not self.keep_dropped:
+        for doc, text, stats, dropped in zip(docs, outcome.texts, outcome.stats, outcome.dropped):
+            if dropped and not self.keep_dropped:
                 continue
-            metadata = {**doc.metadata, STATS_KEY: result_stats(res)}
-            out.append(Document(page_content=res.text, metadata=metadata, id=doc.id))
-        return out, call_stats(results, [d.id for d in docs], self.compressor.method)
+            metadata = {**doc.metadata, STATS_KEY: stats}
+            out.append(Document(page_content=text, metadata=metadata, id=doc.id))
+        return out, outcome.call
 
     def compress_documents(
         self,

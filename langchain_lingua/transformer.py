@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lingua_core._deps import require
-from lingua_core.adapters import STATS_KEY, result_stats, settings_base
+from lingua_core.adapters import STATS_KEY, settings_base
 from lingua_core.registry import method_class
 
 require("langchain_core")
@@ -20,7 +20,9 @@ class LinguaDocumentTransformer(settings_base(), BaseDocumentTransformer):  # ty
 
     Same fields as :class:`langchain_lingua.LinguaCompressor`; a question-aware method
     (``longllmlingua``) is rejected, since there is no question at indexing time. Every input
-    comes back, in order, with its metadata, id and ``metadata["lingua"]`` stats.
+    comes back, in order, with its metadata, id and ``metadata["lingua"]`` stats. With
+    ``on_error="passthrough"``, a failed compression logs a warning and returns the inputs
+    unchanged, flagged ``metadata["lingua"]["passthrough"]`` (see ``LinguaCompressor``).
 
     Example:
         >>> from langchain_core.documents import Document
@@ -42,16 +44,16 @@ class LinguaDocumentTransformer(settings_base(), BaseDocumentTransformer):  # ty
             raise ValueError(msg)
 
     def transform_documents(self, documents: Sequence[Document], **kwargs: Any) -> list[Document]:
-        """Compress every document (one output per input, in order; ``kwargs`` unused)."""
+        """Compress every document (one output per input, in order; ``kwargs`` unused).
+
+        Raises:
+            Exception: What compression raised, unless ``on_error="passthrough"``.
+        """
         docs = list(documents)
-        results = self._compress_texts([d.page_content for d in docs], None)
+        outcome = self._compress_or_pass([d.page_content for d in docs], None, [d.id for d in docs])
         return [
-            Document(
-                page_content=res.text,
-                metadata={**doc.metadata, STATS_KEY: result_stats(res)},
-                id=doc.id,
-            )
-            for doc, res in zip(docs, results)
+            Document(page_content=text, metadata={**doc.metadata, STATS_KEY: stats}, id=doc.id)
+            for doc, text, stats in zip(docs, outcome.texts, outcome.stats)
         ]
 
     async def atransform_documents(

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from lingua_core._deps import require
-from lingua_core.adapters import EVENT_NAME, STATS_KEY, call_stats, result_stats, settings_base
+from lingua_core.adapters import EVENT_NAME, STATS_KEY, settings_base
 
 require("llama_index.core")
 
@@ -54,6 +54,14 @@ class LinguaPostprocessor(settings_base(), BaseNodePostprocessor):  # type: igno
     instrumentation span and emits a :class:`LinguaCompressionEvent` (token totals, dropped
     node ids). The core compressor (and its model) is built on first use.
 
+    When compression fails, the error propagates by default (``on_error="raise"``). With
+    ``on_error="passthrough"`` a warning is logged and every node comes back unchanged (a copy
+    with the same text, id, relationships and score) in order, flagged with
+    ``metadata["lingua"] = {"error": "<Type>: <message>", "passthrough": True, "method": ...}``
+    (hidden from the LLM and the embedder too); the event is still emitted, with ``rate`` 1.0
+    and the ``"error"``. Invalid settings are rejected at construction whatever ``on_error``
+    says.
+
     Example:
         >>> postprocessor = LinguaPostprocessor(method="random", rate=0.5)
         >>> nodes = postprocessor.postprocess_nodes(nodes, query_str="q")  # doctest: +SKIP
@@ -72,28 +80,33 @@ class LinguaPostprocessor(settings_base(), BaseNodePostprocessor):  # type: igno
     ) -> list[NodeWithScore]:
         query = query_bundle.query_str if query_bundle is not None else None
         todo = [i for i, item in enumerate(nodes) if _compressible(item)]
-        results = self._compress_texts(
-            [nodes[i].node.get_content(metadata_mode=MetadataMode.NONE) for i in todo], query
+        outcome = self._compress_or_pass(
+            [nodes[i].node.get_content(metadata_mode=MetadataMode.NONE) for i in todo],
+            query,
+            [nodes[i].node.node_id for i in todo],
         )
-        by_index = dict(zip(todo, results))
+        by_index = {
+            i: (text, stats, dropped)
+            for i, text, stats, dropped in zip(todo, outcome.texts, outcome.stats, outcome.dropped)
+        }
         out = []
         for i, item in enumerate(nodes):
-            res = by_index.get(i)
-            if res is None:
+            if i not in by_index:
                 out.append(item)  # nothing to compress: as it came
                 continue
-            if res.dropped and not self.keep_dropped:
+            text, stats, dropped = by_index[i]
+            if dropped and not self.keep_dropped:
                 continue
             node = item.node.model_copy()
-            node.set_content(res.text)
+            if not outcome.passthrough:
+                node.set_content(text)
             # model_copy is shallow: new containers so the input node is left untouched.
-            node.metadata = {**node.metadata, STATS_KEY: result_stats(res)}
+            node.metadata = {**node.metadata, STATS_KEY: stats}
             for attr in ("excluded_llm_metadata_keys", "excluded_embed_metadata_keys"):
                 keys = list(getattr(node, attr))
                 setattr(node, attr, keys if STATS_KEY in keys else [*keys, STATS_KEY])
             out.append(NodeWithScore(node=node, score=item.score))
-        stats = call_stats(results, [nodes[i].node.node_id for i in todo], self.compressor.method)
-        dispatcher.event(LinguaCompressionEvent(stats=stats))
+        dispatcher.event(LinguaCompressionEvent(stats=outcome.call))
         return out
 
     async def _apostprocess_nodes(
