@@ -57,14 +57,15 @@ class Embedder:
         with torch.inference_mode():
             for b in range(0, len(order), self.batch_size):
                 idx = order[b : b + self.batch_size]
-                enc = loaded.tokenizer(
-                    [items[i] for i in idx],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_length,
-                    return_tensors="pt",
-                ).to(loaded.device)
-                hidden = loaded.model(**enc).last_hidden_state.float()
+                with loaded.gate:  # the tokenizer's padding settings are shared state too
+                    enc = loaded.tokenizer(
+                        [items[i] for i in idx],
+                        padding=True,
+                        truncation=True,
+                        max_length=self.max_length,
+                        return_tensors="pt",
+                    ).to(loaded.device)
+                    hidden = loaded.model(**enc).last_hidden_state.float()
                 mask = enc["attention_mask"].unsqueeze(-1).float()
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
                 pooled = torch.nn.functional.normalize(pooled, dim=-1)

@@ -69,7 +69,7 @@ class Reader:
         loaded = self._loaded()
         enc = self._encode(messages).to(loaded.device)
         tok = loaded.tokenizer
-        with torch.inference_mode():
+        with torch.inference_mode(), loaded.gate:
             out = loaded.model.generate(
                 **enc,
                 max_new_tokens=self.max_new_tokens,

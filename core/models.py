@@ -260,11 +260,18 @@ class LoadedModel:
     dtype: Any
     source: str
     facts: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    #: Held around each forward pass: one batch at a time per model, so that memory stays that
+    #: of one batch however many threads share the model (concurrent forwards on one device
+    #: only oversubscribe it: CPU threads, or one CUDA stream).
+    gate: Any = field(default_factory=threading.RLock, compare=False, repr=False)
 
 
 _CACHE: dict[tuple[Any, ...], LoadedModel] = {}
 _CACHE_LOCK = threading.Lock()
-_KEY_LOCKS: dict[tuple[Any, ...], threading.Lock] = {}
+# Loads run one at a time: transformers' loading (meta-device initialisation) is not safe across
+# threads ("Cannot copy out of meta tensor" when two models load at once). Reentrant, since a
+# loader may load a tokenizer.
+_LOAD_LOCK = threading.RLock()
 
 
 def _freeze(value: Any) -> Any:
@@ -296,8 +303,7 @@ def _get_or_load(key: tuple[Any, ...], loader: Any) -> LoadedModel:
         hit = _CACHE.get(key)
         if hit is not None:
             return hit
-        lock = _KEY_LOCKS.setdefault(key, threading.Lock())
-    with lock:  # one load per key; other keys load in parallel
+    with _LOAD_LOCK:  # one load at a time, and one per key
         with _CACHE_LOCK:
             hit = _CACHE.get(key)
         if hit is not None:
@@ -318,7 +324,6 @@ def clear_models() -> None:
     """Forget every shared model, so that its memory can be freed (and CUDA caches emptied)."""
     with _CACHE_LOCK:
         _CACHE.clear()
-        _KEY_LOCKS.clear()
     import sys
 
     torch = sys.modules.get("torch")

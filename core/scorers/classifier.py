@@ -172,5 +172,7 @@ class TokenClassifierScorer:
                 out[t][idx] = probs[b, 1 : idx.shape[0] + 1]
 
         with torch.inference_mode():
-            run_in_batches(rows, lambda r: r[1].shape[0] + 2, self.batch_tokens, step)
+            run_in_batches(
+                rows, lambda r: r[1].shape[0] + 2, self.batch_tokens, step, self.loaded.gate
+            )
         return out

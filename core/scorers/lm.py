@@ -113,7 +113,7 @@ class CausalLMScorer:
             ok = head is not None and base is not None and base is not model
             if ok:
                 probe = torch.arange(1, 9, device=self.loaded.device).unsqueeze(0)
-                with torch.inference_mode():
+                with torch.inference_mode(), self.loaded.gate:
                     full = model(input_ids=probe, use_cache=False).logits.float()
                     split = head(base(input_ids=probe, use_cache=False).last_hidden_state).float()
                 ok = bool(torch.allclose(full, split, rtol=1e-3, atol=1e-3))
@@ -257,7 +257,7 @@ class CausalLMScorer:
                 out_scores[w.text][w.start : w.end] = vals
 
         with torch.inference_mode():
-            run_in_batches(rows, lambda r: len(r[1]), self.batch_tokens, step)
+            run_in_batches(rows, lambda r: len(r[1]), self.batch_tokens, step, self.loaded.gate)
         for s in out_scores:  # no start token: the first token has no context
             if s.size and np.isnan(s[0]):
                 s[0] = float(np.nanmean(s[1:])) if s.size > 1 else 0.0
