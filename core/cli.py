@@ -124,6 +124,12 @@ def _build_parser() -> argparse.ArgumentParser:
     rep.add_argument("results", help="the sweep's JSONL file")
     rep.add_argument("--plots", default=None, help="folder for PNG plots (needs matplotlib)")
     rep.add_argument("--tolerance", type=float, default=0.05)
+    rep.add_argument(
+        "--metric",
+        default="survived",
+        help="survived (answer in the compressed context, default), or a reader metric: "
+        "answer_in_output, exact_match, f1 (runs made with --reader)",
+    )
     return p
 
 
@@ -255,9 +261,9 @@ def _eval(args: argparse.Namespace) -> int:
 
     if args.eval_command == "report":
         records = report.load_records(args.results)
-        print(report.markdown(records, args.tolerance))
+        print(report.markdown(records, args.tolerance, args.metric))
         if args.plots:
-            for path in report.plots(records, args.plots):
+            for path in report.plots(records, args.plots, args.metric):
                 print(f"wrote {path}")
         return 0
     fmt = args.format or (

@@ -17,6 +17,23 @@ from typing import Any
 import numpy as np
 
 REPS = 2000
+#: Per-record metrics a report can be made on, with their labels (the reader's need
+#: ``lingua eval run --reader``).
+METRICS = {
+    "survived": "answer survival",
+    "answer_in_output": "reader: answer in output",
+    "exact_match": "reader: exact match",
+    "f1": "reader: F1",
+}
+
+
+def _check_metric(records: Sequence[dict[str, Any]], metric: str) -> None:
+    if metric not in METRICS:
+        msg = f"unknown metric {metric!r}; valid: {', '.join(METRICS)}"
+        raise ValueError(msg)
+    if records and not any(metric in r for r in records):
+        msg = f"no record holds {metric!r} (reader metrics need: lingua eval run --reader local)"
+        raise ValueError(msg)
 
 
 def load_records(path: str | Path) -> list[dict[str, Any]]:
@@ -94,14 +111,15 @@ def compare_thresholds(
     tolerance: float = 0.05,
     reps: int = REPS,
     seed: int = 0,
+    metric: str = "survived",
 ) -> dict[str, float]:
     """Paired bootstrap of ``r*(a) - r*(b)`` on the examples both methods ran.
 
     Returns:
         ``difference``, its 95% interval ``low``/``high``, and a two-sided bootstrap ``p``.
     """
-    ea, ra, ma = survival_matrix(records, a)
-    eb, rb, mb = survival_matrix(records, b)
+    ea, ra, ma = survival_matrix(records, a, metric)
+    eb, rb, mb = survival_matrix(records, b, metric)
     common = sorted(set(ea) & set(eb))
     rates = [r for r in ra if r in rb]
     ia = [ea.index(e) for e in common]
@@ -140,7 +158,10 @@ def _fixed_positions(records: Sequence[dict[str, Any]]) -> list[int]:
 
 
 def compare_all(
-    records: Sequence[dict[str, Any]], tolerance: float = 0.05, reps: int = REPS
+    records: Sequence[dict[str, Any]],
+    tolerance: float = 0.05,
+    reps: int = REPS,
+    metric: str = "survived",
 ) -> list[dict[str, Any]]:
     """Paired threshold comparisons of every pair of compressing methods, Holm-adjusted.
 
@@ -155,7 +176,7 @@ def compare_all(
         if m != "none" and any(r["method"] == m and float(r["rate"]) == 1.0 for r in records)
     ]
     rows = [
-        {"a": a, "b": b, **compare_thresholds(records, a, b, tolerance, reps)}
+        {"a": a, "b": b, **compare_thresholds(records, a, b, tolerance, reps, metric=metric)}
         for i, a in enumerate(methods)
         for b in methods[i + 1 :]
     ]
@@ -167,20 +188,27 @@ def compare_all(
     return rows
 
 
-def markdown(records: Sequence[dict[str, Any]], tolerance: float = 0.05) -> str:
+def markdown(
+    records: Sequence[dict[str, Any]], tolerance: float = 0.05, metric: str = "survived"
+) -> str:
     """The report as Markdown: survival per method and rate, thresholds, comparisons, positions.
 
     Survival (95% CI) per method and rate, r* with its interval and latency; then the paired
     threshold comparisons and, for a fixed-position run, survival by gold position.
 
-    r* needs the uncompressed reference (rate 1.0); a method without it shows ``-``.
+    r* needs the uncompressed reference (rate 1.0); a method without it shows ``-``. ``metric``
+    is a key of :data:`METRICS` (default: answer survival in the compressed context).
+
+    Raises:
+        ValueError: For an unknown metric, or one no record holds.
     """
+    _check_metric(records, metric)
     methods = list(dict.fromkeys(r["method"] for r in records))
     rates = sorted({float(r["rate"]) for r in records}, reverse=True)
     head = "| method | n | " + " | ".join(f"rate {x:g}" for x in rates)
     lines = [head + " | r* (95% CI) | s per call |", "|---|---|" + "---|" * len(rates) + "---|---|"]
     for m in methods:
-        ex, mr, mat = survival_matrix(records, m)
+        ex, mr, mat = survival_matrix(records, m, metric)
         if not ex:
             continue
         cells = []
@@ -198,7 +226,7 @@ def markdown(records: Sequence[dict[str, Any]], tolerance: float = 0.05) -> str:
             star = "-"
         sec = np.mean([r["seconds"] for r in records if r["method"] == m])
         lines.append(f"| {m} | {len(ex)} | " + " | ".join(cells) + f" | {star} | {sec:.2f} |")
-    pairs = compare_all(records, tolerance)
+    pairs = compare_all(records, tolerance, metric=metric)
     if pairs:
         lines += [
             "",
@@ -217,7 +245,7 @@ def markdown(records: Sequence[dict[str, Any]], tolerance: float = 0.05) -> str:
     if golds:
         lines += [
             "",
-            "Survival by position of the gold passage (95% CI):",
+            f"{METRICS[metric].capitalize()} by position of the gold passage (95% CI):",
             "",
             "| method | rate | n | " + " | ".join(f"gold at {g}" for g in golds) + " |",
             "|---|---|---|" + "---|" * len(golds),
@@ -227,7 +255,7 @@ def markdown(records: Sequence[dict[str, Any]], tolerance: float = 0.05) -> str:
                 cells = []
                 ns = []
                 for g in golds:
-                    vals = _survival_at(records, m, rate, g)
+                    vals = _survival_at(records, m, rate, g, metric)
                     ns.append(len(vals))
                     if len(vals):
                         lo, hi = bootstrap_ci(vals)
@@ -240,7 +268,7 @@ def markdown(records: Sequence[dict[str, Any]], tolerance: float = 0.05) -> str:
 
 
 def _survival_at(
-    records: Sequence[dict[str, Any]], method: str, rate: float, gold: int
+    records: Sequence[dict[str, Any]], method: str, rate: float, gold: int, metric: str = "survived"
 ) -> np.ndarray:
     """Survival per example (mean over seeds) of ``method`` at ``rate``, gold at index ``gold``."""
     cells: dict[str, list[float]] = defaultdict(list)
@@ -250,12 +278,15 @@ def _survival_at(
             and float(r["rate"]) == rate
             and r.get("gold") is not None
             and int(r["gold"]) == gold
+            and metric in r
         ):
-            cells[r["example"]].append(float(r["survived"]))
+            cells[r["example"]].append(float(r[metric]))
     return np.asarray([np.mean(v) for v in cells.values()], dtype=np.float64)
 
 
-def plots(records: Sequence[dict[str, Any]], out_dir: str | Path) -> list[Path]:
+def plots(
+    records: Sequence[dict[str, Any]], out_dir: str | Path, metric: str = "survived"
+) -> list[Path]:
     """Write the report's plots into ``out_dir``; returns their paths.
 
     ``survival.png`` (survival vs rate per method, 95% bands), ``latency.png`` (seconds per call
@@ -264,6 +295,7 @@ def plots(records: Sequence[dict[str, Any]], out_dir: str | Path) -> list[Path]:
     """
     from lingua_core._deps import require
 
+    _check_metric(records, metric)
     matplotlib = require("matplotlib")
     matplotlib.use("Agg")
     plt = require("matplotlib.pyplot")
@@ -273,14 +305,14 @@ def plots(records: Sequence[dict[str, Any]], out_dir: str | Path) -> list[Path]:
     paths = []
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for m in methods:
-        _, rates, mat = survival_matrix(records, m)
+        _, rates, mat = survival_matrix(records, m, metric)
         if mat.size == 0:
             continue
         cis = np.asarray([bootstrap_ci(mat[:, j]) for j in range(len(rates))])
         ax.plot(rates, 100 * mat.mean(axis=0), marker="o", label=m)
         ax.fill_between(rates, 100 * cis[:, 0], 100 * cis[:, 1], alpha=0.15)
     ax.set_xlabel("rate (fraction of tokens kept)")
-    ax.set_ylabel("answer survival, % (95% CI)")
+    ax.set_ylabel(f"{METRICS[metric]}, % (95% CI)")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -312,7 +344,7 @@ def plots(records: Sequence[dict[str, Any]], out_dir: str | Path) -> list[Path]:
         )
         for ax, rate in zip(axes[0], low_rates):
             for m in methods:
-                pts = [(g, _survival_at(records, m, rate, g)) for g in golds]
+                pts = [(g, _survival_at(records, m, rate, g, metric)) for g in golds]
                 pts = [(g, v) for g, v in pts if len(v)]
                 if not pts:
                     continue
@@ -326,7 +358,7 @@ def plots(records: Sequence[dict[str, Any]], out_dir: str | Path) -> list[Path]:
             ax.set_xticks(golds)
             ax.set_xlabel("index of the gold passage")
             ax.grid(alpha=0.3)
-        axes[0][0].set_ylabel("answer survival, % (95% CI)")
+        axes[0][0].set_ylabel(f"{METRICS[metric]}, % (95% CI)")
         axes[0][-1].legend(fontsize=7)
         fig.tight_layout()
         paths.append(out / "position.png")

@@ -237,3 +237,16 @@ def test_cli_eval_run_and_report(oracle, tmp_path, capsys):
     assert (
         main(["eval", "run", "--data", str(oracle), "--methods", "bogus", "--out", str(out)]) == 2
     )
+
+
+def test_report_on_a_reader_metric():
+    records = synthetic_records("a", 0.5)
+    for r in records:
+        r["answer_in_output"] = r["survived"] and r["example"] != "0"  # the reader misses one
+    table = markdown(records, metric="answer_in_output")
+    assert "| a | 120 | " in table and "by position of the gold passage" in table
+    assert markdown(records) != table
+    with pytest.raises(ValueError, match="valid: survived, answer_in_output, exact_match, f1"):
+        markdown(records, metric="accuracy")
+    with pytest.raises(ValueError, match="--reader local"):
+        markdown(records, metric="f1")
