@@ -264,7 +264,7 @@ def _eval(args: argparse.Namespace) -> int:
         print(report.markdown(records, args.tolerance, args.metric))
         if args.plots:
             for path in report.plots(records, args.plots, args.metric):
-                print(f"wrote {path}")
+                print(f"wrote {path}", file=sys.stderr)
         return 0
     fmt = args.format or (
         "kv" if "kv" in args.data else "nq" if "nq-open" in args.data else "jsonl"
