@@ -260,10 +260,50 @@ class LoadedModel:
     dtype: Any
     source: str
     facts: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-    #: Held around each forward pass: one batch at a time per model, so that memory stays that
-    #: of one batch however many threads share the model (concurrent forwards on one device
-    #: only oversubscribe it: CPU threads, or one CUDA stream).
+    #: Held by the rare forwards that do not go through :meth:`run` (embedding, generation, a
+    #: one-off probe): one at a time per model.
     gate: Any = field(default_factory=threading.RLock, compare=False, repr=False)
+    _worker: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def run(self, fn: Any, *args: Any) -> Any:
+        """Run ``fn(*args)`` (a forward batch) on this model's own worker thread; its result.
+
+        Every thread sharing the model hands its batches to one worker, which runs them one at
+        a time under ``torch.inference_mode``: memory stays that of one batch however many
+        threads call (concurrent forwards on one device only oversubscribe it), and the large
+        buffers are allocated and freed by one thread, so the allocator does not keep a copy per
+        calling thread. Called on the worker itself (a nested forward), ``fn`` runs inline.
+        Exceptions (out-of-memory included) reach the caller unchanged.
+        """
+        if getattr(_ON_WORKER, "model", None) is self:
+            return fn(*args)
+        with self.gate:
+            pool = self._worker.get("pool")
+            if pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                pool = ThreadPoolExecutor(1, thread_name_prefix="lingua-model")
+                self._worker["pool"] = pool
+        return pool.submit(_on_worker, self, fn, args).result()
+
+    def close(self) -> None:
+        """Stop the worker thread (after the batches already handed to it)."""
+        pool = self._worker.pop("pool", None)
+        if pool is not None:
+            pool.shutdown(wait=False)
+
+
+_ON_WORKER = threading.local()
+
+
+def _on_worker(model: LoadedModel, fn: Any, args: tuple[Any, ...]) -> Any:
+    torch = require("torch")
+    _ON_WORKER.model = model
+    try:
+        with torch.inference_mode():
+            return fn(*args)
+    finally:
+        _ON_WORKER.model = None
 
 
 _CACHE: dict[tuple[Any, ...], LoadedModel] = {}
@@ -323,6 +363,8 @@ def loaded_models() -> list[tuple[Any, ...]]:
 def clear_models() -> None:
     """Forget every shared model, so that its memory can be freed (and CUDA caches emptied)."""
     with _CACHE_LOCK:
+        for loaded in _CACHE.values():
+            loaded.close()
         _CACHE.clear()
     import sys
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TypeVar
 
 import numpy as np
@@ -45,7 +44,7 @@ def run_in_batches(
     length: Callable[[Row], int],
     batch_tokens: int,
     step: Callable[[Sequence[Row]], None],
-    gate: AbstractContextManager[Any] | None = None,
+    runner: Callable[..., Any] | None = None,
 ) -> None:
     """Run ``step`` over ``rows`` (sorted longest first) in padded-token-capped batches.
 
@@ -54,8 +53,10 @@ def run_in_batches(
         length: Padded length of a row.
         batch_tokens: Most padded tokens per batch (a batch holds at least one row).
         step: Runs one batch and stores its results.
-        gate: Held around each ``step`` (the model's :attr:`~lingua_core.models.LoadedModel.gate`):
-            threads sharing a model take turns batch by batch, so memory stays that of one batch.
+        runner: Runs each ``step`` as ``runner(step, batch)``: the model's
+            :meth:`~lingua_core.models.LoadedModel.run`, so that threads sharing a model hand
+            their batches to its one worker and memory stays that of one batch. ``None`` runs
+            them in the calling thread.
 
     Raises:
         RuntimeError: When a single row does not fit in memory.
@@ -65,18 +66,17 @@ def run_in_batches(
         per_batch = max(1, batch_tokens // max(1, length(rows[i])))
         batch = rows[i : i + per_batch]
         i += len(batch)
-        _run_splitting(batch, length, step, gate or nullcontext())
+        _run_splitting(batch, length, step, runner or _inline)
 
 
 def _run_splitting(
     batch: Sequence[Row],
     length: Callable[[Row], int],
     step: Callable[[Sequence[Row]], None],
-    gate: AbstractContextManager[Any],
+    runner: Callable[..., Any],
 ) -> None:
     try:
-        with gate:
-            step(batch)
+        runner(step, batch)
         return
     except Exception as e:
         if not is_oom(e):
@@ -90,8 +90,12 @@ def _run_splitting(
             raise RuntimeError(msg) from e
         logger.warning("out of memory on a batch of %d rows; splitting it", len(batch))
     mid = len(batch) // 2
-    _run_splitting(batch[:mid], length, step, gate)
-    _run_splitting(batch[mid:], length, step, gate)
+    _run_splitting(batch[:mid], length, step, runner)
+    _run_splitting(batch[mid:], length, step, runner)
+
+
+def _inline(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
 
 
 def pad(rows: Sequence[Sequence[int] | np.ndarray], pad_id: int, device: str) -> tuple[Any, Any]:

@@ -173,6 +173,6 @@ class TokenClassifierScorer:
 
         with torch.inference_mode():
             run_in_batches(
-                rows, lambda r: r[1].shape[0] + 2, self.batch_tokens, step, self.loaded.gate
+                rows, lambda r: r[1].shape[0] + 2, self.batch_tokens, step, self.loaded.run
             )
         return out

@@ -122,7 +122,7 @@ def iterative_scores(
             lambda i: n_var * (width + min(len(items[i]), 2 * segment)),
             scorer.batch_tokens,
             step,
-            scorer.loaded.gate,
+            scorer.loaded.run,
         )
     return scores, keeps
 

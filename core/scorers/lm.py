@@ -257,7 +257,7 @@ class CausalLMScorer:
                 out_scores[w.text][w.start : w.end] = vals
 
         with torch.inference_mode():
-            run_in_batches(rows, lambda r: len(r[1]), self.batch_tokens, step, self.loaded.gate)
+            run_in_batches(rows, lambda r: len(r[1]), self.batch_tokens, step, self.loaded.run)
         for s in out_scores:  # no start token: the first token has no context
             if s.size and np.isnan(s[0]):
                 s[0] = float(np.nanmean(s[1:])) if s.size > 1 else 0.0
