@@ -145,13 +145,15 @@ def _run_group(
     body = model.base_model if split else model
     n_var = len(leads)
 
+    cache_arg = _cache_argument(scorer.loaded.facts, body)
+
     def forward(ids: Any, mask: Any, pos: Any, cache: Any) -> Any:
         out = body(
             input_ids=ids,
             attention_mask=mask,
             position_ids=pos,
-            past_key_values=cache,
             use_cache=True,
+            **{cache_arg: cache},
         )
         return out.last_hidden_state if split else out.logits
 
@@ -247,3 +249,17 @@ def _run_group(
             keeps[i][s:e] = keep
             pending[i] = [t for t, kk in zip(seg[i], keep) if kk]
         k += 1
+
+
+def _cache_argument(facts: dict[str, Any], body: Any) -> str:
+    """The name under which ``body.forward`` takes the KV cache (checked once per model).
+
+    transformers 5.24 renamed ``past_key_values`` to ``cache`` (the old name warns, and goes in
+    5.40); older versions only know ``past_key_values``.
+    """
+    if "cache_argument" not in facts:
+        import inspect
+
+        params = inspect.signature(body.forward).parameters
+        facts["cache_argument"] = "cache" if "cache" in params else "past_key_values"
+    return str(facts["cache_argument"])
