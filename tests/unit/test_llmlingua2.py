@@ -84,6 +84,18 @@ def test_drop_consecutive_removes_repeated_forced_tokens(l2):
     assert ", ," not in dropped.text and dropped.text.count(",") < 5
 
 
+def test_force_tokens_are_matched_literally_never_as_regex(l2):
+    text = "alpha (x) beta gamma [y] delta .* epsilon a+b zeta eta theta iota kappa lambda mu"
+    plain = l2.compress([text], rate=0.2)[0]
+    forced = l2.compress([text], rate=0.2, force_tokens=[".*", "(x)", "[y]", "a+b"])[0]
+    for literal in (".*", "(x)", "[y]", "a+b"):
+        assert literal in forced.text
+    # as regexes ".*" would match everything and "a+b" nothing here: neither happens
+    assert forced.compressed_tokens < forced.original_tokens
+    assert forced.text != plain.text
+    l2.compress([text], rate=0.2, force_tokens=["(", "\\d+", "$", "|"])  # no re.error
+
+
 def test_token_to_word_first_differs_from_mean(l2, nq20):
     mean = l2.compress(nq20, rate=0.5)
     first = l2.compress(nq20, rate=0.5, token_to_word="first")
