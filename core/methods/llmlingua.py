@@ -526,8 +526,11 @@ class LLMLinguaCompressor(CausalLMCompressor):
         for i, (ids, _, _) in zip(kept_idx, toks):
             allowed = tok_info[i][2]
             pos = np.flatnonzero(allowed)
-            for b in range(0, len(pos), block):
-                p = pos[b : b + block]
+            # Balanced blocks: a text past the window is cut into equal parts, never into full
+            # blocks and a tiny last one scored with almost no context.
+            size = -(-len(pos) // max(1, -(-len(pos) // block))) if len(pos) else block
+            for b in range(0, len(pos), size):
+                p = pos[b : b + size]
                 item_ids.append([ids[j] for j in p.tolist()])
                 item_src.append((i, p))
 

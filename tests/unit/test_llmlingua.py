@@ -346,6 +346,24 @@ def test_texts_longer_than_the_window_compress_in_blocks(tiny_llama_dir, nq20):
     assert total_rate(r) == pytest.approx(0.3, abs=0.05)
 
 
+def test_blocks_of_a_long_text_are_balanced(tiny_llama_dir, nq20):
+    """A text just past the window is cut in two halves, not a full block and a sliver."""
+    c = get_compressor("llmlingua", model=str(tiny_llama_dir), window=64, iterative_size=1000)
+    text = " ".join(nq20[0].split()[:60])
+    n = c.token_counter.count([text])[0]
+    assert 70 < n < 126  # two blocks of at most 63 tokens
+    widths = []
+    handle = c._loaded().model.base_model.register_forward_pre_hook(
+        lambda _m, a, k: widths.append(k.get("input_ids", a[0] if a else None).shape[1]),
+        with_kwargs=True,
+    )
+    try:
+        c.compress([text], rate=0.5)
+    finally:
+        handle.remove()
+    assert widths and max(widths) <= n // 2 + 3  # halves (+ start token), not 63 and a sliver
+
+
 def test_a_question_longer_than_the_window_is_truncated_with_a_warning(long, texts, caplog):
     question = " ".join(["Which engineer designed the tower?"] * 200)
     with caplog.at_level(logging.WARNING, logger="lingua_core"):
