@@ -287,12 +287,7 @@ def _eval(args: argparse.Namespace) -> int:
         local = Reader()
 
         def reader(question: str, context: str) -> str:
-            return local.generate(
-                [
-                    {"role": "system", "content": "Answer with a few words from the documents."},
-                    {"role": "user", "content": f"Documents:\n{context}\n\nQuestion: {question}"},
-                ]
-            )
+            return local.generate(sweep.reader_prompt(question, context))
 
     n = sweep.run_sweep(
         examples,

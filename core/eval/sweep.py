@@ -30,6 +30,38 @@ BM25 = "bm25"
 Reader = Callable[[str, str], str]
 
 
+#: The reader prompt's system message.
+READER_SYSTEM = "Answer with a few words from the documents."
+
+
+def reader_prompt(question: str, context: str) -> list[dict[str, str]]:
+    """The chat messages a reader gets: a short-answer instruction, the documents, the question."""
+    return [
+        {"role": "system", "content": READER_SYSTEM},
+        {"role": "user", "content": f"Documents:\n{context}\n\nQuestion: {question}"},
+    ]
+
+
+def chat_model_reader(chat_model: Any) -> Reader:
+    """A :data:`Reader` over any LangChain chat model (``BaseChatModel``: OpenAI, Ollama, ...).
+
+    ``run_sweep(..., reader=chat_model_reader(ChatOpenAI(model="gpt-4o-mini")))`` scores answers
+    of the LLM you deploy (needs ``langchain-core``). The CLI's ``--reader local`` sends the
+    same prompt (:func:`reader_prompt`) to the embedded SmolLM2, a weak 135M reader.
+    """
+
+    def read(question: str, context: str) -> str:
+        msgs = [(m["role"], m["content"]) for m in reader_prompt(question, context)]
+        content = chat_model.invoke(msgs).content
+        if isinstance(content, list):  # content blocks
+            content = " ".join(
+                b.get("text", "") if isinstance(b, dict) else str(b) for b in content
+            )
+        return str(content).strip()
+
+    return read
+
+
 def parse_method(spec: str) -> tuple[str, dict[str, Any]]:
     """``"name:key=value,key=value"`` -> ``(name, options)``; JSON values are parsed.
 

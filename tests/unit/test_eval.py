@@ -250,3 +250,21 @@ def test_report_on_a_reader_metric():
         markdown(records, metric="accuracy")
     with pytest.raises(ValueError, match="--reader local"):
         markdown(records, metric="f1")
+
+
+def test_sweep_with_any_langchain_chat_model_as_reader(oracle, tmp_path):
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from lingua_core.eval.sweep import chat_model_reader
+
+    examples = nq_multidoc(oracle, range(2), k=3)
+    answers = ["It is City0.", "no idea"]  # right, then wrong
+    chat = FakeListChatModel(responses=answers * 2)
+    out = tmp_path / "reader.jsonl"
+    run_sweep(examples, ["none"], out, rates=[1.0], reader=chat_model_reader(chat), progress=False)
+    recs = load_records(out)
+    assert [r["answer"] for r in recs] == answers
+    assert [r["answer_in_output"] for r in recs] == [True, False]
+    assert [r["exact_match"] for r in recs] == [False, False]
+    assert recs[0]["f1"] > 0 and recs[1]["f1"] == 0
+    assert "| none | 2 | 50% (0-100) |" in markdown(recs, metric="answer_in_output")
