@@ -277,7 +277,7 @@ class LoadedModel:
         """
         if getattr(_ON_WORKER, "model", None) is self:
             return fn(*args)
-        with self.gate:
+        with _POOL_LOCK:
             pool = self._worker.get("pool")
             if pool is None:
                 from concurrent.futures import ThreadPoolExecutor
@@ -294,6 +294,7 @@ class LoadedModel:
 
 
 _ON_WORKER = threading.local()
+_POOL_LOCK = threading.Lock()
 
 
 def _on_worker(model: LoadedModel, fn: Any, args: tuple[Any, ...]) -> Any:
