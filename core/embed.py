@@ -54,20 +54,22 @@ class Embedder:
             return np.zeros((0, dim), dtype=np.float32)
         order = sorted(range(len(items)), key=lambda i: -len(items[i]))
         out = np.zeros((len(items), int(loaded.model.config.hidden_size)), dtype=np.float32)
-        with torch.inference_mode():
-            for b in range(0, len(order), self.batch_size):
-                idx = order[b : b + self.batch_size]
-                with loaded.gate:  # the tokenizer's padding settings are shared state too
-                    enc = loaded.tokenizer(
-                        [items[i] for i in idx],
-                        padding=True,
-                        truncation=True,
-                        max_length=self.max_length,
-                        return_tensors="pt",
-                    ).to(loaded.device)
-                    hidden = loaded.model(**enc).last_hidden_state.float()
-                mask = enc["attention_mask"].unsqueeze(-1).float()
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-                pooled = torch.nn.functional.normalize(pooled, dim=-1)
-                out[idx] = pooled.cpu().numpy()
+
+        def embed(batch: list[str]) -> Any:
+            # On the model's worker: the tokenizer's padding settings are shared state too.
+            enc = loaded.tokenizer(
+                batch,
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="pt",
+            ).to(loaded.device)
+            hidden = loaded.model(**enc).last_hidden_state.float()
+            mask = enc["attention_mask"].unsqueeze(-1).float()
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            return torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy()
+
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b : b + self.batch_size]
+            out[idx] = loaded.run(embed, [items[i] for i in idx])
         return out

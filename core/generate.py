@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lingua_core._deps import require
 from lingua_core.models import LoadedModel, load_causal_lm
 
 
@@ -65,17 +64,17 @@ class Reader:
         Returns:
             The generated text, without the prompt.
         """
-        torch = require("torch")
         loaded = self._loaded()
         enc = self._encode(messages).to(loaded.device)
         tok = loaded.tokenizer
-        with torch.inference_mode(), loaded.gate:
-            out = loaded.model.generate(
+        out = loaded.run(
+            lambda: loaded.model.generate(
                 **enc,
                 max_new_tokens=self.max_new_tokens,
                 do_sample=False,
                 pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
             )
+        )
         text = tok.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True).strip()
         for s in stop or ():
             if s and s in text:

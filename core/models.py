@@ -260,9 +260,6 @@ class LoadedModel:
     dtype: Any
     source: str
     facts: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-    #: Held by the rare forwards that do not go through :meth:`run` (embedding, generation, a
-    #: one-off probe): one at a time per model.
-    gate: Any = field(default_factory=threading.RLock, compare=False, repr=False)
     _worker: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def run(self, fn: Any, *args: Any) -> Any:

@@ -171,8 +171,6 @@ class TokenClassifierScorer:
             for b, (t, idx) in enumerate(batch):
                 out[t][idx] = probs[b, 1 : idx.shape[0] + 1]
 
-        with torch.inference_mode():
-            run_in_batches(
-                rows, lambda r: r[1].shape[0] + 2, self.batch_tokens, step, self.loaded.run
-            )
+        # Batches run on the model's worker thread, under inference_mode (LoadedModel.run).
+        run_in_batches(rows, lambda r: r[1].shape[0] + 2, self.batch_tokens, step, self.loaded.run)
         return out

@@ -109,21 +109,20 @@ def iterative_scores(
     )
     if not multi:
         return scores, keeps
-    torch = require("torch")
     row_leads = [x or [scorer.pad_id] for x in leads]  # a cache needs at least one position
     width = max(len(x) for x in row_leads)
 
     def step(group: Sequence[int]) -> None:
         _run_group(scorer, group, items, row_leads, segment, decide, scores, keeps)
 
-    with torch.inference_mode():
-        run_in_batches(
-            multi,
-            lambda i: n_var * (width + min(len(items[i]), 2 * segment)),
-            scorer.batch_tokens,
-            step,
-            scorer.loaded.run,
-        )
+    # Groups run on the model's worker thread, under inference_mode (LoadedModel.run).
+    run_in_batches(
+        multi,
+        lambda i: n_var * (width + min(len(items[i]), 2 * segment)),
+        scorer.batch_tokens,
+        step,
+        scorer.loaded.run,
+    )
     return scores, keeps
 
 

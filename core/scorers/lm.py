@@ -113,9 +113,13 @@ class CausalLMScorer:
             ok = head is not None and base is not None and base is not model
             if ok:
                 probe = torch.arange(1, 9, device=self.loaded.device).unsqueeze(0)
-                with torch.inference_mode(), self.loaded.gate:
+
+                def both() -> tuple[Any, Any]:
                     full = model(input_ids=probe, use_cache=False).logits.float()
                     split = head(base(input_ids=probe, use_cache=False).last_hidden_state).float()
+                    return full, split
+
+                full, split = self.loaded.run(both)
                 ok = bool(torch.allclose(full, split, rtol=1e-3, atol=1e-3))
             facts["split_head"] = ok
         return bool(facts["split_head"])
@@ -230,7 +234,6 @@ class CausalLMScorer:
         Returns:
             One float32 array per sequence.
         """
-        torch = require("torch")
         if prefix_ids is None:
             prefix_ids = [[] for _ in token_ids]
         out_scores = [np.zeros(len(ids), dtype=np.float32) for ids in token_ids]
@@ -256,8 +259,8 @@ class CausalLMScorer:
                 vals[ok] = nll[b, r[ok] - 1]
                 out_scores[w.text][w.start : w.end] = vals
 
-        with torch.inference_mode():
-            run_in_batches(rows, lambda r: len(r[1]), self.batch_tokens, step, self.loaded.run)
+        # Batches run on the model's worker thread, under inference_mode (LoadedModel.run).
+        run_in_batches(rows, lambda r: len(r[1]), self.batch_tokens, step, self.loaded.run)
         for s in out_scores:  # no start token: the first token has no context
             if s.size and np.isnan(s[0]):
                 s[0] = float(np.nanmean(s[1:])) if s.size > 1 else 0.0
