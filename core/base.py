@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -252,6 +252,8 @@ class Compressor:
     uses_model: ClassVar[bool] = False
     #: Whether the method's defaults need the query (at indexing time there is none).
     question_aware: ClassVar[bool] = False
+    #: Whether the method takes ``rate="auto"`` (keeps what is relevant, reports the rate).
+    supports_auto_rate: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -334,7 +336,7 @@ class Compressor:
         texts: Sequence[str],
         *,
         query: str | None = None,
-        rate: float | None = None,
+        rate: float | Literal["auto"] | None = None,
         target_tokens: int | None = None,
         **options: Any,
     ) -> list[CompressionResult]:
@@ -343,7 +345,8 @@ class Compressor:
         Args:
             texts: The texts (e.g. retrieved documents). A bare ``str`` is rejected.
             query: The question, for question-aware methods (others ignore it).
-            rate: Fraction of tokens to keep, in (0, 1].
+            rate: Fraction of tokens to keep, in (0, 1]; or ``"auto"`` where the method
+                supports it (it keeps what is relevant; ``result.rate`` reports the rate).
             target_tokens: Total budget in tokens across all texts.
             **options: Per-call overrides of the method options.
 
@@ -357,7 +360,8 @@ class Compressor:
             ValueError: For an invalid rate or budget, both given, or an unknown option.
         """
         items = validate_texts(texts)
-        validate_budget(rate, target_tokens)
+        self._check_auto(rate, target_tokens)
+        validate_budget(None if rate == "auto" else rate, target_tokens)
         if query is not None and not isinstance(query, str):
             msg = f"query must be a str or None, got {type(query).__name__}"
             raise TypeError(msg)
@@ -399,6 +403,22 @@ class Compressor:
                     **extra,
                 )
         return [r for r in results if r is not None]
+
+    def _check_auto(self, rate: Any, target_tokens: Any) -> None:
+        if not (isinstance(rate, str) and rate == "auto"):
+            return
+        if not self.supports_auto_rate:
+            from lingua_core.registry import METHODS, method_class
+
+            auto = [m for m in sorted(METHODS) if method_class(m).supports_auto_rate]
+            msg = (
+                f"method {self.method!r} takes rate as a number in (0, 1]; rate='auto' is "
+                f"supported by: {', '.join(auto)}"
+            )
+            raise ValueError(msg)
+        if target_tokens is not None:
+            msg = "rate='auto' chooses the length itself: do not give target_tokens with it"
+            raise ValueError(msg)
 
     def _budgets(
         self, n_tokens: Sequence[int], rate: float | None, target_tokens: int | None

@@ -1,18 +1,98 @@
 """Sentence embeddings from a local encoder (the embedded all-MiniLM-L6-v2 by default).
 
-Mean pooling over the attention mask and L2 normalisation, as sentence-transformers does for
-this model; batched, no network. Used by the RAG demo and the framework embedding classes.
+The pooling is the model's own: read from its sentence-transformers configuration
+(``modules.json`` and ``1_Pooling/config.json``: mean, CLS, max or last-token pooling) when the
+folder has one, mean pooling over the attention mask otherwise; vectors are L2-normalised, so a
+dot product is a cosine. Texts are tokenized once, sorted by length and run in batches capped in
+padded tokens (dynamic padding: a batch is as long as its longest text), every batch on the
+model's worker (:meth:`lingua_core.models.LoadedModel.run`). Embeddings of texts seen before
+come from an LRU cache. Used by the embedding scorer, the RAG demo and the framework embedding
+classes.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lingua_core._deps import require
+from lingua_core._lru import LRU
 from lingua_core.models import LoadedModel, load_encoder
+from lingua_core.scorers._batching import pad, run_in_batches
+
+logger = logging.getLogger(__name__)
+
+#: Pooling modes understood (sentence-transformers' names).
+POOLINGS = ("mean", "cls", "max", "lasttoken")
+#: Architectures that are not sentence encoders (a causal LM or a classification head).
+_NOT_ENCODER_SUFFIXES = (
+    "ForCausalLM",
+    "LMHeadModel",
+    "ForConditionalGeneration",
+    "ForTokenClassification",
+    "ForSequenceClassification",
+    "ForQuestionAnswering",
+)
+
+
+def read_pooling(source: str) -> str:
+    """The pooling mode of a model folder's sentence-transformers config, ``"mean"`` without one.
+
+    Raises:
+        ValueError: For a pooling mode not in :data:`POOLINGS`.
+    """
+    folder = Path(source)
+    modules = folder / "modules.json"
+    pooling_dir = folder / "1_Pooling"
+    if modules.is_file():
+        try:
+            for m in json.loads(modules.read_text(encoding="utf-8")):
+                if str(m.get("type", "")).endswith("Pooling"):
+                    pooling_dir = folder / str(m.get("path", "1_Pooling"))
+        except (json.JSONDecodeError, AttributeError, TypeError):
+            logger.warning("unreadable %s; assuming mean pooling", modules)
+    config = pooling_dir / "config.json"
+    if not config.is_file():
+        return "mean"
+    cfg = json.loads(config.read_text(encoding="utf-8"))
+    if isinstance(cfg.get("pooling_mode"), str):
+        mode = cfg["pooling_mode"]
+    else:
+        flags = {
+            "cls": "pooling_mode_cls_token",
+            "max": "pooling_mode_max_tokens",
+            "lasttoken": "pooling_mode_lasttoken",
+            "mean": "pooling_mode_mean_tokens",
+        }
+        mode = next((k for k, f in flags.items() if cfg.get(f)), "mean")
+    if mode not in POOLINGS:
+        msg = f"pooling mode {mode!r} in {config} is not supported; valid: {', '.join(POOLINGS)}"
+        raise ValueError(msg)
+    return str(mode)
+
+
+def check_encoder(loaded: LoadedModel) -> None:
+    """Refuse a model that is not a sentence encoder, saying what it is.
+
+    Raises:
+        ValueError: For a causal LM or a model with a classification head.
+    """
+    config = getattr(loaded.model, "config", None)
+    archs = list(getattr(config, "architectures", None) or [])
+    has_st = (Path(loaded.source) / "modules.json").is_file()
+    bad = [a for a in archs if a.endswith(_NOT_ENCODER_SUFFIXES)]
+    if bad and not has_st:
+        msg = (
+            f"model {loaded.source!r} is not a sentence-embedding encoder: its architecture is "
+            f"{', '.join(bad)} and it has no sentence-transformers config (modules.json). Give "
+            "model= an embedding model folder or hub id (e.g. all-MiniLM-L6-v2)."
+        )
+        raise ValueError(msg)
 
 
 class Embedder:
@@ -21,9 +101,14 @@ class Embedder:
     Args:
         model: Encoder folder, hub id or ``None`` (the embedded MiniLM).
         device: ``None`` auto-detects.
-        dtype: As in :func:`lingua_core.models.load_causal_lm`.
+        dtype: As in :func:`lingua_core.models.load_encoder`.
         max_length: Tokens per text (longer texts are truncated; MiniLM was trained on 256).
-        batch_size: Texts per forward pass.
+        batch_tokens: Most padded tokens per forward pass. ``None``: 4096 on CPU, 65536 on CUDA.
+        cache_size: Embeddings kept in the LRU cache (0: none).
+        model_kwargs: Passed to ``from_pretrained``.
+        trust_remote_code: Allow code from the model repository to run.
+        allow_pickle: Allow pickle weights.
+        batch_size: Deprecated spelling kept for callers: most texts per forward pass.
     """
 
     def __init__(
@@ -33,43 +118,99 @@ class Embedder:
         device: str | None = None,
         dtype: Any = "auto",
         max_length: int = 256,
-        batch_size: int = 32,
+        batch_tokens: int | None = None,
+        cache_size: int = 65536,
+        model_kwargs: dict[str, Any] | None = None,
+        trust_remote_code: bool = False,
+        allow_pickle: bool = False,
+        batch_size: int | None = None,
     ) -> None:
+        if not isinstance(max_length, int) or max_length < 2:
+            msg = f"max_length must be an int >= 2, got {max_length!r}"
+            raise ValueError(msg)
         self.model = model
         self.device = device
         self.dtype = dtype
         self.max_length = max_length
-        self.batch_size = max(1, batch_size)
+        self.batch_tokens = batch_tokens
+        self.batch_size = batch_size
+        self.model_kwargs = dict(model_kwargs or {})
+        self.trust_remote_code = trust_remote_code
+        self.allow_pickle = allow_pickle
+        self._cache = LRU(cache_size)
 
-    def _loaded(self) -> LoadedModel:
-        return load_encoder(self.model, device=self.device, dtype=self.dtype)
+    def loaded(self) -> LoadedModel:
+        """The shared encoder (loaded on first use), checked to be a sentence encoder."""
+        loaded = load_encoder(
+            self.model,
+            device=self.device,
+            dtype=self.dtype,
+            model_kwargs=self.model_kwargs,
+            trust_remote_code=self.trust_remote_code,
+            allow_pickle=self.allow_pickle,
+        )
+        if "pooling" not in loaded.facts:
+            check_encoder(loaded)
+            loaded.facts["pooling"] = read_pooling(loaded.source)
+        return loaded
+
+    @property
+    def dim(self) -> int:
+        """Size of one embedding."""
+        return int(self.loaded().model.config.hidden_size)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """One unit-length float32 vector per text, shape ``(len(texts), dim)``."""
-        torch = require("torch")
-        loaded = self._loaded()
+        """One unit-length float32 vector per text, shape ``(len(texts), dim)``.
+
+        Repeated texts (within the call or seen before) are embedded once.
+        """
+        loaded = self.loaded()
         items = list(texts)
-        if not items:
-            dim = int(loaded.model.config.hidden_size)
-            return np.zeros((0, dim), dtype=np.float32)
-        order = sorted(range(len(items)), key=lambda i: -len(items[i]))
-        out = np.zeros((len(items), int(loaded.model.config.hidden_size)), dtype=np.float32)
+        out = np.zeros((len(items), self.dim), dtype=np.float32)
+        todo: dict[str, list[int]] = {}
+        for i, t in enumerate(items):
+            hit = self._cache.get(t)
+            if hit is None:
+                todo.setdefault(t, []).append(i)
+            else:
+                out[i] = hit
+        if todo:
+            fresh = list(todo)
+            vectors = self._forward(loaded, fresh)
+            for t, v in zip(fresh, vectors):
+                self._cache[t] = v
+                out[todo[t]] = v
+        return out
 
-        def embed(batch: list[str]) -> Any:
-            # On the model's worker: the tokenizer's padding settings are shared state too.
-            enc = loaded.tokenizer(
-                batch,
-                padding=True,
-                truncation=True,
-                max_length=self.max_length,
-                return_tensors="pt",
-            ).to(loaded.device)
-            hidden = loaded.model(**enc).last_hidden_state.float()
-            mask = enc["attention_mask"].unsqueeze(-1).float()
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-            return torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy()
+    def _forward(self, loaded: LoadedModel, texts: list[str]) -> np.ndarray:
+        torch = require("torch")
+        tok = loaded.tokenizer
+        limit = min(self.max_length, int(getattr(tok, "model_max_length", 10**6) or 10**6))
+        enc = tok(texts, truncation=True, max_length=limit, add_special_tokens=True)
+        rows = [(i, ids) for i, ids in enumerate(enc["input_ids"])]
+        rows.sort(key=lambda r: -len(r[1]))
+        out = np.zeros((len(texts), int(loaded.model.config.hidden_size)), dtype=np.float32)
+        pooling = loaded.facts["pooling"]
+        pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
+        cap = self.batch_tokens or (65536 if loaded.device.startswith("cuda") else 4096)
+        if self.batch_size is not None:  # old spelling: a row count
+            cap = max(1, self.batch_size) * max(len(r[1]) for r in rows)
 
-        for b in range(0, len(order), self.batch_size):
-            idx = order[b : b + self.batch_size]
-            out[idx] = loaded.run(embed, [items[i] for i in idx])
+        def step(batch: Sequence[tuple[int, list[int]]]) -> None:
+            ids, mask = pad([r[1] for r in batch], pad_id, loaded.device)
+            hidden = loaded.model(input_ids=ids, attention_mask=mask).last_hidden_state.float()
+            m = mask.unsqueeze(-1).to(hidden.dtype)
+            if pooling == "cls":
+                pooled = hidden[:, 0]
+            elif pooling == "max":
+                pooled = hidden.masked_fill(m == 0, float("-inf")).max(1).values
+            elif pooling == "lasttoken":
+                last = mask.sum(1) - 1
+                pooled = hidden[torch.arange(hidden.shape[0]), last]
+            else:
+                pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+            vec = torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy()
+            out[[r[0] for r in batch]] = vec
+
+        run_in_batches(rows, lambda r: len(r[1]), cap, step, loaded.run)
         return out

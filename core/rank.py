@@ -1,8 +1,10 @@
-"""Ranking texts against a question: BM25 (Okapi), question likelihood, or both.
+"""Ranking texts against a question: BM25 (Okapi), question likelihood, embeddings, or fused.
 
-Used to rank retrieved documents (LongLLMLingua's ``rank_method="bm25"``), as a whole-passage
-baseline, and to pick distractor passages when building evaluation data. Terms are lower-cased
-word tokens (the reference splits on single spaces, which keeps punctuation glued to words).
+Used to rank retrieved documents (LongLLMLingua's ``rank_method``), by the whole-passage
+baselines, the default method, and to pick distractor passages when building evaluation data.
+BM25 terms are lower-cased word tokens (the reference splits on single spaces, which keeps
+punctuation glued to words). Several signals combine by :func:`fuse`: the sum of their z-scores
+(weighted) or reciprocal-rank fusion.
 """
 
 from __future__ import annotations
@@ -72,7 +74,14 @@ def bm25_scores(
 
 #: Appended to the question when scoring its likelihood given a text (LongLLMLingua).
 QUESTION_SUFFIX = " We can get the answer to this question in the given documents."
-RANK_METHODS = ("llmlingua", "longllmlingua", "bm25", "hybrid")
+RANK_METHODS = ("llmlingua", "longllmlingua", "bm25", "embedding", "hybrid", "fused")
+#: Other spellings of rank methods (the reference calls embedding ranking ``sentbert``).
+RANK_ALIASES = {"sentbert": "embedding"}
+#: Signals that ``rank_method="fused"`` can combine: BM25, cosine of sentence embeddings, and
+#: the question's likelihood under the causal LM (LongLLMLingua's ranking).
+SIGNALS = ("bm25", "embedding", "lm")
+#: How fused signals combine: ``"z"`` sums z-scores, ``"rrf"`` sums ``1 / (60 + rank)``.
+FUSIONS = ("z", "rrf")
 #: How the causal LM relates question and text: ``after`` scores the question given the text,
 #: ``before`` the text given the question, ``none`` the text alone (its perplexity).
 CONDITIONS = ("none", "before", "after")
@@ -196,9 +205,82 @@ def lm_relevance(
     return out
 
 
-def _z(x: np.ndarray) -> np.ndarray:
-    std = float(x.std())
+def zscore(x: np.ndarray) -> np.ndarray:
+    """``(x - mean) / std``; all zeros when ``x`` is constant."""
+    x = np.asarray(x, dtype=np.float64)
+    std = float(x.std()) if x.size else 0.0
     return (x - x.mean()) / std if std > 0 else np.zeros_like(x)
+
+
+_z = zscore
+RRF_K = 60
+
+
+def fuse(
+    signals: Sequence[np.ndarray], weights: Sequence[float] | None = None, how: str = "z"
+) -> np.ndarray:
+    """Combine per-text scores of several signals into one (higher is better).
+
+    Args:
+        signals: One array per signal, one score per text (higher is better).
+        weights: One weight per signal (default 1 each).
+        how: ``"z"``: weighted sum of z-scores (scale-free, keeps margins); ``"rrf"``:
+            reciprocal-rank fusion, weighted sum of ``1 / (60 + rank)`` (ranks from 1).
+
+    Raises:
+        ValueError: For an unknown ``how`` or mismatched weights.
+    """
+    if how not in FUSIONS:
+        msg = f"unknown fusion {how!r}; valid: {', '.join(FUSIONS)}"
+        raise ValueError(msg)
+    w = [1.0] * len(signals) if weights is None else [float(x) for x in weights]
+    if len(w) != len(signals):
+        msg = f"{len(w)} weights for {len(signals)} signals"
+        raise ValueError(msg)
+    if not signals:
+        msg = "fuse needs at least one signal"
+        raise ValueError(msg)
+    n = len(signals[0])
+    out = np.zeros(n)
+    for s, wi in zip(signals, w):
+        s = np.asarray(s, dtype=np.float64)
+        if how == "z":
+            out += wi * zscore(s)
+        else:
+            ranks = np.empty(n)
+            ranks[np.lexsort((np.arange(n), -s))] = np.arange(1, n + 1)
+            out += wi / (RRF_K + ranks)
+    return out
+
+
+def check_signals(signals: Any) -> tuple[str, ...]:
+    """``signals`` as a tuple of known signal names.
+
+    Raises:
+        ValueError: For an empty list or an unknown signal, naming the valid ones.
+    """
+    if isinstance(signals, str):
+        signals = (signals,)
+    got = tuple(signals or ())
+    bad = [x for x in got if x not in SIGNALS]
+    if not got or bad:
+        msg = f"unknown fusion signal(s) {bad or got!r}; valid: {', '.join(SIGNALS)}"
+        raise ValueError(msg)
+    return got
+
+
+def rank_method_name(method: str) -> str:
+    """A rank method name with aliases resolved (``"sentbert"`` -> ``"embedding"``).
+
+    Raises:
+        ValueError: For an unknown rank method, naming the valid ones.
+    """
+    name = RANK_ALIASES.get(method, method)
+    if name not in RANK_METHODS:
+        valid = ", ".join((*RANK_METHODS, *RANK_ALIASES))
+        msg = f"unknown rank_method {method!r}; valid: {valid}"
+        raise ValueError(msg)
+    return name
 
 
 def rank_texts(
@@ -210,6 +292,10 @@ def rank_texts(
     condition: str = "after",
     cache: MutableMapping[Any, float] | None = None,
     on_text_scores: Callable[[int, list[int], np.ndarray], None] | None = None,
+    embedder: Any = None,
+    signals: Sequence[str] = ("embedding", "bm25"),
+    weights: Sequence[float] | None = None,
+    fusion: str = "z",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rank texts by how well they answer ``question``.
 
@@ -218,33 +304,62 @@ def rank_texts(
         question: The question.
         method: ``"longllmlingua"`` (question likelihood under the causal LM, see
             ``condition``), ``"llmlingua"`` (the text's perplexity, question ignored),
-            ``"bm25"``, or ``"hybrid"`` (the sum of the BM25 and LM relevance, both z-scored).
-        scorer: The causal-LM scorer (for every method but ``bm25``).
+            ``"bm25"``, ``"embedding"`` (cosine of sentence embeddings; alias ``"sentbert"``),
+            ``"hybrid"`` (BM25 + LM relevance, z-scored, as before) or ``"fused"`` (``signals``
+            combined by ``fusion``).
+        scorer: The causal-LM scorer (for the LM methods and the ``"lm"`` signal).
         condition: How the LM relates question and text (see :func:`lm_relevance`).
         cache: Relevance cache passed to :func:`lm_relevance`.
         on_text_scores: Passed to :func:`lm_relevance`.
+        embedder: A :class:`lingua_core.embed.Embedder` (for ``"embedding"`` and that signal).
+        signals: With ``"fused"``: names from :data:`SIGNALS`.
+        weights: With ``"fused"``: one weight per signal.
+        fusion: With ``"fused"``: ``"z"`` or ``"rrf"`` (see :func:`fuse`).
 
     Returns:
         ``(order, relevance)``: text indices best first, and one relevance per text (higher is
         better; ties keep the original order).
 
     Raises:
-        ValueError: For an unknown method or condition, or a model-based method without a scorer.
+        ValueError: For an unknown method, signal, fusion or condition, or a model-based method
+            without its model.
     """
-    if method not in RANK_METHODS:
-        msg = f"unknown rank_method {method!r}; valid: {', '.join(RANK_METHODS)}"
-        raise ValueError(msg)
-    if method != "bm25" and scorer is None:
+    method = rank_method_name(method)
+    used = (
+        check_signals(signals)
+        if method == "fused"
+        else {"hybrid": ("bm25", "lm"), "embedding": ("embedding",), "bm25": ("bm25",)}.get(
+            method, ("lm",)
+        )
+    )
+    if "lm" in used and scorer is None:
         msg = f"rank_method {method!r} needs a causal-LM scorer"
         raise ValueError(msg)
-    if method == "bm25":
-        relevance = bm25_scores(texts, question)
-    elif method == "llmlingua":
-        relevance = lm_relevance(scorer, texts, question, "none", cache, on_text_scores)
-    elif method == "longllmlingua":
-        relevance = lm_relevance(scorer, texts, question, condition, cache, on_text_scores)
+    if "embedding" in used and embedder is None:
+        msg = f"rank_method {method!r} needs a sentence-embedding model (embedder=)"
+        raise ValueError(msg)
+    values: dict[str, np.ndarray] = {}
+    for sig in used:
+        if sig == "bm25":
+            values[sig] = bm25_scores(texts, question)
+        elif sig == "embedding":
+            values[sig] = embedding_relevance(embedder, texts, question)
+        else:
+            cond = "none" if method == "llmlingua" else condition
+            values[sig] = lm_relevance(scorer, texts, question, cond, cache, on_text_scores)
+    if len(used) == 1:
+        relevance = values[used[0]]
+    elif method == "hybrid":
+        relevance = _z(values["bm25"]) + _z(values["lm"])
     else:
-        lm = lm_relevance(scorer, texts, question, condition, cache, on_text_scores)
-        relevance = _z(bm25_scores(texts, question)) + _z(lm)
+        relevance = fuse([values[s] for s in used], weights, fusion)
     order = np.lexsort((np.arange(len(texts)), -relevance))
     return order, relevance
+
+
+def embedding_relevance(embedder: Any, texts: Sequence[str], question: str) -> np.ndarray:
+    """Cosine between each text's embedding and the question's (higher is more relevant)."""
+    if not texts:
+        return np.zeros(0)
+    vecs = embedder.embed([*texts, question])
+    return (vecs[:-1] @ vecs[-1]).astype(np.float64)

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from lingua_core.base import Compressor
 
-#: Method used when none is named: Selective Context on the embedded SmolLM2.
-DEFAULT_METHOD = "selective_context"
+#: Method used when none is named: question-aware coarse-to-fine selection on the embedded
+#: MiniLM (see :mod:`lingua_core.methods.coarse_to_fine`).
+DEFAULT_METHOD = "coarse_to_fine"
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,12 @@ METHODS: dict[str, MethodEntry] = {
     "llmlingua": MethodEntry("lingua_core.methods.llmlingua", "LLMLinguaCompressor"),
     "longllmlingua": MethodEntry("lingua_core.methods.llmlingua", "LongLLMLinguaCompressor"),
     "llmlingua2": MethodEntry("lingua_core.methods.llmlingua2", "LLMLingua2Compressor"),
+    "coarse_to_fine": MethodEntry("lingua_core.methods.coarse_to_fine", "CoarseToFineCompressor"),
+    "embeddings_filter": MethodEntry("lingua_core.methods.embedding", "EmbeddingsFilterCompressor"),
+    "sentence_embeddings": MethodEntry(
+        "lingua_core.methods.embedding", "SentenceEmbeddingsCompressor"
+    ),
+    "bm25": MethodEntry("lingua_core.methods.embedding", "BM25Compressor"),
     "random": MethodEntry("lingua_core.methods.baselines", "RandomCompressor"),
     "naive": MethodEntry("lingua_core.methods.baselines", "NaiveCompressor"),
     "none": MethodEntry("lingua_core.methods.baselines", "NoneCompressor"),
@@ -47,6 +54,10 @@ ALIASES: dict[str, Alias] = {
     "sc": Alias("selective_context"),
     "default": Alias(DEFAULT_METHOD),
     "identity": Alias("none"),
+    "c2f": Alias("coarse_to_fine"),
+    "coarse-to-fine": Alias("coarse_to_fine"),
+    "embeddings-filter": Alias("embeddings_filter"),
+    "sentence-embeddings": Alias("sentence_embeddings"),
     "llmlingua-2": Alias("llmlingua2"),
     "llmlingua-1": Alias("llmlingua"),
     "long-llmlingua": Alias("longllmlingua"),

@@ -220,3 +220,115 @@ def kv_retrieval(path: str | Path, limit: int | None = None) -> list[QAExample]:
         if limit is not None and len(out) >= limit:
             break
     return out
+
+
+def _literal(value: Any) -> Any:
+    """A field stored either as JSON or as the text of a Python literal (the shared copies)."""
+    if isinstance(value, str):
+        try:
+            return ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            return value
+    return value
+
+
+def _records(
+    path: str | Path, records: Sequence[int] | range | None
+) -> list[tuple[int, dict[str, Any]]]:
+    rows = [row for _, row in _rows(path)]
+    wanted = range(len(rows)) if records is None else records
+    out = []
+    for i in wanted:
+        if not 0 <= i < len(rows):
+            msg = f"record index {i} out of range: the file has {len(rows)} records"
+            raise ValueError(msg)
+        out.append((i, rows[i]))
+    return out
+
+
+def _is_yes_no(answer: str) -> bool:
+    return answer.strip().lower() in ("yes", "no")
+
+
+def hotpotqa(
+    path: str | Path,
+    records: Sequence[int] | range | None = None,
+    *,
+    yes_no: bool = False,
+) -> list[QAExample]:
+    """Multi-hop QA from HotpotQA in the distractor setting (10 paragraphs per question).
+
+    Each paragraph becomes one context, ``title\\nsentences``; the answer is the record's
+    ``answer``. ``meta["supporting"]`` lists the indices of the supporting paragraphs and
+    ``gold`` the first one that holds the answer (else the first supporting one). Example ids
+    are ``hotpotqa-<record index>``.
+
+    Args:
+        path: ``hotpotqa_distractor.jsonl.gz`` (fields ``question``, ``answer``, ``context``,
+            ``supporting_facts``, ``type``).
+        records: Record indices (lines) to use; ``None``: all.
+        yes_no: Keep questions answered "yes"/"no" (comparison questions whose answer string
+            is rarely in any passage, so answer survival says nothing about them). Off.
+
+    Raises:
+        ValueError: For a record index past the file or a malformed record.
+    """
+    out = []
+    for i, row in _records(path, records):
+        answer = str(row.get("answer", ""))
+        if not yes_no and _is_yes_no(answer):
+            continue
+        context = _literal(row.get("context"))
+        if not isinstance(context, list) or not context:
+            msg = f"{path}, record {i}: missing field 'context' (a list of [title, sentences])"
+            raise ValueError(msg)
+        titles = [str(c[0]) for c in context]
+        passages = [f"{c[0]}\n{''.join(c[1]).strip()}" for c in context]
+        support = {str(t) for t, _ in _literal(row.get("supporting_facts")) or []}
+        supporting = [j for j, t in enumerate(titles) if t in support]
+        holding = [j for j in supporting if answer_in(passages[j], [answer])]
+        out.append(
+            QAExample(
+                f"hotpotqa-{i}",
+                str(row["question"]),
+                (answer,),
+                tuple(passages),
+                (holding or supporting or [None])[0],
+                {"index": i, "supporting": supporting, "type": row.get("type")},
+            )
+        )
+    return out
+
+
+def musique(path: str | Path, records: Sequence[int] | range | None = None) -> list[QAExample]:
+    """Multi-hop QA from MuSiQue-Ans (2-4 hops, 20 paragraphs per question).
+
+    Each paragraph becomes one context, ``title\\nparagraph_text``; answers are ``answer`` and
+    its ``answer_aliases``. ``meta["supporting"]`` lists the supporting paragraphs and ``gold``
+    the one of the last hop. Example ids are ``musique-<record index>``.
+
+    Raises:
+        ValueError: For a record index past the file or a malformed record.
+    """
+    out = []
+    for i, row in _records(path, records):
+        paragraphs = _literal(row.get("paragraphs"))
+        if not isinstance(paragraphs, list) or not paragraphs:
+            msg = f"{path}, record {i}: missing field 'paragraphs'"
+            raise ValueError(msg)
+        passages = [f"{p['title']}\n{p['paragraph_text']}" for p in paragraphs]
+        supporting = [j for j, p in enumerate(paragraphs) if p.get("is_supporting")]
+        steps = _literal(row.get("question_decomposition")) or []
+        last = steps[-1].get("paragraph_support_idx") if steps else None
+        aliases = [str(a) for a in _literal(row.get("answer_aliases")) or []]
+        out.append(
+            QAExample(
+                f"musique-{i}",
+                str(row["question"]),
+                (str(row["answer"]), *aliases),
+                tuple(passages),
+                last if isinstance(last, int) and 0 <= last < len(passages) else None,
+                {"index": i, "supporting": supporting},
+            )
+        )
+    return out

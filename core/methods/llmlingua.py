@@ -42,7 +42,16 @@ import numpy as np
 from lingua_core._lru import LRU
 from lingua_core.base import FORCE_CONTEXT_IDS, Option, flag, forced_positions, is_int
 from lingua_core.methods._lm import LM_OPTIONS, CausalLMCompressor
-from lingua_core.rank import CONDITIONS, RANK_METHODS, rank_texts
+from lingua_core.rank import (
+    CONDITIONS,
+    FUSIONS,
+    RANK_ALIASES,
+    RANK_METHODS,
+    SIGNALS,
+    check_signals,
+    rank_method_name,
+    rank_texts,
+)
 from lingua_core.select import select, unit_costs
 from lingua_core.text import (
     Units,
@@ -59,6 +68,14 @@ REORDERS = ("original", "sort", "two_stage")
 CONDITION_CHOICES = (*CONDITIONS, *(f"{c}_condition" for c in CONDITIONS))
 _BUDGET_RE = re.compile(r"^\s*([+\-*/])\s*(\d+(?:\.\d+)?)\s*$")
 _BLANK_LINE_RE = re.compile(r"\n[ \t]*\n")
+
+
+def _signals_ok(v: Any) -> bool:
+    try:
+        check_signals(v)
+    except ValueError:
+        return False
+    return not isinstance(v, str)
 
 
 def _nonneg_int(v: Any) -> bool:
@@ -199,8 +216,29 @@ class LLMLinguaCompressor(CausalLMCompressor):
         "rank_method": Option(
             "llmlingua",
             "Coarse ranking: 'llmlingua' (perplexity), 'longllmlingua' (question likelihood), "
-            "'bm25', or 'hybrid' (BM25 + question likelihood).",
-            choices=RANK_METHODS,
+            "'bm25', 'embedding' (cosine of sentence embeddings, alias 'sentbert'), 'hybrid' "
+            "(BM25 + question likelihood) or 'fused' (rank_signals combined by fusion).",
+            choices=(*RANK_METHODS, *RANK_ALIASES),
+        ),
+        "rank_signals": Option(
+            ("embedding", "bm25", "lm"),
+            f"Signals of rank_method='fused', from {', '.join(SIGNALS)} ('lm': question "
+            "likelihood).",
+            check=_signals_ok,
+            expect=f"a list of signals from {', '.join(SIGNALS)}",
+        ),
+        "fusion": Option(
+            "z",
+            "How rank_method='fused' combines signals: 'z' (sum of z-scores) or 'rrf' "
+            "(reciprocal-rank fusion).",
+            choices=FUSIONS,
+        ),
+        "embedding_model": Option(
+            None,
+            "Sentence-embedding model of the 'embedding' ranking and signal: None (the embedded "
+            "MiniLM), a folder or a hub id.",
+            check=lambda v: v is None or isinstance(v, str),
+            expect="None or a str",
         ),
         "condition_in_question": Option(
             "none",
@@ -239,11 +277,12 @@ class LLMLinguaCompressor(CausalLMCompressor):
         super().__init__(**kwargs)
         self._rank_cache = LRU(65536)
         self._first_cache = LRU(8192)
+        self._embedders: dict[str | None, Any] = {}
 
     # ------------------------------------------------------------------ plan
 
     def _plan(self, opts: dict[str, Any], query: str | None) -> _Plan:
-        rank = opts["rank_method"]
+        rank = rank_method_name(opts["rank_method"])
         cond = opts["condition_in_question"]
         compare = bool(opts["condition_compare"])
         cond_tokens = cond.endswith("_condition") or compare
@@ -251,7 +290,7 @@ class LLMLinguaCompressor(CausalLMCompressor):
         question = (query or "").strip()
         if rank == "longllmlingua" and cond == "none":
             cond = "after"  # as the reference
-        needs_question = rank in ("longllmlingua", "bm25", "hybrid") or cond_tokens
+        needs_question = rank != "llmlingua" or cond_tokens
         if needs_question and not question:
             logger.warning(
                 "%s: no query given; compressing query-agnostic (rank by perplexity, no "
@@ -278,6 +317,35 @@ class LLMLinguaCompressor(CausalLMCompressor):
                 self._first_cache[(lead, tuple(ids[:size]))] = scores[:size].copy()
 
         return keep
+
+    @staticmethod
+    def _uses_lm(plan: _Plan, opts: dict[str, Any]) -> bool:
+        if plan.rank_method == "fused":
+            return "lm" in opts["rank_signals"]
+        return plan.rank_method not in ("bm25", "embedding")
+
+    def _rank_args(self, plan: _Plan, opts: dict[str, Any], scorer: Any) -> dict[str, Any]:
+        embedder = None
+        if plan.rank_method == "embedding" or (
+            plan.rank_method == "fused" and "embedding" in opts["rank_signals"]
+        ):
+            embedder = self._embedder(opts["embedding_model"])
+        return {
+            "method": plan.rank_method,
+            "scorer": scorer,
+            "condition": plan.condition,
+            "embedder": embedder,
+            "signals": tuple(opts["rank_signals"]),
+            "fusion": opts["fusion"],
+        }
+
+    def _embedder(self, model: str | None) -> Any:
+        from lingua_core.embed import Embedder
+
+        with self._lock:
+            if model not in self._embedders:
+                self._embedders[model] = Embedder(model, device=self.device)
+            return self._embedders[model]
 
     # ------------------------------------------------------------------ pipeline
 
@@ -306,15 +374,13 @@ class LLMLinguaCompressor(CausalLMCompressor):
         relevance: np.ndarray | None = None
         coarse = opts["use_context_level_filter"] and n > 1
         if coarse and (not fits or opts["reorder_context"] != "original"):
-            scorer = self._scorer(opts) if plan.rank_method != "bm25" else None
+            scorer = self._scorer(opts) if self._uses_lm(plan, opts) else None
             order, relevance = rank_texts(
                 texts,
                 plan.question,
-                method=plan.rank_method,
-                scorer=scorer,
-                condition=plan.condition,
                 cache=self._rank_cache,
                 on_text_scores=None if scorer is None else self._reuse(scorer, opts),
+                **self._rank_args(plan, opts, scorer),
             )
             ranked = [int(i) for i in order]
             # Forced texts first (they count against the budget), then best ranked until the
@@ -430,13 +496,9 @@ class LLMLinguaCompressor(CausalLMCompressor):
         flat: list[str] = []
         for i in kept_idx:
             flat.extend(sents[i].texts(texts[i]))
+        scorer = self._scorer(opts) if self._uses_lm(plan, opts) else None
         _, rel = rank_texts(
-            flat,
-            plan.question,
-            method=plan.rank_method,
-            scorer=self._scorer(opts) if plan.rank_method != "bm25" else None,
-            condition=plan.condition,
-            cache=self._rank_cache,
+            flat, plan.question, cache=self._rank_cache, **self._rank_args(plan, opts, scorer)
         )
         scores, costs, forced = [], [], []
         pos = 0
@@ -592,7 +654,7 @@ class LongLLMLinguaCompressor(LLMLinguaCompressor):
         "rank_method": Option(
             "longllmlingua",
             LLMLinguaCompressor.options_spec["rank_method"].doc,
-            choices=RANK_METHODS,
+            choices=(*RANK_METHODS, *RANK_ALIASES),
         ),
         "condition_in_question": Option(
             "after_condition",

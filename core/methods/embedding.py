@@ -1,0 +1,292 @@
+"""The filters RAG users already have, as methods: embedding filters and BM25 passages.
+
+- ``embeddings_filter``: whole texts ranked by cosine to the query (LangChain's
+  ``EmbeddingsFilter``), kept best first while they fit the budget; or LangChain's own rule
+  (``similarity_threshold``, ``k``).
+- ``sentence_embeddings``: sentences ranked by cosine to the query (LlamaIndex's
+  ``SentenceEmbeddingOptimizer``), budgeted the same way; or LlamaIndex's own rule
+  (``percentile_cutoff``, ``threshold_cutoff``, per text).
+- ``bm25``: whole texts by BM25 (Okapi) against the query, budgeted.
+
+They are the controls every other method is measured against. The budget is one over all texts
+of the call (a unit that does not fit is skipped and the next one tried, see
+:mod:`lingua_core.select`); texts left with nothing come back ``dropped``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+import numpy as np
+
+from lingua_core.base import Compressor, Option, is_int
+from lingua_core.rank import bm25_scores
+from lingua_core.select import select, unit_costs
+from lingua_core.text import Units, assemble, sentence_units
+from lingua_core.tokens import HFTokenCounter, TokenCounter
+
+logger = logging.getLogger(__name__)
+
+
+def _fraction(v: Any) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1)
+
+
+def _number(v: Any) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+ENCODER_OPTIONS: dict[str, Option] = {
+    "max_length": Option(
+        256,
+        "Tokens per embedded unit (longer ones are truncated; MiniLM was trained on 256).",
+        check=lambda v: is_int(v) and v >= 2,
+        expect="an int >= 2",
+    ),
+    "batch_tokens": Option(
+        None,
+        "Most padded tokens per forward pass. None: 4096 on CPU, 65536 on CUDA.",
+        check=lambda v: v is None or (is_int(v) and v > 0),
+        expect="None or a positive int",
+    ),
+}
+
+
+class EmbeddingCompressor(Compressor):
+    """A compressor that scores with a sentence-embedding model, loaded once and shared.
+
+    ``dtype="auto"`` runs bfloat16 on CUDA and on CPUs where bf16 measures faster than fp32
+    (:func:`lingua_core.models.fast_dtype`), float32 elsewhere.
+    """
+
+    uses_model = True
+    question_aware = True
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._embedder_obj: Any = None
+
+    def embedder(self) -> Any:
+        """The :class:`lingua_core.embed.Embedder` (created on first use)."""
+        if self._embedder_obj is None:
+            with self._lock:
+                if self._embedder_obj is None:
+                    from lingua_core.embed import Embedder
+                    from lingua_core.models import fast_dtype, resolve_device
+
+                    dtype = self.dtype
+                    if dtype in (None, "auto"):
+                        dtype = fast_dtype(resolve_device(self.device))
+                    self._embedder_obj = Embedder(
+                        self.model,
+                        device=self.device,
+                        dtype=dtype,
+                        max_length=self.defaults["max_length"],
+                        batch_tokens=self.defaults["batch_tokens"],
+                        model_kwargs=self.model_kwargs,
+                        trust_remote_code=self.trust_remote_code,
+                        allow_pickle=self.allow_pickle,
+                    )
+        return self._embedder_obj
+
+    def warmup(self) -> None:
+        """Load the encoder and the token counter now."""
+        self.embedder().loaded()
+        super().warmup()
+
+    def _default_counter(self) -> TokenCounter:
+        from lingua_core.models import EMBEDDED_ENCODER
+
+        name = EMBEDDED_ENCODER if self.model is None else str(self.model)
+        return HFTokenCounter(self.embedder().loaded().tokenizer, name=name)
+
+    def cosines(self, units: list[str], query: str) -> np.ndarray:
+        """Cosine of each unit's embedding to the query's."""
+        if not units:
+            return np.zeros(0)
+        vecs = self.embedder().embed([*units, query])
+        return (vecs[:-1] @ vecs[-1]).astype(np.float64)
+
+
+def _budget(
+    n_tokens: list[int], rate: float | None, target_tokens: int | None, default: float
+) -> float:
+    if target_tokens is not None:
+        return float(target_tokens)
+    return (default if rate is None else float(rate)) * float(sum(n_tokens))
+
+
+def _whole_texts(
+    texts: list[str],
+    relevance: np.ndarray | None,
+    keep: np.ndarray,
+) -> list[tuple[Any, ...]]:
+    """Results for whole-text selection: kept texts whole, the rest dropped; best first."""
+    placed = [] if relevance is None else [i for i in np.argsort(-relevance, kind="stable")]
+    order = {int(i): p for p, i in enumerate(j for j in placed if keep[j])}
+    out: list[tuple[Any, ...]] = []
+    for i, t in enumerate(texts):
+        extra = {
+            "relevance": None if relevance is None else float(relevance[i]),
+            "order": order.get(i) if relevance is not None else None,
+        }
+        out.append((t, [(0, len(t))], extra) if keep[i] else ("", [], extra))
+    return out
+
+
+class EmbeddingsFilterCompressor(EmbeddingCompressor):
+    """Whole texts by cosine to the query (LangChain's ``EmbeddingsFilter``), budgeted."""
+
+    method = "embeddings_filter"
+    description = "Whole texts by embedding cosine to the query, best first (LangChain filter)."
+    default_rate = 0.5
+    options_spec: ClassVar[dict[str, Option]] = {
+        "similarity_threshold": Option(
+            None,
+            "Drop texts whose cosine to the query is below this (LangChain's rule).",
+            check=_number,
+            expect="None or a number",
+        ),
+        "k": Option(
+            None,
+            "Keep at most the k most similar texts (LangChain's rule).",
+            check=lambda v: v is None or (is_int(v) and v > 0),
+            expect="None or an int >= 1",
+        ),
+        **ENCODER_OPTIONS,
+    }
+
+    def _compress_texts(
+        self,
+        texts: list[str],
+        n_tokens: list[int],
+        query: str | None,
+        rate: float | None,
+        target_tokens: int | None,
+        opts: dict[str, Any],
+    ) -> list[tuple[Any, ...]]:
+        n = len(texts)
+        if not (query or "").strip():
+            logger.warning("%s: no query given; keeping the leading texts", self.method)
+            relevance = -np.arange(n, dtype=np.float64)
+        else:
+            relevance = self.cosines(texts, str(query))
+        allowed = np.ones(n, dtype=bool)
+        if opts["similarity_threshold"] is not None:
+            allowed &= relevance >= float(opts["similarity_threshold"])
+        if opts["k"] is not None:
+            top = np.argsort(-relevance, kind="stable")[: int(opts["k"])]
+            mask = np.zeros(n, dtype=bool)
+            mask[top] = True
+            allowed &= mask
+        rule_given = opts["similarity_threshold"] is not None or opts["k"] is not None
+        if rule_given and rate is None and target_tokens is None:
+            keep = allowed
+        else:
+            budget = _budget(n_tokens, rate, target_tokens, self.default_rate)
+            costs = np.where(allowed, np.asarray(n_tokens), 10**12)  # never fits
+            keep = select([relevance], [costs], [budget], scope="global")[0] & allowed
+        return _whole_texts(texts, relevance, keep)
+
+
+class BM25Compressor(Compressor):
+    """Whole texts by BM25 (Okapi) against the query, best first while they fit the budget."""
+
+    method = "bm25"
+    description = "Whole texts by BM25 against the query, best first (no model)."
+    default_rate = 0.5
+    fallback_counter = "words"
+    question_aware = True
+    options_spec: ClassVar[dict[str, Option]] = {
+        "k1": Option(1.5, "Term-frequency saturation.", check=_number, expect="a number"),
+        "b": Option(0.75, "Length normalisation.", check=_number, expect="a number"),
+    }
+
+    def _compress_texts(
+        self,
+        texts: list[str],
+        n_tokens: list[int],
+        query: str | None,
+        rate: float | None,
+        target_tokens: int | None,
+        opts: dict[str, Any],
+    ) -> list[tuple[Any, ...]]:
+        if not (query or "").strip():
+            logger.warning("%s: no query given; keeping the leading texts", self.method)
+            relevance = -np.arange(len(texts), dtype=np.float64)
+        else:
+            relevance = bm25_scores(texts, str(query), k1=float(opts["k1"]), b=float(opts["b"]))
+        budget = _budget(n_tokens, rate, target_tokens, self.default_rate)
+        keep = select([relevance], [np.asarray(n_tokens)], [budget], scope="global")[0]
+        return _whole_texts(texts, relevance, keep)
+
+
+class SentenceEmbeddingsCompressor(EmbeddingCompressor):
+    """Sentences by cosine to the query (LlamaIndex's ``SentenceEmbeddingOptimizer``)."""
+
+    method = "sentence_embeddings"
+    description = "Sentences by embedding cosine to the query (LlamaIndex optimizer)."
+    default_rate = 0.5
+    options_spec: ClassVar[dict[str, Option]] = {
+        "percentile_cutoff": Option(
+            None,
+            "Keep this top fraction of each text's sentences (LlamaIndex's rule).",
+            check=_fraction,
+            expect="None or a number in (0, 1]",
+        ),
+        "threshold_cutoff": Option(
+            None,
+            "Drop sentences whose cosine to the query is below this (LlamaIndex's rule).",
+            check=_number,
+            expect="None or a number",
+        ),
+        **ENCODER_OPTIONS,
+    }
+
+    def _compress_texts(
+        self,
+        texts: list[str],
+        n_tokens: list[int],
+        query: str | None,
+        rate: float | None,
+        target_tokens: int | None,
+        opts: dict[str, Any],
+    ) -> list[tuple[Any, ...]]:
+        units = [sentence_units(t) for t in texts]
+        flat = [s for t, u in zip(texts, units) for s in u.texts(t)]
+        if not (query or "").strip():
+            logger.warning("%s: no query given; keeping the leading sentences", self.method)
+            cos = -np.arange(len(flat), dtype=np.float64)
+        else:
+            cos = self.cosines(flat, str(query))
+        scores = np.split(cos, np.cumsum([len(u) for u in units])[:-1]) if units else []
+        allowed = [np.ones(len(u), dtype=bool) for u in units]
+        if opts["percentile_cutoff"] is not None:
+            for s, a in zip(scores, allowed):
+                keep_n = int(len(s) * float(opts["percentile_cutoff"]))
+                mask = np.zeros(len(s), dtype=bool)
+                mask[np.argsort(-s, kind="stable")[:keep_n]] = True
+                a &= mask
+        if opts["threshold_cutoff"] is not None:
+            for s, a in zip(scores, allowed):
+                a &= s >= float(opts["threshold_cutoff"])
+        rule_given = opts["percentile_cutoff"] is not None or opts["threshold_cutoff"] is not None
+        if rule_given and rate is None and target_tokens is None:
+            keeps = allowed
+        else:
+            counter = self.token_counter
+            costs = [
+                np.where(a, unit_costs(t, u, counter), 10**12)
+                for t, u, a in zip(texts, units, allowed)
+            ]
+            budget = _budget(n_tokens, rate, target_tokens, self.default_rate)
+            keeps = select(scores, costs, [budget], scope="global")
+            keeps = [k & a for k, a in zip(keeps, allowed)]
+        return [_assemble(t, u, k) for t, u, k in zip(texts, units, keeps)]
+
+
+def _assemble(text: str, units: Units, keep: np.ndarray) -> tuple[str, list[tuple[int, int]]]:
+    if len(units) == 0:  # nothing a sentence splitter could read: keep the text whole
+        return text, [(0, len(text))]
+    return assemble(text, units, keep)
