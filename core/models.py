@@ -145,8 +145,10 @@ def cpu_bf16_speedup() -> float:
 
 
 def fast_dtype(device: str) -> str:
-    """The fastest dtype that keeps an encoder's rankings: bf16 on CUDA and on CPUs where bf16
-    measures at least 1.3x faster than fp32 (:func:`cpu_bf16_speedup`), fp32 elsewhere.
+    """The fastest dtype for a sentence encoder on ``device``.
+
+    bf16 on CUDA and on CPUs where bf16 measures at least 1.3x faster than fp32
+    (:func:`cpu_bf16_speedup`), fp32 elsewhere.
     """
     if device.startswith("cuda"):
         return "auto"

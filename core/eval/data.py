@@ -256,9 +256,9 @@ def hotpotqa(
     *,
     yes_no: bool = False,
 ) -> list[QAExample]:
-    """Multi-hop QA from HotpotQA in the distractor setting (10 paragraphs per question).
+    r"""Multi-hop QA from HotpotQA in the distractor setting (10 paragraphs per question).
 
-    Each paragraph becomes one context, ``title\\nsentences``; the answer is the record's
+    Each paragraph becomes one context, ``"title\n" + sentences``; the answer is the record's
     ``answer``. ``meta["supporting"]`` lists the indices of the supporting paragraphs and
     ``gold`` the first one that holds the answer (else the first supporting one). Example ids
     are ``hotpotqa-<record index>``.
@@ -301,9 +301,9 @@ def hotpotqa(
 
 
 def musique(path: str | Path, records: Sequence[int] | range | None = None) -> list[QAExample]:
-    """Multi-hop QA from MuSiQue-Ans (2-4 hops, 20 paragraphs per question).
+    r"""Multi-hop QA from MuSiQue-Ans (2-4 hops, 20 paragraphs per question).
 
-    Each paragraph becomes one context, ``title\\nparagraph_text``; answers are ``answer`` and
+    Each paragraph becomes one context, ``title\nparagraph_text``; answers are ``answer`` and
     its ``answer_aliases``. ``meta["supporting"]`` lists the supporting paragraphs and ``gold``
     the one of the last hop. Example ids are ``musique-<record index>``.
 

@@ -1,10 +1,10 @@
-"""The default method: question-aware, coarse to fine, under one budget (``coarse_to_fine``).
+r"""The default method: question-aware, coarse to fine, under one budget (``coarse_to_fine``).
 
 Made for what sits between a retriever and an LLM. In one pass of a small sentence encoder (the
 embedded all-MiniLM-L6-v2 by default):
 
 1. **Sentences.** Each text is cut into sentences (pysbd, offline). A text whose first line is a
-   short title (NQ, HotpotQA and MuSiQue passages are ``title\\ntext``) lends it to every other
+   short title (NQ, HotpotQA and MuSiQue passages are ``title\ntext``) lends it to every other
    sentence's embedding input (``"title: sentence"``), so that "It stars Charlton Heston." is
    embedded as part of "Ben-Hur (1959 film)"; the output keeps the original characters only.
 2. **Texts.** A text's relevance fuses the best cosine of its sentences with the text's BM25
