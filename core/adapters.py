@@ -25,7 +25,7 @@ OnError = Literal["raise", "passthrough"]
 
 
 def check_settings(
-    rate: float | None,
+    rate: float | str | None,
     target_tokens: int | None,
     model: str | None,
     device: str | None,
@@ -37,7 +37,10 @@ def check_settings(
         ValueError: For an invalid budget, both budgets, or ``model``/``device`` given both as a
             field and inside ``options``.
     """
-    validate_budget(rate, target_tokens)
+    if rate == "auto" and target_tokens is not None:
+        msg = "rate='auto' chooses the length itself: do not give target_tokens with it"
+        raise ValueError(msg)
+    validate_budget(None if rate == "auto" else rate, target_tokens)
     for name, value in (("model", model), ("device", device)):
         if value is not None and name in options:
             msg = f"{name!r} is given both as a field and in options; give it once"
@@ -225,8 +228,10 @@ def _make_settings_base() -> type:
         model: str | None = pydantic.Field(
             None, description="Model alias, local folder or hub id; None: the method's default."
         )
-        rate: float | None = pydantic.Field(
-            None, description="Fraction of tokens to keep, in (0, 1]."
+        rate: float | Literal["auto"] | None = pydantic.Field(
+            None,
+            description="Fraction of tokens to keep, in (0, 1]; 'auto' where the method "
+            "supports it (the default method does).",
         )
         target_tokens: int | None = pydantic.Field(
             None, description="Total token budget over all documents of a call."

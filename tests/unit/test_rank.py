@@ -73,7 +73,9 @@ def test_rank_texts_bad_input():
 
     from lingua_core.rank import rank_texts
 
-    with pytest.raises(ValueError, match="valid: llmlingua, longllmlingua, bm25, hybrid"):
+    with pytest.raises(
+        ValueError, match="valid: llmlingua, longllmlingua, bm25, embedding, hybrid, fused"
+    ):
         rank_texts(["a"], "q", method="gzip")
     with pytest.raises(ValueError, match="needs a causal-LM scorer"):
         rank_texts(["a"], "q", method="hybrid")

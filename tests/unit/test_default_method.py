@@ -1,0 +1,277 @@
+"""Issue 13: the default method (coarse_to_fine), the embedding baselines, fusion, rate='auto'.
+
+These run the embedded MiniLM (22M parameters, a fraction of a second per call on a CPU): the
+baselines and the default are defined by that real encoder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pytest
+
+from lingua_core import DEFAULT_METHOD, get_compressor, join_results
+
+QUESTION = "Who directed the 1959 film Ben-Hur?"
+DOCS = [
+    "Photosynthesis\nPhotosynthesis converts light energy into chemical energy. Plants, algae "
+    "and many bacteria use it.",
+    "",
+    "Ben-Hur (1959 film)\nBen-Hur is a 1959 American epic historical drama film. It was directed "
+    "by William Wyler and produced by Sam Zimbalist. It stars Charlton Heston.",
+    "Eiffel Tower\nThe Eiffel Tower is a wrought-iron lattice tower in Paris. It is named after "
+    "the engineer Gustave Eiffel.",
+    "Volcano\nA volcano is a rupture in the crust of a planetary-mass object. Lava and gases "
+    "escape from it.",
+]
+
+
+@pytest.fixture(scope="module")
+def c2f():
+    return get_compressor("coarse_to_fine", token_counter="words")
+
+
+def _kept(res) -> str:
+    return join_results(res)
+
+
+def test_default_method_is_coarse_to_fine():
+    assert DEFAULT_METHOD == "coarse_to_fine"
+    assert get_compressor().method == "coarse_to_fine"
+    assert get_compressor("default").method == "coarse_to_fine"
+
+
+@pytest.mark.parametrize(
+    "method", ["coarse_to_fine", "embeddings_filter", "sentence_embeddings", "bm25"]
+)
+def test_contract_one_result_per_input_in_order(method):
+    comp = get_compressor(method, token_counter="words")
+    res = comp.compress(DOCS, query=QUESTION, rate=0.4)
+    assert len(res) == len(DOCS)
+    for r, d in zip(res, DOCS):
+        assert r.original_text == d
+        assert r.text == " ".join(d[s:e] for s, e in r.spans)
+        assert r.dropped == (not r.spans and bool(d.strip()))
+    assert res[1].text == "" and not res[1].dropped  # blank text unchanged
+    assert "William Wyler" in _kept(res)
+    kept = sum(r.compressed_tokens for r in res)
+    total = sum(r.original_tokens for r in res)
+    assert kept <= 0.4 * total * 1.15 + 1
+    if method != "sentence_embeddings":  # it keeps short titles of every text
+        assert any(r.dropped for r in res)  # irrelevant texts are dropped, and say so
+    if method != "sentence_embeddings":  # it does not rank texts
+        ranked = sorted((r.order, i) for i, r in enumerate(res) if r.order is not None)
+        assert ranked[0][1] == 2  # the relevant text goes first in the prompt
+
+
+def test_embeddings_filter_langchain_rules():
+    comp = get_compressor("embeddings_filter")
+    res = comp.compress(DOCS, query=QUESTION, k=1)
+    assert [i for i, r in enumerate(res) if r.text] == [2]
+    assert res[2].text == DOCS[2]  # whole documents
+    res = comp.compress(DOCS, query=QUESTION, similarity_threshold=0.99)
+    assert all(r.dropped for i, r in enumerate(res) if DOCS[i].strip())
+    res = comp.compress(DOCS, query=QUESTION, similarity_threshold=-1.0)
+    assert all(r.text == d for r, d in zip(res, DOCS))
+
+
+def test_sentence_embeddings_llamaindex_rules():
+    comp = get_compressor("sentence_embeddings")
+    res = comp.compress(DOCS, query=QUESTION, percentile_cutoff=0.5)
+    # each text keeps its best half of sentences (LlamaIndex applies the cutoff per node)
+    from lingua_core.text import sentence_units
+
+    kept = [len(sentence_units(r.text)) for r in res]
+    assert kept == [1, 0, 2, 1, 1]  # of 3, 0, 4, 3, 3 sentences
+    res = comp.compress(DOCS, query=QUESTION, threshold_cutoff=0.99)
+    assert all(not r.text for r in res)
+
+
+def test_bm25_method_ranks_by_terms():
+    res = get_compressor("bm25").compress(DOCS, query="Eiffel tower engineer", rate=0.3)
+    assert [i for i, r in enumerate(res) if r.text] == [3]
+    assert res[3].relevance is not None and res[3].relevance > res[0].relevance
+
+
+def test_fusion_changes_results(c2f):
+    texts = [
+        f"Doc {i}\n" + ". ".join(f"Fact {i}.{j} about film {j * i}" for j in range(6)) + "."
+        for i in range(6)
+    ]
+    texts.append(DOCS[2])
+    z = c2f.compress(texts, query=QUESTION, rate=0.3, fusion="z")
+    rrf = c2f.compress(texts, query=QUESTION, rate=0.3, fusion="rrf")
+    assert [r.relevance for r in z] != [r.relevance for r in rrf]
+    with pytest.raises(ValueError, match="valid: 'z', 'rrf'"):
+        c2f.compress(texts, query=QUESTION, fusion="max")
+
+
+def test_doc_weight_and_title_context_change_scores(c2f):
+    a = c2f.compress(DOCS, query="It stars Charlton Heston", rate=0.2, title_context=True)
+    b = c2f.compress(DOCS, query="It stars Charlton Heston", rate=0.2, title_context=False)
+    assert [r.relevance for r in a] != [r.relevance for r in b]
+
+
+def test_rate_auto_adapts_and_reports(c2f):
+    fixed = c2f.compress(DOCS, query=QUESTION, rate=0.5)
+    auto = c2f.compress(DOCS, query=QUESTION, rate="auto")
+    assert [r.text for r in auto] != [r.text for r in fixed]
+    assert "William Wyler" in _kept(auto)
+    kept = sum(r.compressed_tokens for r in auto) / sum(r.original_tokens for r in auto)
+    assert 0 < kept < 0.5
+    strict = c2f.compress(DOCS, query=QUESTION, rate="auto", auto_threshold=1.0)
+    loose = c2f.compress(DOCS, query=QUESTION, rate="auto", auto_threshold=0.0)
+    assert sum(r.compressed_tokens for r in strict) < sum(r.compressed_tokens for r in loose)
+    assert all(r.text == d for r, d in zip(loose, DOCS))  # 0 keeps everything
+    assert sum(r.dropped for r in strict) >= 3  # texts with nothing relevant come back dropped
+
+
+def test_rate_auto_bad_input(c2f):
+    with pytest.raises(ValueError, match="target_tokens"):
+        c2f.compress(DOCS, query=QUESTION, rate="auto", target_tokens=20)
+    with pytest.raises(ValueError, match="supported by: coarse_to_fine"):
+        get_compressor("random").compress(DOCS, rate="auto")
+    with pytest.raises(ValueError, match="rate must be"):
+        c2f.compress(DOCS, query=QUESTION, rate="half")
+
+
+def test_no_query_falls_back_query_agnostic(c2f, caplog):
+    with caplog.at_level(logging.WARNING):
+        res = c2f.compress(DOCS, rate=0.5)
+    assert "falling back" in caplog.text and "selective_context" in caplog.text
+    assert len(res) == len(DOCS)
+    assert all(r.method == "coarse_to_fine" for r in res)
+    total = sum(r.original_tokens for r in res)
+    assert sum(r.compressed_tokens for r in res) <= 0.5 * total + len(DOCS) + 2
+
+
+def test_multi_hop_rescoring_changes_scores(c2f):
+    hop = [
+        "Gone with the Wind (film)\nGone with the Wind is a 1939 film produced by David O. "
+        "Selznick.",
+        "David O. Selznick\nSelznick was born in Pittsburgh, Pennsylvania, in 1902.",
+        "Cheese\nCheese is a dairy product made from milk.",
+        "Rivers\nA river is a natural flowing watercourse.",
+    ]
+    q = "Where was the producer of Gone with the Wind born?"
+    on = c2f.compress(hop, query=q, rate=0.7, multi_hop=True)
+    off = c2f.compress(hop, query=q, rate=0.7, multi_hop=False)
+    # the second hop's text rises once the first hop's sentences join the query
+    assert on[1].relevance > off[1].relevance
+    assert on[0].relevance == off[0].relevance
+    assert "Pittsburgh" in _kept(on)
+
+
+def test_unknown_options_name_valid_choices(c2f):
+    with pytest.raises(ValueError, match="valid options"):
+        c2f.compress(DOCS, query=QUESTION, colour="red")
+    with pytest.raises(ValueError, match="'sort', 'original'"):
+        c2f.compress(DOCS, query=QUESTION, reorder="random")
+
+
+def test_budget_in_tokens_and_target_tokens(c2f):
+    res = c2f.compress(DOCS, query=QUESTION, target_tokens=40)
+    assert sum(r.compressed_tokens for r in res) <= 40
+    assert "William Wyler" in _kept(res)
+
+
+# ------------------------------------------------------------------ the embedding scorer
+
+
+def test_embedder_caches_and_batches_by_length():
+    from lingua_core.embed import Embedder
+
+    emb = Embedder(batch_tokens=64)
+    model = emb.loaded().model
+    shapes = []
+    handle = model.register_forward_pre_hook(
+        lambda _m, _a, kw: shapes.append(tuple(kw["input_ids"].shape)), with_kwargs=True
+    )
+    try:
+        texts = ["a short one", "a much longer sentence " * 6, "mid length text here", "x"]
+        first = emb.embed([*texts, texts[0]])
+        assert np.allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-4)
+        assert np.allclose(first[0], first[-1])  # repeated text: same vector
+        rows = sum(s[0] for s in shapes)
+        assert rows == 4  # repeated text embedded once
+        lengths = [s[1] for s in shapes]
+        assert lengths == sorted(lengths, reverse=True)  # longest first, padded per batch
+        assert all(s[0] * s[1] <= max(64, s[1]) for s in shapes)
+        shapes.clear()
+        again = emb.embed(texts)
+        assert shapes == []  # all from the cache
+        assert np.allclose(again, first[:4])
+    finally:
+        handle.remove()
+
+
+def test_pooling_read_from_sentence_transformers_config(tmp_path):
+    from lingua_core.embed import read_pooling
+
+    assert read_pooling(str(tmp_path)) == "mean"
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "1_Pooling" / "config.json").write_text(
+        json.dumps({"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False})
+    )
+    assert read_pooling(str(tmp_path)) == "cls"
+    (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode": "weird"}))
+    with pytest.raises(ValueError, match="valid: mean, cls"):
+        read_pooling(str(tmp_path))
+
+
+def test_non_embedding_model_is_refused(tiny_llama_dir):
+    comp = get_compressor("embeddings_filter", model=str(tiny_llama_dir))
+    with pytest.raises(ValueError, match=r"not a sentence-embedding encoder.*LlamaForCausalLM"):
+        comp.compress(DOCS, query=QUESTION, rate=0.5)
+
+
+def test_bf16_on_slow_cpu_warns(monkeypatch, caplog):
+    from lingua_core import models
+
+    monkeypatch.setattr(models, "cpu_bf16_speedup", lambda: 0.05)
+    assert models.fast_dtype("cpu") == "float32"
+    with caplog.at_level(logging.WARNING):
+        models.warn_slow_bf16(models.resolve_dtype("bfloat16", "cpu"), "cpu")
+    assert "without fast bf16" in caplog.text
+
+
+# ------------------------------------------------------------------ LongLLMLingua ranking
+
+
+def test_longllmlingua_embedding_and_fused_ranking(tiny_llama_dir):
+    long = get_compressor("longllmlingua", model=str(tiny_llama_dir), token_counter="words")
+    texts = [d for d in DOCS if d]
+    emb = long.compress(texts, query=QUESTION, rate=0.4, rank_method="embedding")
+    alias = long.compress(texts, query=QUESTION, rate=0.4, rank_method="sentbert")
+    assert [r.relevance for r in emb] == [r.relevance for r in alias]
+    assert int(np.argmax([r.relevance for r in emb])) == 1  # the Ben-Hur text
+    fused = long.compress(
+        texts, query=QUESTION, rate=0.4, rank_method="fused", rank_signals=["embedding", "bm25"]
+    )
+    rrf = long.compress(
+        texts,
+        query=QUESTION,
+        rate=0.4,
+        rank_method="fused",
+        rank_signals=["embedding", "bm25"],
+        fusion="rrf",
+    )
+    assert [r.relevance for r in fused] != [r.relevance for r in rrf]
+    with pytest.raises(ValueError, match="rank_signals"):
+        long.compress(texts, query=QUESTION, rank_method="fused", rank_signals=["gzip"])
+    with pytest.raises(ValueError, match="sentbert"):
+        long.compress(texts, query=QUESTION, rank_method="tfidf")
+
+
+def test_fuse_and_signals_bad_input():
+    from lingua_core.rank import check_signals, fuse
+
+    a, b = np.array([3.0, 1.0, 2.0]), np.array([0.0, 5.0, 1.0])
+    assert np.argmax(fuse([a, b], [1.0, 0.0])) == 0
+    assert np.argmax(fuse([a, b], [0.0, 1.0], "rrf")) == 1
+    with pytest.raises(ValueError, match="valid: z, rrf"):
+        fuse([a], how="mean")
+    with pytest.raises(ValueError, match="valid: bm25, embedding, lm"):
+        check_signals(["bm25", "colbert"])
