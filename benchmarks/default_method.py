@@ -41,7 +41,8 @@ BASELINES = ["embeddings_filter", "sentence_embeddings", "bm25"]
 DEFAULT = "coarse_to_fine"
 NQ_RATES = (0.5, 0.33, 0.25, 0.2, 0.1, 0.05)
 MH_RATES = (0.33, 0.1)
-MH_METHODS = [DEFAULT, *BASELINES, "longllmlingua", "selective_context", "naive", "random"]
+LM_METHODS = ["longllmlingua", "selective_context"]
+MH_METHODS = [DEFAULT, *BASELINES, *LM_METHODS, "naive", "random"]
 
 
 def nq(questions: range) -> list:
@@ -133,7 +134,8 @@ def report(path: Path, auto_path: Path, tuning: bool = False) -> str:
                     cells.append("-")
                     continue
                 lo, hi = _ci(vals)
-                cells.append(f"{np.mean(vals):.3f} [{lo:.2f}, {hi:.2f}]")
+                note = "" if len(vals) == n else f" (n = {len(vals)})"
+                cells.append(f"{np.mean(vals):.3f} [{lo:.2f}, {hi:.2f}]{note}")
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
         lines += ["", "Default minus each baseline, paired over the same examples:", ""]
         for m in methods:
@@ -189,8 +191,10 @@ def main() -> None:
         print(text)
     if a.nq:
         sweep(nq(range(500, 700)), methods, NQ_RATES, OUT)
-    if a.multihop:
-        sweep(multihop(range(50, 100)), MH_METHODS, MH_RATES, OUT)
+    if a.multihop:  # the fast methods on every record first, then the SmolLM2 ones
+        fast = [m for m in MH_METHODS if m not in LM_METHODS]
+        sweep(multihop(range(50, 100)), fast, MH_RATES, OUT)
+        sweep(multihop(range(50, 100)), LM_METHODS, MH_RATES, OUT)
     if a.auto:
         from lingua_core.methods.coarse_to_fine import CoarseToFineCompressor
 

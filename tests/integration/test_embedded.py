@@ -81,7 +81,8 @@ def test_context_only_demo_runs():
         timeout=300,
         check=True,
     )
-    assert "selective_context on smollm2" in out.stdout
+    assert "coarse_to_fine on minilm" in out.stdout  # the default method
+    assert "answer still in the context: yes" in out.stdout
     assert "before:" in out.stdout and "after:" in out.stdout
 
 
