@@ -275,3 +275,28 @@ def test_fuse_and_signals_bad_input():
         fuse([a], how="mean")
     with pytest.raises(ValueError, match="valid: bm25, embedding, lm"):
         check_signals(["bm25", "colbert"])
+
+
+# ------------------------------------------------------------------ multi-hop loaders
+
+
+def test_multihop_loaders():
+    from lingua_core.eval.data import hotpotqa, musique
+    from lingua_core.eval.metrics import answer_in
+    from tests.conftest import SHARED_DATA
+
+    hp_path = SHARED_DATA / "hotpotqa_distractor.jsonl.gz"
+    mq_path = SHARED_DATA / "musique_ans_train_sample.jsonl.gz"
+    if not hp_path.is_file() or not mq_path.is_file():
+        pytest.skip("shared data not found")
+    hp = hotpotqa(hp_path, range(50, 100))
+    assert len(hp) == 45  # 5 yes/no questions left out
+    assert len(hotpotqa(hp_path, range(50, 100), yes_no=True)) == 50
+    assert all(len(e.contexts) == 10 and e.id.startswith("hotpotqa-") for e in hp)
+    assert all(len(e.meta["supporting"]) == 2 for e in hp)
+    assert all(answer_in(e.contexts[e.gold], e.answers) for e in hp if e.gold is not None)
+    mq = musique(mq_path, range(50))
+    assert len(mq) == 50 and all(len(e.contexts) == 20 for e in mq)
+    assert all(e.gold in e.meta["supporting"] for e in mq)
+    with pytest.raises(ValueError, match="out of range: the file has 100 records"):
+        musique(mq_path, [100])
