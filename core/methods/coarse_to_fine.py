@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lingua_core.base import Option, flag, is_int
-from lingua_core.methods.embedding import ENCODER_OPTIONS, EmbeddingCompressor
+from lingua_core.methods.embedding import ENCODER_OPTIONS, EmbeddingCompressor, budget_tokens
 from lingua_core.rank import FUSIONS, bm25_scores, fuse
 from lingua_core.select import select, unit_costs
 from lingua_core.text import Units, assemble, sentence_units
@@ -196,12 +196,7 @@ class CoarseToFineCompressor(EmbeddingCompressor):
             keep = score >= hi - (1.0 - float(opts["auto_threshold"])) * (hi - lo)
             keep &= ~is_title
         else:
-            total = float(sum(n_tokens))
-            budget = (
-                float(target_tokens)
-                if target_tokens is not None
-                else (self.default_rate if rate is None else float(rate)) * total
-            )
+            budget = budget_tokens(n_tokens, rate, target_tokens, self.default_rate)
             keep = _select_with_titles(score, costs, budget, doc, is_title)
         keep |= is_title & _has_kept(keep & ~is_title, doc)[doc]
         keeps = np.split(keep, np.cumsum(sizes)[:-1])

@@ -38,6 +38,11 @@ def _number(v: Any) -> bool:
     return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
 
 
+def _cutoff(doc: str) -> Option:
+    """An optional number (a similarity cutoff); None leaves the rule off."""
+    return Option(None, doc, check=_number, expect="None or a number")
+
+
 ENCODER_OPTIONS: dict[str, Option] = {
     "max_length": Option(
         256,
@@ -110,10 +115,22 @@ class EmbeddingCompressor(Compressor):
         vecs = self.embedder().embed([*units, query])
         return (vecs[:-1] @ vecs[-1]).astype(np.float64)
 
+    def relevance(self, units: list[str], query: str | None, what: str) -> np.ndarray:
+        """Cosines to the query; without one, a warning and the leading ``what`` first."""
+        if not (query or "").strip():
+            return _leading(self.method, what, len(units))
+        return self.cosines(units, str(query))
 
-def _budget(
+
+def _leading(method: str, what: str, n: int) -> np.ndarray:
+    logger.warning("%s: no query given; keeping the leading %s", method, what)
+    return -np.arange(n, dtype=np.float64)
+
+
+def budget_tokens(
     n_tokens: list[int], rate: float | None, target_tokens: int | None, default: float
 ) -> float:
+    """The one budget over all texts: ``target_tokens``, else ``rate`` (or ``default``) x total."""
     if target_tokens is not None:
         return float(target_tokens)
     return (default if rate is None else float(rate)) * float(sum(n_tokens))
@@ -125,8 +142,8 @@ def _whole_texts(
     keep: np.ndarray,
 ) -> list[tuple[Any, ...]]:
     """Results for whole-text selection: kept texts whole, the rest dropped; best first."""
-    placed = [] if relevance is None else [i for i in np.argsort(-relevance, kind="stable")]
-    order = {int(i): p for p, i in enumerate(j for j in placed if keep[j])}
+    placed = [] if relevance is None else np.argsort(-relevance, kind="stable").tolist()
+    order = {i: p for p, i in enumerate(j for j in placed if keep[j])}
     out: list[tuple[Any, ...]] = []
     for i, t in enumerate(texts):
         extra = {
@@ -144,11 +161,8 @@ class EmbeddingsFilterCompressor(EmbeddingCompressor):
     description = "Whole texts by embedding cosine to the query, best first (LangChain filter)."
     default_rate = 0.5
     options_spec: ClassVar[dict[str, Option]] = {
-        "similarity_threshold": Option(
-            None,
-            "Drop texts whose cosine to the query is below this (LangChain's rule).",
-            check=_number,
-            expect="None or a number",
+        "similarity_threshold": _cutoff(
+            "Drop texts whose cosine to the query is below this (LangChain's rule)."
         ),
         "k": Option(
             None,
@@ -169,11 +183,7 @@ class EmbeddingsFilterCompressor(EmbeddingCompressor):
         opts: dict[str, Any],
     ) -> list[tuple[Any, ...]]:
         n = len(texts)
-        if not (query or "").strip():
-            logger.warning("%s: no query given; keeping the leading texts", self.method)
-            relevance = -np.arange(n, dtype=np.float64)
-        else:
-            relevance = self.cosines(texts, str(query))
+        relevance = self.relevance(texts, query, "texts")
         allowed = np.ones(n, dtype=bool)
         if opts["similarity_threshold"] is not None:
             allowed &= relevance >= float(opts["similarity_threshold"])
@@ -186,7 +196,7 @@ class EmbeddingsFilterCompressor(EmbeddingCompressor):
         if rule_given and rate is None and target_tokens is None:
             keep = allowed
         else:
-            budget = _budget(n_tokens, rate, target_tokens, self.default_rate)
+            budget = budget_tokens(n_tokens, rate, target_tokens, self.default_rate)
             costs = np.where(allowed, np.asarray(n_tokens), 10**12)  # never fits
             keep = select([relevance], [costs], [budget], scope="global")[0] & allowed
         return _whole_texts(texts, relevance, keep)
@@ -215,11 +225,10 @@ class BM25Compressor(Compressor):
         opts: dict[str, Any],
     ) -> list[tuple[Any, ...]]:
         if not (query or "").strip():
-            logger.warning("%s: no query given; keeping the leading texts", self.method)
-            relevance = -np.arange(len(texts), dtype=np.float64)
+            relevance = _leading(self.method, "texts", len(texts))
         else:
             relevance = bm25_scores(texts, str(query), k1=float(opts["k1"]), b=float(opts["b"]))
-        budget = _budget(n_tokens, rate, target_tokens, self.default_rate)
+        budget = budget_tokens(n_tokens, rate, target_tokens, self.default_rate)
         keep = select([relevance], [np.asarray(n_tokens)], [budget], scope="global")[0]
         return _whole_texts(texts, relevance, keep)
 
@@ -237,11 +246,8 @@ class SentenceEmbeddingsCompressor(EmbeddingCompressor):
             check=_fraction,
             expect="None or a number in (0, 1]",
         ),
-        "threshold_cutoff": Option(
-            None,
-            "Drop sentences whose cosine to the query is below this (LlamaIndex's rule).",
-            check=_number,
-            expect="None or a number",
+        "threshold_cutoff": _cutoff(
+            "Drop sentences whose cosine to the query is below this (LlamaIndex's rule)."
         ),
         **ENCODER_OPTIONS,
     }
@@ -257,11 +263,7 @@ class SentenceEmbeddingsCompressor(EmbeddingCompressor):
     ) -> list[tuple[Any, ...]]:
         units = [sentence_units(t) for t in texts]
         flat = [s for t, u in zip(texts, units) for s in u.texts(t)]
-        if not (query or "").strip():
-            logger.warning("%s: no query given; keeping the leading sentences", self.method)
-            cos = -np.arange(len(flat), dtype=np.float64)
-        else:
-            cos = self.cosines(flat, str(query))
+        cos = self.relevance(flat, query, "sentences")
         scores = np.split(cos, np.cumsum([len(u) for u in units])[:-1]) if units else []
         allowed = [np.ones(len(u), dtype=bool) for u in units]
         if opts["percentile_cutoff"] is not None:
@@ -282,7 +284,7 @@ class SentenceEmbeddingsCompressor(EmbeddingCompressor):
                 np.where(a, unit_costs(t, u, counter), 10**12)
                 for t, u, a in zip(texts, units, allowed)
             ]
-            budget = _budget(n_tokens, rate, target_tokens, self.default_rate)
+            budget = budget_tokens(n_tokens, rate, target_tokens, self.default_rate)
             keeps = select(scores, costs, [budget], scope="global")
             keeps = [k & a for k, a in zip(keeps, allowed)]
         return [_assemble(t, u, k) for t, u, k in zip(texts, units, keeps)]
