@@ -3,10 +3,12 @@ r"""The default method: question-aware, coarse to fine, under one budget (``coar
 Made for what sits between a retriever and an LLM. In one pass of a small sentence encoder (the
 embedded all-MiniLM-L6-v2 by default):
 
-1. **Sentences.** Each text is cut into sentences (pysbd, offline). A text whose first line is a
-   short title (NQ, HotpotQA and MuSiQue passages are ``title\ntext``) lends it to every other
-   sentence's embedding input (``"title: sentence"``), so that "It stars Charlton Heston." is
-   embedded as part of "Ben-Hur (1959 film)"; the output keeps the original characters only.
+1. **Sentences.** Each text is cut into sentences (pysbd, offline), and a sentence of more than
+   ``max_unit_words`` words into clauses at its commas, semicolons and colons. A text whose first
+   line is a short title (NQ, HotpotQA and MuSiQue passages are ``title\ntext``) lends it to
+   every other unit's embedding input (``"title: sentence"``), so that "It stars Charlton
+   Heston." is embedded as part of "Ben-Hur (1959 film)"; the output keeps the original
+   characters only, and a title is kept only with a kept unit of its text (``keep_titles``).
 2. **Texts.** A text's relevance fuses the best cosine of its sentences with the text's BM25
    score (weight ``bm25_weight``).
 3. **Sentences within texts.** A sentence's score fuses its cosine to the query, its text's
@@ -16,6 +18,8 @@ embedded all-MiniLM-L6-v2 by default):
    embedded as a second query, and every sentence scored against it the same way; a sentence
    keeps the better of its two scores, so the passage of a second hop, which often shares no
    word with the question, can rank by what the first hop found. One more short embedding.
+   (``hop_bm25="bridge"`` also re-runs BM25 on the names the best sentences add; measured no
+   better, so off.)
 5. **Budget.** Sentences are kept best first while they fit one budget over all texts (``rate``
    x their tokens, or ``target_tokens``); a text left with nothing comes back ``dropped``.
    ``rate="auto"`` keeps every sentence whose score lies within ``auto_threshold`` of the best
@@ -31,6 +35,7 @@ MuSiQue records 0-49).
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, ClassVar
 
 import numpy as np
@@ -62,6 +67,22 @@ def title_of(text: str, units: Units) -> str | None:
     if len(units) == 0 or text[units.starts[0] : units.ends[0]] != head:
         return None
     return head
+
+
+_NAME_RE = re.compile(r"[A-Z0-9][\w'.-]*(?:\s+(?:of|the|de|von|van|[A-Z0-9][\w'.-]*))*")
+
+
+def bridge_names(sentences: list[str], question: str) -> list[str]:
+    """Capitalised names (and numbers) in ``sentences`` whose words the question lacks."""
+    have = {w.lower() for w in re.findall(r"\w+", question)}
+    out: list[str] = []
+    for s in sentences:
+        for m in _NAME_RE.finditer(s):
+            name = m.group(0).strip(" .")
+            words = {w.lower() for w in re.findall(r"\w+", name)}
+            if words and not words <= have and name not in out:
+                out.append(name)
+    return out
 
 
 class CoarseToFineCompressor(EmbeddingCompressor):
@@ -107,10 +128,34 @@ class CoarseToFineCompressor(EmbeddingCompressor):
             "better score (finds second-hop passages).",
         ),
         "hop_sentences": Option(
-            2,
+            4,
             "Best sentences added to the question for the multi-hop query.",
             check=lambda v: is_int(v) and v >= 1,
             expect="an int >= 1",
+        ),
+        "hop_weight": Option(
+            1.0,
+            "Weight of the multi-hop score against the first (a sentence keeps the larger).",
+            check=_weight,
+            expect="a number >= 0",
+        ),
+        "hop_bm25": Option(
+            "question",
+            "BM25 query of the multi-hop pass: 'question', or 'bridge' (the question plus the "
+            "names in the best sentences that the question lacks: the bridge entities).",
+            choices=("question", "bridge"),
+        ),
+        "max_unit_words": Option(
+            15,
+            "Cut sentences longer than this many words at commas, semicolons and colons into "
+            "clauses (pieces of at least 4 words); None keeps whole sentences.",
+            check=lambda v: v is None or (is_int(v) and v >= 4),
+            expect="None or an int >= 4",
+        ),
+        "keep_titles": flag(
+            True,
+            "A kept text keeps its title (short first line), charged to the budget; titles are "
+            "never kept alone. False: titles are units like any other.",
         ),
         "auto_threshold": Option(
             0.5,
@@ -161,6 +206,8 @@ class CoarseToFineCompressor(EmbeddingCompressor):
             got = self._fallback().compress(texts, rate=r, target_tokens=target_tokens)
             return [(x.text, list(x.spans)) for x in got]
         units = [sentence_units(t) for t in texts]
+        if opts["max_unit_words"]:
+            units = [split_long(t, u, int(opts["max_unit_words"])) for t, u in zip(texts, units)]
         sizes = [len(u) for u in units]
         doc = np.repeat(np.arange(len(texts)), sizes)
         flat, inputs = [], []
@@ -181,11 +228,15 @@ class CoarseToFineCompressor(EmbeddingCompressor):
         score, relevance = self._scores(sent_vecs @ qvec, doc, text_bm25, sent_bm25, opts)
         if opts["multi_hop"] and len(flat) > 1:
             top = np.argsort(-score, kind="stable")[: int(opts["hop_sentences"])]
-            q2 = " ".join([question, *(flat[i] for i in sorted(top.tolist()))])
-            qvec2 = self.embedder().embed([q2])[0]
-            score2, rel2 = self._scores(sent_vecs @ qvec2, doc, text_bm25, sent_bm25, opts)
+            found = [flat[i] for i in sorted(top.tolist())]
+            qvec2 = self.embedder().embed([" ".join([question, *found])])[0]
+            t_bm, s_bm = text_bm25, sent_bm25
+            if opts["hop_bm25"] == "bridge":
+                q_terms = f"{question} {' '.join(bridge_names(found, question))}"
+                t_bm, s_bm = bm25_scores(texts, q_terms), bm25_scores(flat, q_terms)
+            score2, rel2 = self._scores(sent_vecs @ qvec2, doc, t_bm, s_bm, opts)
             best = float(score.max())
-            score = np.maximum(score, score2)
+            score = np.maximum(score, float(opts["hop_weight"]) * score2)
             score[top] = np.maximum(score[top], best)
             relevance = np.maximum(relevance, rel2)
 
@@ -197,8 +248,11 @@ class CoarseToFineCompressor(EmbeddingCompressor):
             keep &= ~is_title
         else:
             budget = budget_tokens(n_tokens, rate, target_tokens, self.default_rate)
-            keep = _select_with_titles(score, costs, budget, doc, is_title)
-        keep |= is_title & _has_kept(keep & ~is_title, doc)[doc]
+            keep = _select_with_titles(
+                score, costs, budget, doc, is_title if opts["keep_titles"] else None
+            )
+        if opts["keep_titles"]:
+            keep |= is_title & _has_kept(keep & ~is_title, doc)[doc]
         keeps = np.split(keep, np.cumsum(sizes)[:-1])
         ranked = [int(i) for i in np.argsort(-relevance, kind="stable") if keeps[i].any()]
         if opts["reorder"] == "original":
@@ -235,6 +289,33 @@ class CoarseToFineCompressor(EmbeddingCompressor):
         return score, relevance
 
 
+_CLAUSE_RE = re.compile(r"[,;:](?=\s)")
+
+
+def split_long(text: str, units: Units, max_words: int) -> Units:
+    """Units with every sentence over ``max_words`` words cut at clause punctuation."""
+    starts: list[int] = []
+    ends: list[int] = []
+    for a, b in zip(units.starts.tolist(), units.ends.tolist()):
+        piece = text[a:b]
+        if len(piece.split()) <= max_words:
+            starts.append(a)
+            ends.append(b)
+            continue
+        cut = a
+        for m in _CLAUSE_RE.finditer(piece):
+            end = a + m.end()
+            if len(text[cut:end].split()) >= 4 and len(text[end:b].split()) >= 4:
+                starts.append(cut)
+                ends.append(end)
+                cut = end
+                while cut < b and text[cut].isspace():
+                    cut += 1
+        starts.append(cut)
+        ends.append(b)
+    return Units.from_lists(starts, ends)
+
+
 def _has_kept(keep: np.ndarray, doc: np.ndarray) -> np.ndarray:
     """Per text, whether any of its units is kept."""
     out = np.zeros(int(doc.max()) + 1 if doc.size else 0, dtype=bool)
@@ -243,7 +324,11 @@ def _has_kept(keep: np.ndarray, doc: np.ndarray) -> np.ndarray:
 
 
 def _select_with_titles(
-    score: np.ndarray, costs: np.ndarray, budget: float, doc: np.ndarray, is_title: np.ndarray
+    score: np.ndarray,
+    costs: np.ndarray,
+    budget: float,
+    doc: np.ndarray,
+    is_title: np.ndarray | None,
 ) -> np.ndarray:
     """Budgeted selection of sentences, each kept text's title coming along with them.
 
@@ -251,6 +336,8 @@ def _select_with_titles(
     with the first sentence kept from their text, and their cost is taken from the budget (a
     second pass with the budget less the titles of the texts the first pass kept).
     """
+    if is_title is None:  # titles are units like any other
+        return select([score], [costs], [budget], scope="global")[0]
     masked = np.where(is_title, 10**12, costs)  # never selected by itself
     keep = select([score], [masked], [budget], scope="global")[0]
     titles = float(costs[is_title & _has_kept(keep, doc)[doc]].sum())
