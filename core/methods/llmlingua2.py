@@ -88,6 +88,26 @@ class LLMLingua2Compressor(Compressor):
             expect="None or an int >= 1",
         ),
         "force_context_ids": FORCE_CONTEXT_IDS,
+        "rank_with_query": flag(
+            True,
+            "With a query and several texts: drop and order the texts by the fused ranker "
+            "(sentence-embedding cosine + BM25, as the default method ranks) before token "
+            "classification, in the same call.",
+        ),
+        "coarse_ratio": Option(
+            2.0,
+            "With rank_with_query: texts are kept best first up to this multiple of the budget; "
+            "the token level then compresses them to the budget.",
+            check=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1,
+            expect="a number >= 1",
+        ),
+        "ranker_model": Option(
+            None,
+            "Sentence-embedding model of rank_with_query: None (the embedded MiniLM), a folder "
+            "or a hub id.",
+            check=lambda v: v is None or isinstance(v, str),
+            expect="None or a str",
+        ),
         "threshold_scope": Option(
             "text",
             "Where the threshold is taken: 'chunk' (the reference), 'text', 'global'.",
@@ -126,6 +146,10 @@ class LLMLingua2Compressor(Compressor):
             )
             raise OSError(msg) from e
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._ranker: Any = None
+
     def warmup(self) -> None:
         """Load the classifier and the token counter now."""
         self._loaded()
@@ -153,7 +177,7 @@ class LLMLingua2Compressor(Compressor):
         rate: float | None,
         target_tokens: int | None,
         opts: dict[str, Any],
-    ) -> list[tuple[str, list[tuple[int, int]]]]:
+    ) -> list[tuple[Any, ...]]:
         scorer = self._scorer(opts)
         force_tokens = list(opts["force_tokens"])
         self._check_force_tokens(scorer, force_tokens)
@@ -173,7 +197,14 @@ class LLMLingua2Compressor(Compressor):
 
         kept_texts = list(range(len(texts)))
         r = self.default_rate if rate is None else float(rate)
-        if opts["use_context_level_filter"] and len(texts) > 1:
+        ranked: tuple[list[int], np.ndarray] | None = None
+        if (query or "").strip() and opts["rank_with_query"] and len(texts) > 1:
+            ranked = self._rank(texts, n_tokens, str(query), r, target_tokens, opts)
+            kept_texts = sorted(ranked[0])
+            target_tokens = (
+                round(r * sum(n_tokens)) if target_tokens is None else target_tokens
+            )
+        elif opts["use_context_level_filter"] and len(texts) > 1:
             kept_texts = self._context_filter(per_text, n_tokens, r, target_tokens, opts)
         if target_tokens is not None:
             reserved = sum(n_tokens[i] for i in kept_texts)
@@ -189,10 +220,52 @@ class LLMLingua2Compressor(Compressor):
             for i in kept_texts:
                 _drop_consecutive(texts[i], per_text[i], keeps[i])
         kept = set(kept_texts)
-        return [
+        out: list[tuple[Any, ...]] = [
             assemble(t, w.units, k) if len(w.units) or i not in kept else (t, [(0, len(t))])
             for i, (t, w, k) in enumerate(zip(texts, per_text, keeps))
         ]  # a text the tokenizer reads as nothing (e.g. control characters) comes back whole
+        if ranked is None:
+            return out
+        order, relevance = ranked
+        place = {i: p for p, i in enumerate(j for j in order if out[j][1])}
+        return [
+            (*o, {"relevance": float(relevance[i]), "order": place.get(i)})
+            for i, o in enumerate(out)
+        ]
+
+    def _rank(
+        self,
+        texts: list[str],
+        n_tokens: list[int],
+        query: str,
+        rate: float,
+        target_tokens: int | None,
+        opts: dict[str, Any],
+    ) -> tuple[list[int], np.ndarray]:
+        """Texts kept by the fused ranker (best first) and every text's relevance."""
+        from lingua_core.embed import Embedder
+        from lingua_core.rank import rank_texts
+
+        with self._lock:
+            if self._ranker is None or self._ranker.model != opts["ranker_model"]:
+                self._ranker = Embedder(opts["ranker_model"], device=self.device)
+        order, relevance = rank_texts(
+            texts, query, method="fused", embedder=self._ranker, signals=("embedding", "bm25")
+        )
+        target = float(target_tokens) if target_tokens is not None else rate * sum(n_tokens)
+        if opts["use_token_level_filter"]:
+            target *= float(opts["coarse_ratio"])
+        forced = forced_positions(opts)
+        kept = [i for i in order.tolist() if i in forced]
+        used = float(sum(n_tokens[i] for i in kept))
+        for i in order.tolist():
+            if i in forced:
+                continue
+            if kept and used + n_tokens[i] > target:
+                continue  # skip what does not fit; smaller texts may still
+            kept.append(i)
+            used += n_tokens[i]
+        return kept, relevance
 
     def _check_force_tokens(self, scorer: Any, force_tokens: Sequence[str]) -> None:
         if not force_tokens:

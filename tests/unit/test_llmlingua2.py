@@ -238,3 +238,27 @@ def test_text_the_tokenizer_reads_as_nothing_comes_back_whole(l2):
     results = l2.compress(texts, rate=0.5)
     assert results[0].text == "\x00\x01" and not results[0].dropped
     assert results[1].text
+
+
+def test_question_aware_ranking_drops_and_orders_texts(l2):
+    """With a query, texts are ranked (MiniLM cosine + BM25) and dropped before tokens."""
+    from tests.conftest import nq_passages
+
+    texts, rows = nq_passages(10)
+    question = rows[3]["question"]
+    with_q = l2.compress(texts, query=question, rate=0.2)
+    without = l2.compress(texts, rate=0.2)
+    off = l2.compress(texts, query=question, rate=0.2, rank_with_query=False)
+    assert off == without  # the option turns it off
+    assert all(not r.dropped and r.order is None for r in without)
+    assert sum(r.dropped for r in with_q) >= 4  # budget x coarse_ratio holds ~4 of 10 texts
+    best = min((r.order, i) for i, r in enumerate(with_q) if r.order is not None)[1]
+    assert best == 3  # the question's own passage ranks first
+    assert with_q[3].relevance == max(r.relevance for r in with_q)
+    kept = sum(r.compressed_tokens for r in with_q)
+    total = sum(r.original_tokens for r in with_q)
+    assert abs(kept / total - 0.2) <= 0.05
+    forced = l2.compress(texts, query=question, rate=0.2, force_context_ids=[0])
+    assert not forced[0].dropped
+    wide = l2.compress(texts, query=question, rate=0.2, coarse_ratio=5.0)
+    assert sum(r.dropped for r in wide) < sum(r.dropped for r in with_q)
