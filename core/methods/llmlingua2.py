@@ -201,9 +201,7 @@ class LLMLingua2Compressor(Compressor):
         if (query or "").strip() and opts["rank_with_query"] and len(texts) > 1:
             ranked = self._rank(texts, n_tokens, str(query), r, target_tokens, opts)
             kept_texts = sorted(ranked[0])
-            target_tokens = (
-                round(r * sum(n_tokens)) if target_tokens is None else target_tokens
-            )
+            target_tokens = round(r * sum(n_tokens)) if target_tokens is None else target_tokens
         elif opts["use_context_level_filter"] and len(texts) > 1:
             kept_texts = self._context_filter(per_text, n_tokens, r, target_tokens, opts)
         if target_tokens is not None:
