@@ -205,20 +205,9 @@ class CoarseToFineCompressor(EmbeddingCompressor):
             r = None if rate == "auto" else rate
             got = self._fallback().compress(texts, rate=r, target_tokens=target_tokens)
             return [(x.text, list(x.spans)) for x in got]
-        units = [sentence_units(t) for t in texts]
-        if opts["max_unit_words"]:
-            units = [split_long(t, u, int(opts["max_unit_words"])) for t, u in zip(texts, units)]
+        units, flat, inputs, is_title = self._units(texts, opts)
         sizes = [len(u) for u in units]
         doc = np.repeat(np.arange(len(texts)), sizes)
-        flat, inputs = [], []
-        is_title = np.zeros(int(sum(sizes)), dtype=bool)
-        for t, u in zip(texts, units):
-            title = title_of(t, u) if opts["title_context"] else None
-            if title:
-                is_title[len(flat)] = True
-            for k, s in enumerate(u.texts(t)):
-                flat.append(s)
-                inputs.append(f"{title}: {s}" if title and k else s)
         if not flat:
             return [(t, [(0, len(t))]) for t in texts]
         vecs = self.embedder().embed([*inputs, question])
@@ -227,25 +216,17 @@ class CoarseToFineCompressor(EmbeddingCompressor):
         sent_bm25 = bm25_scores(flat, question)
         score, relevance = self._scores(sent_vecs @ qvec, doc, text_bm25, sent_bm25, opts)
         if opts["multi_hop"] and len(flat) > 1:
-            top = np.argsort(-score, kind="stable")[: int(opts["hop_sentences"])]
-            found = [flat[i] for i in sorted(top.tolist())]
-            qvec2 = self.embedder().embed([" ".join([question, *found])])[0]
-            t_bm, s_bm = text_bm25, sent_bm25
-            if opts["hop_bm25"] == "bridge":
-                q_terms = f"{question} {' '.join(bridge_names(found, question))}"
-                t_bm, s_bm = bm25_scores(texts, q_terms), bm25_scores(flat, q_terms)
-            score2, rel2 = self._scores(sent_vecs @ qvec2, doc, t_bm, s_bm, opts)
-            best = float(score.max())
-            score = np.maximum(score, float(opts["hop_weight"]) * score2)
-            score[top] = np.maximum(score[top], best)
-            relevance = np.maximum(relevance, rel2)
+            score, relevance = self._hop(
+                texts, flat, doc, question, sent_vecs, score, relevance, text_bm25, sent_bm25, opts
+            )
 
         counter = self.token_counter
         costs = np.concatenate([unit_costs(t, u, counter) for t, u in zip(texts, units)])
         if rate == "auto":
             lo, hi = float(score.min()), float(score.max())
             keep = score >= hi - (1.0 - float(opts["auto_threshold"])) * (hi - lo)
-            keep &= ~is_title
+            if opts["keep_titles"]:
+                keep &= ~is_title
         else:
             budget = budget_tokens(n_tokens, rate, target_tokens, self.default_rate)
             keep = _select_with_titles(
@@ -267,6 +248,52 @@ class CoarseToFineCompressor(EmbeddingCompressor):
             text, spans = assemble(t, u, k)
             out.append((text, spans, extra))
         return out
+
+    @staticmethod
+    def _units(
+        texts: list[str], opts: dict[str, Any]
+    ) -> tuple[list[Units], list[str], list[str], np.ndarray]:
+        """Units of every text, their strings, their embedding inputs and which are titles."""
+        units = [sentence_units(t) for t in texts]
+        if opts["max_unit_words"]:
+            units = [split_long(t, u, int(opts["max_unit_words"])) for t, u in zip(texts, units)]
+        flat: list[str] = []
+        inputs: list[str] = []
+        is_title = np.zeros(sum(len(u) for u in units), dtype=bool)
+        for t, u in zip(texts, units):
+            title = title_of(t, u) if opts["title_context"] else None
+            if title:
+                is_title[len(flat)] = True
+            for k, s in enumerate(u.texts(t)):
+                flat.append(s)
+                inputs.append(f"{title}: {s}" if title and k else s)
+        return units, flat, inputs, is_title
+
+    def _hop(
+        self,
+        texts: list[str],
+        flat: list[str],
+        doc: np.ndarray,
+        question: str,
+        sent_vecs: np.ndarray,
+        score: np.ndarray,
+        relevance: np.ndarray,
+        text_bm25: np.ndarray,
+        sent_bm25: np.ndarray,
+        opts: dict[str, Any],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Scores after re-scoring against the question plus its best sentences."""
+        top = np.argsort(-score, kind="stable")[: int(opts["hop_sentences"])]
+        found = [flat[i] for i in sorted(top.tolist())]
+        qvec2 = self.embedder().embed([" ".join([question, *found])])[0]
+        t_bm, s_bm = text_bm25, sent_bm25
+        if opts["hop_bm25"] == "bridge":
+            q_terms = f"{question} {' '.join(bridge_names(found, question))}"
+            t_bm, s_bm = bm25_scores(texts, q_terms), bm25_scores(flat, q_terms)
+        score2, rel2 = self._scores(sent_vecs @ qvec2, doc, t_bm, s_bm, opts)
+        out = np.maximum(score, float(opts["hop_weight"]) * score2)
+        out[top] = np.maximum(out[top], float(score.max()))  # the first hop's best stay first
+        return out, np.maximum(relevance, rel2)
 
     @staticmethod
     def _scores(
