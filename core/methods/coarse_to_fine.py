@@ -224,7 +224,7 @@ class CoarseToFineCompressor(EmbeddingCompressor):
         costs = np.concatenate([unit_costs(t, u, counter) for t, u in zip(texts, units)])
         if rate == "auto":
             lo, hi = float(score.min()), float(score.max())
-            keep = score >= hi - (1.0 - float(opts["auto_threshold"])) * (hi - lo)
+            keep = score >= lo + float(opts["auto_threshold"]) * (hi - lo)
             if opts["keep_titles"]:
                 keep &= ~is_title
         else:
