@@ -291,9 +291,10 @@ class CoarseToFineCompressor(EmbeddingCompressor):
             q_terms = f"{question} {' '.join(bridge_names(found, question))}"
             t_bm, s_bm = bm25_scores(texts, q_terms), bm25_scores(flat, q_terms)
         score2, rel2 = self._scores(sent_vecs @ qvec2, doc, t_bm, s_bm, opts)
-        out = np.maximum(score, float(opts["hop_weight"]) * score2)
+        w = float(opts["hop_weight"])
+        out = np.maximum(score, w * score2)
         out[top] = np.maximum(out[top], float(score.max()))  # the first hop's best stay first
-        return out, np.maximum(relevance, rel2)
+        return out, np.maximum(relevance, w * rel2)
 
     @staticmethod
     def _scores(

@@ -300,3 +300,42 @@ def test_multihop_loaders():
     assert all(e.gold in e.meta["supporting"] for e in mq)
     with pytest.raises(ValueError, match="out of range: the file has 100 records"):
         musique(mq_path, [100])
+
+
+def test_clauses_titles_and_hop_options_change_results(c2f):
+    from lingua_core.methods.coarse_to_fine import bridge_names, split_long
+    from lingua_core.text import sentence_units
+
+    long_doc = (
+        "Ben-Hur (1959 film)\nBen-Hur is a 1959 American epic film, directed by William Wyler, "
+        "produced by Sam Zimbalist, and starring Charlton Heston as the title character."
+    )
+    units = split_long(long_doc, sentence_units(long_doc), 8)
+    assert units.texts(long_doc)[1:] == [
+        "Ben-Hur is a 1959 American epic film,",
+        "directed by William Wyler,",
+        "produced by Sam Zimbalist,",
+        "and starring Charlton Heston as the title character.",
+    ]
+    docs = [long_doc, *DOCS[3:]]
+    clause = c2f.compress(docs, query=QUESTION, target_tokens=12, max_unit_words=8)
+    whole = c2f.compress(docs, query=QUESTION, target_tokens=12, max_unit_words=None)
+    assert "directed by William Wyler" in clause[0].text
+    assert clause[0].text != whole[0].text
+    with_titles = c2f.compress(docs, query=QUESTION, rate=0.3)
+    no_titles = c2f.compress(docs, query=QUESTION, rate=0.3, keep_titles=False)
+    assert with_titles[0].text.startswith("Ben-Hur (1959 film)")
+    assert [r.text for r in with_titles] != [r.text for r in no_titles]
+    hop = [
+        "Gone with the Wind (film)\nGone with the Wind is a 1939 film produced by David O. "
+        "Selznick.",
+        "David O. Selznick\nSelznick was born in Pittsburgh, Pennsylvania, in 1902.",
+        "Cheese\nCheese is a dairy product made from milk.",
+    ]
+    q = "Where was the producer of Gone with the Wind born?"
+    assert bridge_names([hop[0].split("\n")[1]], q) == ["1939", "David O. Selznick"]
+    base = c2f.compress(hop, query=q, rate=0.7)
+    for opt in ({"hop_bm25": "bridge"}, {"hop_weight": 0.0}, {"hop_sentences": 1}):
+        assert [r.relevance for r in c2f.compress(hop, query=q, rate=0.7, **opt)] != [
+            r.relevance for r in base
+        ], opt
