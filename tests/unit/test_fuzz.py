@@ -67,6 +67,10 @@ def compressors(tiny_llama_dir, tiny_bert_clf_dir):
         "llmlingua": get_compressor("llmlingua", model=llama),
         "longllmlingua": get_compressor("longllmlingua", model=llama),
         "random": get_compressor("random"),
+        "coarse_to_fine": get_compressor("coarse_to_fine"),  # the embedded MiniLM
+        "embeddings_filter": get_compressor("embeddings_filter"),
+        "sentence_embeddings": get_compressor("sentence_embeddings"),
+        "bm25": get_compressor("bm25"),
         "naive": get_compressor("naive"),
         "none": get_compressor("none"),
     }
@@ -80,6 +84,10 @@ ALL = [
     "llmlingua",
     "longllmlingua",
     "random",
+    "coarse_to_fine",
+    "embeddings_filter",
+    "sentence_embeddings",
+    "bm25",
     "naive",
     "none",
 ]
