@@ -5,9 +5,12 @@ The pooling is the model's own: read from its sentence-transformers configuratio
 folder has one, mean pooling over the attention mask otherwise; vectors are L2-normalised, so a
 dot product is a cosine. Texts are tokenized once, sorted by length and run in batches capped in
 padded tokens (dynamic padding: a batch is as long as its longest text), every batch on the
-model's worker (:meth:`lingua_core.models.LoadedModel.run`). Embeddings of texts seen before
-come from an LRU cache. Used by the embedding scorer, the RAG demo and the framework embedding
-classes.
+model's worker (:meth:`lingua_core.models.LoadedModel.run`). Repeated texts within a call are
+embedded once, and a repeated call (the same texts: a rate sweep, a retry) comes from an LRU
+cache. Texts are not cached one by one across calls: a text's vector depends on the other texts
+of its batch in the last bits (the kernels differ by shape, ~1e-7), and a result must not depend
+on which other call ran first (threads sharing a compressor get the sequential results). Used
+by the embedding methods, the RAG demo and the framework embedding classes.
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ class Embedder:
         dtype: As in :func:`lingua_core.models.load_encoder`.
         max_length: Tokens per text (longer texts are truncated; MiniLM was trained on 256).
         batch_tokens: Most padded tokens per forward pass. ``None``: 4096 on CPU, 65536 on CUDA.
-        cache_size: Embeddings kept in the LRU cache (0: none).
+        cache_size: Calls whose embeddings the LRU cache keeps (0: none).
         model_kwargs: Passed to ``from_pretrained``.
         trust_remote_code: Allow code from the model repository to run.
         allow_pickle: Allow pickle weights.
@@ -119,7 +122,7 @@ class Embedder:
         dtype: Any = "auto",
         max_length: int = 256,
         batch_tokens: int | None = None,
-        cache_size: int = 65536,
+        cache_size: int = 256,
         model_kwargs: dict[str, Any] | None = None,
         trust_remote_code: bool = False,
         allow_pickle: bool = False,
@@ -162,24 +165,24 @@ class Embedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """One unit-length float32 vector per text, shape ``(len(texts), dim)``.
 
-        Repeated texts (within the call or seen before) are embedded once.
+        Repeated texts are embedded once; a call with the same texts as an earlier one is
+        answered from the cache.
         """
         loaded = self.loaded()
-        items = list(texts)
+        items = tuple(texts)
+        hit = self._cache.get(items)
+        if hit is not None:
+            return hit.copy()
         out = np.zeros((len(items), self.dim), dtype=np.float32)
         todo: dict[str, list[int]] = {}
         for i, t in enumerate(items):
-            hit = self._cache.get(t)
-            if hit is None:
-                todo.setdefault(t, []).append(i)
-            else:
-                out[i] = hit
+            todo.setdefault(t, []).append(i)
         if todo:
             fresh = list(todo)
             vectors = self._forward(loaded, fresh)
             for t, v in zip(fresh, vectors):
-                self._cache[t] = v
                 out[todo[t]] = v
+        self._cache[items] = out.copy()
         return out
 
     def _forward(self, loaded: LoadedModel, texts: list[str]) -> np.ndarray:
