@@ -18,6 +18,11 @@ embedded all-MiniLM-L6-v2 by default):
    embedded as a second query, and every sentence scored against it the same way; a sentence
    keeps the better of its two scores, so the passage of a second hop, which often shares no
    word with the question, can rank by what the first hop found. One more short embedding.
+   **Bridge texts**: a text whose title is named in those best sentences (of other texts) but
+   not in the question is the second hop that Wikipedia-style corpora link to ("... the third
+   album by M. Ward" → the text titled "M. Ward"); its ``bridge_units`` best sentences and its
+   relevance are raised by ``bridge_weight`` standard deviations (up to the first hop's best
+   sentences, never above them).
    (``hop_bm25="bridge"`` also re-runs BM25 on the names the best sentences add; measured no
    better, so off.)
 5. **Budget.** Sentences are kept best first while they fit one budget over all texts (``rate``
@@ -139,6 +144,20 @@ class CoarseToFineCompressor(EmbeddingCompressor):
             check=_weight,
             expect="a number >= 0",
         ),
+        "bridge_weight": Option(
+            3.0,
+            "Multi-hop: standard deviations added to the best units and the relevance of a "
+            "bridge text (one whose title the best sentences of other texts name and the "
+            "question does not); 0 turns bridges off.",
+            check=_weight,
+            expect="a number >= 0",
+        ),
+        "bridge_units": Option(
+            2,
+            "Multi-hop: how many of a bridge text's best units are raised.",
+            check=lambda v: is_int(v) and v >= 1,
+            expect="an int >= 1",
+        ),
         "hop_bm25": Option(
             "question",
             "BM25 query of the multi-hop pass: 'question', or 'bridge' (the question plus the "
@@ -205,7 +224,7 @@ class CoarseToFineCompressor(EmbeddingCompressor):
             r = None if rate == "auto" else rate
             got = self._fallback().compress(texts, rate=r, target_tokens=target_tokens)
             return [(x.text, list(x.spans)) for x in got]
-        units, flat, inputs, is_title = self._units(texts, opts)
+        units, flat, inputs, is_title, titles = self._units(texts, opts)
         sizes = [len(u) for u in units]
         doc = np.repeat(np.arange(len(texts)), sizes)
         if not flat:
@@ -216,8 +235,12 @@ class CoarseToFineCompressor(EmbeddingCompressor):
         sent_bm25 = bm25_scores(flat, question)
         score, relevance = self._scores(sent_vecs @ qvec, doc, text_bm25, sent_bm25, opts)
         if opts["multi_hop"] and len(flat) > 1:
+            first = score
             score, relevance = self._hop(
                 texts, flat, doc, question, sent_vecs, score, relevance, text_bm25, sent_bm25, opts
+            )
+            score, relevance = _raise_bridges(
+                score, relevance, first, flat, doc, titles, question, opts
             )
 
         counter = self.token_counter
@@ -252,22 +275,24 @@ class CoarseToFineCompressor(EmbeddingCompressor):
     @staticmethod
     def _units(
         texts: list[str], opts: dict[str, Any]
-    ) -> tuple[list[Units], list[str], list[str], np.ndarray]:
-        """Units of every text, their strings, their embedding inputs and which are titles."""
+    ) -> tuple[list[Units], list[str], list[str], np.ndarray, list[str | None]]:
+        """Units of every text, their strings, their embedding inputs, which are titles, titles."""
         units = [sentence_units(t) for t in texts]
         if opts["max_unit_words"]:
             units = [split_long(t, u, int(opts["max_unit_words"])) for t, u in zip(texts, units)]
         flat: list[str] = []
         inputs: list[str] = []
         is_title = np.zeros(sum(len(u) for u in units), dtype=bool)
+        titles: list[str | None] = []
         for t, u in zip(texts, units):
             title = title_of(t, u) if opts["title_context"] else None
+            titles.append(title)
             if title:
                 is_title[len(flat)] = True
             for k, s in enumerate(u.texts(t)):
                 flat.append(s)
                 inputs.append(f"{title}: {s}" if title and k else s)
-        return units, flat, inputs, is_title
+        return units, flat, inputs, is_title, titles
 
     def _hop(
         self,
@@ -315,6 +340,72 @@ class CoarseToFineCompressor(EmbeddingCompressor):
             how,
         )
         return score, relevance
+
+
+_QUALIFIER_RE = re.compile(r"\s*\([^)]*\)")
+
+
+def bridge_texts(
+    titles: list[str | None], found: list[str], found_docs: set[int], question: str
+) -> list[int]:
+    """Texts whose title (qualifier in brackets left out) ``found`` names and the question lacks.
+
+    Args:
+        titles: Each text's title, or None.
+        found: The best sentences so far.
+        found_docs: The texts those sentences come from (never bridges themselves).
+        question: The query.
+
+    Returns:
+        The indices of the bridge texts, in input order.
+    """
+    seen = " ".join(found).lower()
+    q = question.lower()
+    out = []
+    for i, title in enumerate(titles):
+        name = _QUALIFIER_RE.sub("", title or "").strip().lower()
+        if i in found_docs or len(name) < 3 or name in q:
+            continue
+        if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", seen):
+            out.append(i)
+    return out
+
+
+def _raise_bridges(
+    score: np.ndarray,
+    relevance: np.ndarray,
+    first: np.ndarray,
+    flat: list[str],
+    doc: np.ndarray,
+    titles: list[str | None],
+    question: str,
+    opts: dict[str, Any],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores with the best units and the relevance of every bridge text raised.
+
+    The bridges are looked for in the ``hop_sentences`` best sentences of the first pass
+    (``first``), the same ones the multi-hop query is made of; a bridge's units rise up to
+    those sentences' scores, never above them, so the first hop's evidence stays in the prompt.
+    """
+    weight = float(opts["bridge_weight"])
+    if not weight:
+        return score, relevance
+    top = np.argsort(-first, kind="stable")[: int(opts["hop_sentences"])]
+    found = [flat[i] for i in top.tolist()]
+    bridges = bridge_texts(titles, found, set(doc[top].tolist()), question)
+    if not bridges:
+        return score, relevance
+    score, relevance = score.copy(), relevance.copy()
+    step, rel_step = float(score.std()) or 1.0, float(relevance.std()) or 1.0
+    cap = float(score[top].min())  # raised up to the first hop's best, never above them
+    rel_cap = float(relevance[doc[top]].min())
+    for d in bridges:
+        idx = np.flatnonzero(doc == d)
+        best = idx[np.argsort(-score[idx], kind="stable")[: int(opts["bridge_units"])]]
+        score[best] = np.maximum(score[best], np.minimum(score[best] + weight * step, cap))
+        relevance[d] = max(relevance[d], min(relevance[d] + weight * rel_step, rel_cap))
+    logger.debug("bridge texts: %s", bridges)
+    return score, relevance
 
 
 _CLAUSE_RE = re.compile(r"[,;:](?=\s)")

@@ -341,3 +341,48 @@ def test_clauses_titles_and_hop_options_change_results(c2f):
         assert [r.relevance for r in c2f.compress(hop, query=q, rate=0.7, **opt)] != [
             r.relevance for r in base
         ], opt
+
+
+BRIDGE_DOCS = [
+    "Transfiguration of Vincent\nTransfiguration of Vincent is the third studio album by M. Ward. "
+    "It was released in 2003 on Merge Records. The title alludes to an album by John Fahey.",
+    "Jenny Lewis\nJenny Lewis is a singer-songwriter from Las Vegas, Nevada. She fronted the band "
+    "Rilo Kiley.",
+    "M. Ward (musician)\nMatthew Stephen Ward is a guitarist and producer. He was born in 1973 and "
+    "lives in Portland, Oregon. He is one half of the duo She & Him.",
+    "Conor Oberst\nConor Oberst is a singer-songwriter from Omaha, Nebraska, best known for Bright "
+    "Eyes.",
+    "Merge Records\nMerge Records is an independent record label in Durham, North Carolina.",
+]
+BRIDGE_Q = (
+    "Transfiguration of Vincent is the third studio album by a singer-songwriter from what state?"
+)
+
+
+def test_bridge_texts_are_the_titles_the_first_hop_names():
+    from lingua_core.methods.coarse_to_fine import bridge_texts
+
+    titles = [d.split("\n")[0] for d in BRIDGE_DOCS]
+    found = [BRIDGE_DOCS[0].split("\n")[1]]
+    # "M. Ward (musician)" is named as "M. Ward"; Merge Records too; the others are not named
+    assert bridge_texts(titles, found, {0}, BRIDGE_Q) == [2, 4]
+    # a text the best sentences come from, or a title the question names, is no bridge
+    assert bridge_texts(titles, found, {0, 2}, BRIDGE_Q) == [4]
+    assert bridge_texts(titles, found, {0}, f"{BRIDGE_Q} (Merge Records)") == [2]
+    # whole words only, and texts without a title are skipped
+    assert bridge_texts(["Ward", None, "On"], ["Edward Norton went online."], set(), "q") == []
+
+
+def test_bridge_weight_keeps_the_second_hop(c2f):
+    on = c2f.compress(BRIDGE_DOCS, query=BRIDGE_Q, rate=0.4)
+    off = c2f.compress(BRIDGE_DOCS, query=BRIDGE_Q, rate=0.4, bridge_weight=0)
+    assert on[2].text.startswith("M. Ward (musician)") and not on[2].dropped
+    assert off[2].dropped and off[2].text == ""
+    # the first hop stays first in the prompt, the bridge right after it
+    assert on[0].order == 0 and on[2].order == 1
+    assert on[2].relevance <= on[0].relevance
+    assert off[2].relevance < on[2].relevance
+    with pytest.raises(ValueError, match="bridge_weight"):
+        c2f.compress(BRIDGE_DOCS, query=BRIDGE_Q, bridge_weight=-1)
+    with pytest.raises(ValueError, match="bridge_units"):
+        c2f.compress(BRIDGE_DOCS, query=BRIDGE_Q, bridge_units=0)
