@@ -1,4 +1,4 @@
-"""Build the demo corpus bundled in ``core/data/nq_corpus.jsonl.gz`` (run once; output committed).
+"""Build the demo corpus in ``lingua_demo/data/nq_corpus.jsonl.gz`` (run once; output committed).
 
 300 gold passages of NQ-Open questions 2300-2599 of the "Lost in the Middle" oracle file (Liu et
 al. 2023, MIT; passages from Wikipedia, CC BY-SA 3.0), outside the tuning (0-499) and reporting
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from _common import DEFAULT_DATA
 
-OUT = Path(__file__).resolve().parents[1] / "core" / "data" / "nq_corpus.jsonl.gz"
+OUT = Path(__file__).resolve().parents[1] / "lingua_demo" / "data" / "nq_corpus.jsonl.gz"
 
 
 def main() -> None:

@@ -1,4 +1,10 @@
-"""The ``lingua`` command: ``compress FILE...``, ``methods``, ``demo``, ``eval run|report``."""
+"""The ``lingua`` command: ``compress FILE...``, ``methods``, ``eval run|report``.
+
+Other packages add subcommands through the ``lingua.commands`` entry-point group (the demo
+package adds ``demo``): each entry point is a function that takes the subparsers object, adds
+its parser and sets ``run`` (a function of the parsed arguments returning the exit status) as a
+default. The core never imports them by name.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,16 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
-from importlib import resources
+from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
 from typing import Any
 
 from lingua_core.registry import ALIASES, DEFAULT_METHOD, available_methods, get_compressor
+
+logger = logging.getLogger(__name__)
+
+#: Entry-point group of the subcommands other packages add (``demo``).
+PLUGIN_GROUP = "lingua.commands"
 
 _PROGRESS_CHARS = 50_000  # show a progress bar above this much input (on a terminal)
 _FILES_PER_CALL = 16
@@ -56,27 +67,6 @@ def _build_parser() -> argparse.ArgumentParser:
     c.add_argument("--verbose", "-v", action="store_true", help="log progress to stderr")
 
     sub.add_parser("methods", help="list the methods and aliases")
-
-    d = sub.add_parser(
-        "demo",
-        help="offline RAG: retrieve from a bundled corpus, compress, answer with SmolLM2",
-    )
-    d.add_argument("--method", "-m", default=DEFAULT_METHOD)
-    d.add_argument("--rate", "-r", type=float, default=0.5)
-    d.add_argument(
-        "--framework",
-        choices=("langchain", "llamaindex"),
-        default="langchain",
-        help="which adapter runs the pipeline",
-    )
-    d.add_argument("--question", "-q", default=None, help="the question (default: a bundled one)")
-    d.add_argument("-k", type=int, default=5, help="passages retrieved")
-    d.add_argument(
-        "--context-only",
-        action="store_true",
-        help="only compress the bundled 5-passage sample context and show it before and after",
-    )
-    d.add_argument("--verbose", "-v", action="store_true")
 
     e = sub.add_parser("eval", help="compare methods across rates on QA data")
     esub = e.add_subparsers(dest="eval_command", required=True)
@@ -130,7 +120,20 @@ def _build_parser() -> argparse.ArgumentParser:
         help="survived (answer in the compressed context, default), or a reader metric: "
         "answer_in_output, exact_match, f1 (runs made with --reader)",
     )
+    for plugin in _plugins():
+        plugin(sub)
     return p
+
+
+def _plugins() -> list[Callable[[Any], None]]:
+    """The subcommand registrars installed under the ``lingua.commands`` entry-point group."""
+    out = []
+    for ep in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
+        try:
+            out.append(ep.load())
+        except Exception as e:  # a broken plugin must not take the core commands down
+            logger.warning("lingua: skipping the %r command (%s: %s)", ep.name, type(e).__name__, e)
+    return out
 
 
 def _read(path: str) -> str:
@@ -217,45 +220,6 @@ def _methods() -> int:
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
-    if not args.context_only:
-        from lingua_core import demo
-
-        question = args.question or demo.DEFAULT_QUESTION
-        run = demo.run_langchain if args.framework == "langchain" else demo.run_llamaindex
-        run(question, args.method, args.rate, args.k, out=print)
-        return 0
-    sample = json.loads(
-        resources.files("lingua_core").joinpath("data/sample_rag.json").read_text("utf-8")
-    )
-    texts = [f"{p['title']}\n{p['text']}" for p in sample["passages"]]
-    question = sample["question"]
-    answers = sample["answers"]
-    print(f"Question: {question}   (answer: {' / '.join(answers)})")
-    print(f"Context: {len(texts)} retrieved passages. Source: {sample['source']}\n")
-    compressor = get_compressor(args.method)
-    t0 = time.perf_counter()
-    compressor.warmup()
-    load = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    results = compressor.compress(texts, query=question, rate=args.rate)
-    seconds = time.perf_counter() - t0
-    for i, r in enumerate(results, 1):
-        gold = "  [gold passage]" if sample["passages"][i - 1]["gold"] else ""
-        print(f"--- passage {i}: {r.original_tokens} -> {r.compressed_tokens} tokens{gold}")
-        print(f"before: {r.original_text}")
-        print(f"after:  {r.text}\n")
-    before = sum(r.original_tokens for r in results)
-    after = sum(r.compressed_tokens for r in results)
-    survived = any(a.lower() in r.text.lower() for r in results for a in answers)
-    print(
-        f"{compressor.method} on {compressor.token_counter.name}: {before} -> {after} tokens "
-        f"(rate {after / before:.3f} asked {args.rate}); compression {seconds:.2f} s, model "
-        f"load {load:.2f} s; answer still in the context: {'yes' if survived else 'no'}"
-    )
-    return 0
-
-
 def _eval(args: argparse.Namespace) -> int:
     from lingua_core.eval import data, report, sweep
 
@@ -315,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _methods()
         if args.command == "eval":
             return _eval(args)
-        return _demo(args)
+        return int(args.run(args))
     except (ValueError, TypeError, ImportError, OSError) as e:
         print(f"lingua: error: {e}", file=sys.stderr)
         return 2

@@ -90,7 +90,7 @@ def test_context_only_demo_runs():
 @pytest.mark.parametrize("framework", ["langchain", "llamaindex"])
 def test_offline_rag_demo(framework):
     """The main job: retrieve from the bundled corpus, compress, answer, with both frameworks."""
-    from lingua_core import demo
+    import lingua_demo as demo
 
     lines: list[str] = []
     report = (demo.run_langchain if framework == "langchain" else demo.run_llamaindex)(

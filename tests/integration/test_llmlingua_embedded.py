@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.resources
-import json
-
 import pytest
 
 from lingua_core import get_compressor, join_results, recover
@@ -15,9 +12,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def sample():
-    data = json.loads(
-        (importlib.resources.files("lingua_core.data") / "sample_rag.json").read_text()
-    )
+    from lingua_demo import load_sample
+
+    data = load_sample()
     texts = [f"{p['title']}\n{p['text']}" for p in data["passages"]]
     gold = next(i for i, p in enumerate(data["passages"]) if p["gold"])
     return data["question"], texts, gold

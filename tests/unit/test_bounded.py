@@ -15,10 +15,6 @@ deterministically (shapes, not timings or RSS):
 
 from __future__ import annotations
 
-import gzip
-import json
-from importlib import resources
-
 import pytest
 
 from lingua_core import get_compressor
@@ -35,9 +31,9 @@ HEAD_CHUNK = 1024
 
 def document(size: int) -> str:
     """The bundled NQ passages, joined by blank lines, cut at the last space before ``size``."""
-    path = resources.files("lingua_core").joinpath("data/nq_corpus.jsonl.gz")
-    with path.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f]
+    from lingua_demo import load_corpus
+
+    rows = load_corpus()
     text = "\n\n".join(f"{r['title']}\n{r['text']}" for r in rows)
     assert len(text) > size
     return text[: text.rfind(" ", 0, size + 1)]

@@ -35,3 +35,65 @@ def test_no_network_and_no_side_effects_at_import():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert out.stdout.strip() == "ok"
+
+
+#: What the core must never import: the adapters, the demo and the LLM frameworks (any
+#: ``langchain*`` package covers langchain_core, langchain_classic and langchain_lingua).
+OUTSIDE_THE_CORE = ("langchain", "llama_index", "llamaindex_lingua", "lingua_demo")
+
+
+def _outside(name: str) -> bool:
+    top = name.split(".")[0]
+    return any(top == m or top.startswith(f"{m}_") for m in OUTSIDE_THE_CORE)
+
+
+def test_every_core_module_imports_without_an_adapter_or_framework():
+    """Importing each lingua_core module (the CLI included) loads no adapter and no framework."""
+    code = (
+        "import importlib, pkgutil, sys, lingua_core\n"
+        "names = [m.name for m in pkgutil.walk_packages(lingua_core.__path__, 'lingua_core.')]\n"
+        "for n in names: importlib.import_module(n)\n"
+        "print(len(names)); print(' '.join(sorted(sys.modules)))\n"
+        "from lingua_core import cli; cli._build_parser()\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    count, modules, with_plugins = out.stdout.strip().split("\n")
+    assert int(count) >= 30  # every module was walked, not an empty package
+    bad = sorted(m for m in modules.split() if _outside(m))
+    assert bad == [], f"the core imported {bad}"
+    # the command line finds the demo's subcommand through its entry point; that loads the
+    # demo's registrar, still no framework
+    plugins = sorted(m for m in with_plugins.split() if _outside(m))
+    assert "lingua_demo.cli" in plugins
+    assert all(m.split(".")[0] == "lingua_demo" for m in plugins), plugins
+
+
+def test_no_core_source_names_an_adapter_or_framework_in_an_import():
+    """Not even inside a function: every import statement of the core is read from the source."""
+    import ast
+    from pathlib import Path
+
+    import lingua_core
+
+    root = Path(lingua_core.__file__).parent
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module]
+            elif (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                names = [str(node.args[0].value)]
+            found += [f"{path.relative_to(root)}: {n}" for n in names if _outside(n)]
+    assert len(list(root.rglob("*.py"))) >= 30
+    assert found == [], found

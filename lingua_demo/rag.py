@@ -1,4 +1,4 @@
-"""The offline RAG demo behind ``lingua demo`` (``make demo``, ``make demo-llamaindex``).
+"""The offline RAG pipelines behind ``lingua demo`` (``make demo``, ``make demo-llamaindex``).
 
 A bundled corpus of 300 Wikipedia passages (NQ-Open gold passages, see the README's data
 section) is embedded with the embedded MiniLM, indexed in LangChain's ``InMemoryVectorStore`` (or
@@ -27,9 +27,15 @@ SYSTEM = "Answer the question using the documents. Reply with the answer only, i
 
 def load_corpus() -> list[dict[str, Any]]:
     """The bundled passages: ``title``, ``text``, ``question``, ``answers``."""
-    path = resources.files("lingua_core").joinpath("data/nq_corpus.jsonl.gz")
+    path = resources.files("lingua_demo").joinpath("data/nq_corpus.jsonl.gz")
     with path.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as f:
         return [json.loads(line) for line in f]
+
+
+def load_sample() -> dict[str, Any]:
+    """The bundled 5-passage sample context: ``question``, ``answers``, ``passages``, ``source``."""
+    path = resources.files("lingua_demo").joinpath("data/sample_rag.json")
+    return dict(json.loads(path.read_text("utf-8")))
 
 
 def _answers_for(corpus: list[dict[str, Any]], question: str) -> list[str]:
