@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.lingua-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo demo-llamaindex test lint format bench quality clean
+.PHONY: demo demo-llamaindex test lint typecheck format docs bench quality clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -29,11 +29,21 @@ demo-llamaindex: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(MAKE) --no-print-directory typecheck docs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory typecheck
+
+# mypy --strict (settings in pyproject.toml) on the packages under their import names: the core
+# folder is linked as build/typecheck/lingua_core.
+TYPED := core:lingua_core langchain_lingua:langchain_lingua llamaindex_lingua:llamaindex_lingua lingua_demo:lingua_demo
+typecheck: $(STAMP)
+	mkdir -p build/typecheck
+	for p in $(TYPED); do ln -sfn ../../$${p%%:*} build/typecheck/$${p##*:}; done
+	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml $(foreach p,$(TYPED),-p $(lastword $(subst :, ,$(p))))
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -50,4 +60,8 @@ quality: $(STAMP)
 	$(BIN)/python benchmarks/quality_rag.py --out benchmarks/results/quality_rag.jsonl
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build site *.egg-info .pytest_cache .ruff_cache .mypy_cache
+
+# The documentation site; --strict: a broken link, page or API reference fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site

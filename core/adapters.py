@@ -1,18 +1,29 @@
-"""What the framework adapters share.
+"""What the framework adapters share: their settings class, the failure policy, the stats.
 
-Checking their settings, building the core compressor, the failure policy (``on_error``), and
-the per-document stats they attach under ``metadata["lingua"]``.
+:class:`LinguaSettings` (a pydantic model, the base of every adapter class) checks the settings
+and builds the core compressor; the failure policy (``on_error``) and the per-document stats
+they attach under ``metadata["lingua"]`` are plain functions. Only the adapters import this
+module, and both frameworks already depend on pydantic (declared in the ``langchain`` and
+``llamaindex`` extras).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+try:
+    import pydantic
+except ImportError as e:  # pragma: no cover - pydantic comes with either framework
+    raise ImportError(
+        "The adapters need pydantic: pip install 'lingua-rag[langchain]' (or [llamaindex])"
+    ) from e
+
 from lingua_core.base import CompressionResult, Compressor, validate_budget
-from lingua_core.registry import get_compressor, resolve
+from lingua_core.registry import DEFAULT_METHOD, get_compressor, resolve
 
 logger = logging.getLogger(__name__)
 
@@ -191,107 +202,86 @@ def compress_or_pass(
     )
 
 
-def settings_base() -> type:
-    """The pydantic base class holding the settings both adapters share (imported on use).
+#: Held by the class, not by each instance: building compressors is rare and quick to guard.
+_BUILD_LOCK = threading.Lock()
 
-    Fields: ``method``, ``model``, ``rate``, ``target_tokens``, ``device``, ``options``,
-    ``keep_dropped``, ``on_error``; an unknown method and conflicting settings are rejected at
-    construction; the core compressor is built on first use (thread-safe) and held in a private
-    attribute; :meth:`_compress_or_pass` applies the ``on_error`` policy.
+
+class LinguaSettings(pydantic.BaseModel):
+    """Settings shared by the LangChain and LlamaIndex adapters (their pydantic base class).
+
+    An unknown method and conflicting settings are rejected at construction; the core compressor
+    is built on first use (thread-safe) and held in a private attribute;
+    :meth:`_compress_or_pass` applies the ``on_error`` policy.
     """
-    global _SETTINGS_BASE
-    if _SETTINGS_BASE is None:
-        _SETTINGS_BASE = _make_settings_base()
-    return _SETTINGS_BASE
 
+    model_config = pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
-_SETTINGS_BASE: type | None = None
+    method: str = pydantic.Field(
+        DEFAULT_METHOD, description="Method name or alias (see lingua_core.get_compressor)."
+    )
+    model: str | None = pydantic.Field(
+        None, description="Model alias, local folder or hub id; None: the method's default."
+    )
+    rate: float | Literal["auto"] | None = pydantic.Field(
+        None,
+        description="Fraction of tokens to keep, in (0, 1]; 'auto' where the method "
+        "supports it (the default method does).",
+    )
+    target_tokens: int | None = pydantic.Field(
+        None, description="Total token budget over all documents of a call."
+    )
+    device: str | None = pydantic.Field(
+        None, description="Device for the model (cpu, cuda, mps); None auto-detects."
+    )
+    options: dict[str, Any] = pydantic.Field(
+        default_factory=dict, description="Further keyword arguments for get_compressor."
+    )
+    keep_dropped: bool = pydantic.Field(
+        False,
+        description="Keep documents a coarse filter dropped (empty, flagged in the stats).",
+    )
+    on_error: OnError = pydantic.Field(
+        "raise",
+        description=(
+            "What to do when compression fails (building the compressor or loading the "
+            "model included): 'raise' the error, or 'passthrough': return the inputs "
+            "unchanged with metadata['lingua'] = {'error': '<Type>: <message>', "
+            "'passthrough': True, 'method': ...} and log a warning. Invalid settings are "
+            "rejected at construction either way."
+        ),
+    )
 
+    _compressor: Compressor | None = pydantic.PrivateAttr(default=None)
 
-def _make_settings_base() -> type:
-    import threading
+    @pydantic.model_validator(mode="after")
+    def _check_settings(self) -> LinguaSettings:
+        resolve(self.method)  # an unknown method fails here, not (maybe silently) on use
+        check_settings(self.rate, self.target_tokens, self.model, self.device, self.options)
+        return self
 
-    from lingua_core._deps import require
-    from lingua_core.registry import DEFAULT_METHOD
+    @property
+    def compressor(self) -> Compressor:
+        """The core compressor, built on first access (thread-safe)."""
+        if self._compressor is None:
+            with _BUILD_LOCK:
+                if self._compressor is None:
+                    self._compressor = build_compressor(
+                        self.method, self.model, self.device, self.options
+                    )
+        return self._compressor
 
-    pydantic = require("pydantic")
-    build_lock = threading.Lock()
-
-    class LinguaSettings(pydantic.BaseModel):
-        """Settings shared by the LangChain and LlamaIndex adapters."""
-
-        model_config = pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=True)
-
-        method: str = pydantic.Field(
-            DEFAULT_METHOD, description="Method name or alias (see lingua_core.get_compressor)."
+    def _compress_texts(self, texts: list[str], query: str | None) -> list[CompressionResult]:
+        return self.compressor.compress(
+            texts, query=query or None, rate=self.rate, target_tokens=self.target_tokens
         )
-        model: str | None = pydantic.Field(
-            None, description="Model alias, local folder or hub id; None: the method's default."
-        )
-        rate: float | Literal["auto"] | None = pydantic.Field(
-            None,
-            description="Fraction of tokens to keep, in (0, 1]; 'auto' where the method "
-            "supports it (the default method does).",
-        )
-        target_tokens: int | None = pydantic.Field(
-            None, description="Total token budget over all documents of a call."
-        )
-        device: str | None = pydantic.Field(
-            None, description="Device for the model (cpu, cuda, mps); None auto-detects."
-        )
-        options: dict[str, Any] = pydantic.Field(
-            default_factory=dict, description="Further keyword arguments for get_compressor."
-        )
-        keep_dropped: bool = pydantic.Field(
-            False,
-            description="Keep documents a coarse filter dropped (empty, flagged in the stats).",
-        )
-        on_error: OnError = pydantic.Field(
-            "raise",
-            description=(
-                "What to do when compression fails (building the compressor or loading the "
-                "model included): 'raise' the error, or 'passthrough': return the inputs "
-                "unchanged with metadata['lingua'] = {'error': '<Type>: <message>', "
-                "'passthrough': True, 'method': ...} and log a warning. Invalid settings are "
-                "rejected at construction either way."
-            ),
-        )
 
-        _compressor: Compressor | None = pydantic.PrivateAttr(default=None)
-
-        @pydantic.model_validator(mode="after")
-        def _check_settings(self) -> Any:
-            resolve(self.method)  # an unknown method fails here, not (maybe silently) on use
-            check_settings(self.rate, self.target_tokens, self.model, self.device, self.options)
-            return self
-
-        @property
-        def compressor(self) -> Compressor:
-            """The core compressor, built on first access (thread-safe)."""
-            if self._compressor is None:
-                with build_lock:
-                    if self._compressor is None:
-                        self._compressor = build_compressor(
-                            self.method, self.model, self.device, self.options
-                        )
-            return self._compressor
-
-        def _compress_texts(self, texts: list[str], query: str | None) -> list[CompressionResult]:
-            return self.compressor.compress(
-                texts, query=query or None, rate=self.rate, target_tokens=self.target_tokens
-            )
-
-        def _compress_or_pass(
-            self, texts: list[str], query: str | None, ids: Sequence[Any]
-        ) -> Outcome:
-            """Compress ``texts`` under the ``on_error`` policy (see :func:`compress_or_pass`)."""
-            return compress_or_pass(
-                lambda: self._compress_texts(texts, query),
-                texts,
-                ids,
-                method=resolve(self.method)[0],
-                on_error=self.on_error,
-                adapter=type(self).__name__,
-            )
-
-    return LinguaSettings
+    def _compress_or_pass(self, texts: list[str], query: str | None, ids: Sequence[Any]) -> Outcome:
+        """Compress ``texts`` under the ``on_error`` policy (see :func:`compress_or_pass`)."""
+        return compress_or_pass(
+            lambda: self._compress_texts(texts, query),
+            texts,
+            ids,
+            method=resolve(self.method)[0],
+            on_error=self.on_error,
+            adapter=type(self).__name__,
+        )

@@ -374,19 +374,26 @@ class Compressor:
         results: list[CompressionResult | None] = [None] * len(items)
         for i, t in enumerate(items):
             if not t.strip():
-                spans = ((0, len(t)),) if t else ()
+                blank = ((0, len(t)),) if t else ()
                 n = original_tokens[i]
-                results[i] = CompressionResult(t, t, spans, n, n, self.method)
+                results[i] = CompressionResult(t, t, blank, n, n, self.method)
         if live:
             live_texts = [items[i] for i in live]
             opts = {**opts, "_positions": live, "_n_inputs": len(items)}
+            # "auto" reaches only methods that support it (checked above) and declare it.
+            method_rate: Any = rate
             kept = self._compress_texts(
-                live_texts, [original_tokens[i] for i in live], query, rate, target_tokens, opts
+                live_texts,
+                [original_tokens[i] for i in live],
+                query,
+                method_rate,
+                target_tokens,
+                opts,
             )
             compressed_tokens = counter.count([k[0] for k in kept])
             for j, i in enumerate(live):
-                text, spans = kept[j][0], kept[j][1]
-                extra: dict[str, Any] = kept[j][2] if len(kept[j]) > 2 else {}  # type: ignore[misc]
+                text, spans = kept[j][0], list(kept[j][1])
+                extra: dict[str, Any] = kept[j][2] if len(kept[j]) > 2 else {}
                 if compressed_tokens[j] > original_tokens[i]:
                     # Rejoining runs with spaces can cost tokens; on degenerate inputs the result
                     # could outgrow the input, and then the input itself is the better answer.

@@ -170,9 +170,10 @@ class Embedder:
         """
         loaded = self.loaded()
         items = tuple(texts)
-        hit = self._cache.get(items)
+        hit: np.ndarray | None = self._cache.get(items)
         if hit is not None:
-            return hit.copy()
+            again: np.ndarray = hit.copy()
+            return again
         out = np.zeros((len(items), self.dim), dtype=np.float32)
         todo: dict[str, list[int]] = {}
         for i, t in enumerate(items):

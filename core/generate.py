@@ -75,7 +75,8 @@ class Reader:
                 pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
             )
         )
-        text = tok.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True).strip()
+        new_tokens = out[0, enc["input_ids"].shape[1] :]
+        text = str(tok.decode(new_tokens, skip_special_tokens=True)).strip()
         for s in stop or ():
             if s and s in text:
                 text = text[: text.index(s)]

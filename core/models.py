@@ -414,7 +414,7 @@ def _get_or_load(key: tuple[Any, ...], loader: Any) -> LoadedModel:
             hit = _CACHE.get(key)
         if hit is not None:
             return hit
-        loaded = loader()
+        loaded: LoadedModel = loader()
         with _CACHE_LOCK:
             _CACHE[key] = loaded
         return loaded

@@ -362,4 +362,5 @@ def embedding_relevance(embedder: Any, texts: Sequence[str], question: str) -> n
     if not texts:
         return np.zeros(0)
     vecs = embedder.embed([*texts, question])
-    return (vecs[:-1] @ vecs[-1]).astype(np.float64)
+    cos: np.ndarray = (vecs[:-1] @ vecs[-1]).astype(np.float64)
+    return cos

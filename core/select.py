@@ -58,7 +58,7 @@ def unit_costs(
 
 def _select(scores: np.ndarray, costs: np.ndarray, budget: float, forced: np.ndarray) -> np.ndarray:
     n = scores.shape[0]
-    keep = forced.copy()
+    keep: np.ndarray = forced.copy()
     if n == 0:
         return keep
     used = float(costs[keep].sum())
@@ -99,10 +99,12 @@ def _threshold(
     """Keep units scoring above the token-weighted ``1 - rate`` quantile (LLMLingua-2's rule)."""
     total = float(costs.sum())
     if scores.shape[0] == 0 or total <= 0:
-        return forced.copy()
+        none: np.ndarray = forced.copy()
+        return none
     rate = min(max(budget / total, 0.0), 1.0)
     threshold = float(np.percentile(np.repeat(scores, costs), 100.0 * (1.0 - rate)))
-    return (scores > threshold) | ((threshold == 1.0) & (scores == threshold)) | forced
+    keep: np.ndarray = (scores > threshold) | ((threshold == 1.0) & (scores == threshold)) | forced
+    return keep
 
 
 def _keep_one(keep: np.ndarray, scores: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -109,7 +110,7 @@ def phrase_units(text: str) -> Units:
 _SEGMENTER_LOCAL = threading.local()
 
 
-def _pysbd_segmenter():  # type: ignore[no-untyped-def]
+def _pysbd_segmenter() -> Any:
     seg = getattr(_SEGMENTER_LOCAL, "segmenter", None)
     if seg is None:
         from lingua_core._deps import require

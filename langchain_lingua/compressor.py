@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lingua_core._deps import require
-from lingua_core.adapters import EVENT_NAME, STATS_KEY, settings_base
+from lingua_core.adapters import EVENT_NAME, STATS_KEY, LinguaSettings
 
 require("langchain_core")
 
@@ -28,7 +28,7 @@ def _emit(stats: dict[str, Any], config: RunnableConfig | None) -> None:
     dispatch_custom_event(EVENT_NAME, stats, config=config)
 
 
-class LinguaCompressor(settings_base(), BaseDocumentCompressor):  # type: ignore[misc]
+class LinguaCompressor(LinguaSettings, BaseDocumentCompressor):
     """Compress each retrieved document's text with a lingua-rag method.
 
     Every output document is a new ``Document`` (same ``id``, a copy of the metadata) whose

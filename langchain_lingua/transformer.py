@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lingua_core._deps import require
-from lingua_core.adapters import STATS_KEY, settings_base
+from lingua_core.adapters import STATS_KEY, LinguaSettings
 from lingua_core.registry import INDEXING_METHOD, method_class
 
 require("langchain_core")
@@ -16,7 +16,7 @@ from langchain_core.documents import BaseDocumentTransformer, Document  # noqa: 
 from pydantic import Field  # noqa: E402
 
 
-class LinguaDocumentTransformer(settings_base(), BaseDocumentTransformer):  # type: ignore[misc]
+class LinguaDocumentTransformer(LinguaSettings, BaseDocumentTransformer):
     """Compress documents once, before they are indexed, with a query-agnostic method.
 
     Same fields as :class:`langchain_lingua.LinguaCompressor`; a question-aware method

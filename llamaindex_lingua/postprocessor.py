@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from lingua_core._deps import require
-from lingua_core.adapters import EVENT_NAME, STATS_KEY, settings_base
+from lingua_core.adapters import EVENT_NAME, STATS_KEY, LinguaSettings
 
 require("llama_index.core")
 
@@ -44,7 +44,7 @@ def _compressible(item: NodeWithScore) -> bool:
     )
 
 
-class LinguaPostprocessor(settings_base(), BaseNodePostprocessor):  # type: ignore[misc]
+class LinguaPostprocessor(LinguaSettings, BaseNodePostprocessor):
     """Compress each retrieved node's text with a lingua-rag method.
 
     Every output node is a copy (same id, relationships and score) whose text is the compressed
@@ -72,7 +72,7 @@ class LinguaPostprocessor(settings_base(), BaseNodePostprocessor):  # type: igno
         """Name used when the component is serialized."""
         return "LinguaPostprocessor"
 
-    @dispatcher.span  # type: ignore[misc]
+    @dispatcher.span
     def _postprocess_nodes(
         self,
         nodes: list[NodeWithScore],

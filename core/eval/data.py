@@ -293,7 +293,7 @@ def hotpotqa(
                 str(row["question"]),
                 (answer,),
                 tuple(passages),
-                (holding or supporting or [None])[0],
+                next(iter(holding or supporting), None),
                 {"index": i, "supporting": supporting, "type": row.get("type")},
             )
         )

@@ -462,4 +462,5 @@ def _select_with_titles(
     titles = float(costs[is_title & _has_kept(keep, doc)[doc]].sum())
     if titles:
         keep = select([score], [masked], [max(budget - titles, 0.0)], scope="global")[0]
-    return keep & ~is_title
+    out: np.ndarray = keep & ~is_title
+    return out

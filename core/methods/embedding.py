@@ -113,7 +113,8 @@ class EmbeddingCompressor(Compressor):
         if not units:
             return np.zeros(0)
         vecs = self.embedder().embed([*units, query])
-        return (vecs[:-1] @ vecs[-1]).astype(np.float64)
+        cos: np.ndarray = (vecs[:-1] @ vecs[-1]).astype(np.float64)
+        return cos
 
     def relevance(self, units: list[str], query: str | None, what: str) -> np.ndarray:
         """Cosines to the query; without one, a warning and the leading ``what`` first."""

@@ -686,7 +686,7 @@ def _split_flanks(
     forced = np.zeros(len(starts), dtype=bool)
     if tok_unit.size == 0:
         return forced
-    unit_start = {}
+    unit_start: dict[int, int] = {}
     unit_end = {}
     for t, u in enumerate(tok_unit.tolist()):
         if u < 0:

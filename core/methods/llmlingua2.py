@@ -455,8 +455,9 @@ def _split_at_force(
     p_s = np.asarray([p[0] for p in pieces], dtype=np.int64)
     p_e = np.asarray([p[1] for p in pieces], dtype=np.int64)
     src = np.asarray([p[2] for p in pieces], dtype=np.int64)
-    j = np.searchsorted(occ_s, p_s, side="right") - 1
-    forced = (j >= 0) & (p_e <= occ_e[np.maximum(j, 0)]) & (p_s >= occ_s[np.maximum(j, 0)])
+    occ_i = np.searchsorted(occ_s, p_s, side="right") - 1
+    at = np.maximum(occ_i, 0)
+    forced = (occ_i >= 0) & (p_e <= occ_e[at]) & (p_s >= occ_s[at])
     keep = np.ones(len(pieces), dtype=bool)
     for i in np.flatnonzero(~forced).tolist():  # trim split-off parts of words
         piece = text[p_s[i] : p_e[i]]

@@ -80,7 +80,7 @@ class SelectiveContextCompressor(CausalLMCompressor):
                 # A token belongs to the unit holding its last non-space character.
                 idx = assign_to_units(u, np.maximum(ts.ends - 1, ts.starts))
             ok = idx >= 0
-            sums = np.bincount(idx[ok], weights=ts.scores[ok], minlength=len(u))
+            sums: np.ndarray = np.bincount(idx[ok], weights=ts.scores[ok], minlength=len(u))
             if opts["aggregate"] == "mean":
                 counts = np.bincount(idx[ok], minlength=len(u))
                 sums = sums / np.maximum(counts, 1)

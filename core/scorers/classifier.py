@@ -82,7 +82,8 @@ class TokenClassifierScorer:
                 if piece in punct:
                     mask[idx] = True
             facts["punctuation_ids"] = mask
-        return facts["punctuation_ids"]
+        ids: np.ndarray = facts["punctuation_ids"]
+        return ids
 
     def tokenize(self, texts: Sequence[str], chunk_end: frozenset[str]) -> list[Tokenized]:
         """Tokenize texts with offsets, word starts and chunk indices."""

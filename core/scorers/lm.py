@@ -111,12 +111,13 @@ class CausalLMScorer:
             head = model.get_output_embeddings()
             base = getattr(model, "base_model", None)
             ok = head is not None and base is not None and base is not model
-            if ok:
+            if head is not None and base is not None and ok:
                 probe = torch.arange(1, 9, device=self.loaded.device).unsqueeze(0)
+                proj, body = head, base
 
                 def both() -> tuple[Any, Any]:
                     full = model(input_ids=probe, use_cache=False).logits.float()
-                    split = head(base(input_ids=probe, use_cache=False).last_hidden_state).float()
+                    split = proj(body(input_ids=probe, use_cache=False).last_hidden_state).float()
                     return full, split
 
                 full, split = self.loaded.run(both)
