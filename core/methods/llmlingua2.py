@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from itertools import pairwise
 from typing import Any, ClassVar
 
 import numpy as np
@@ -37,6 +36,7 @@ from lingua_core.base import (
     is_int,
     strings,
 )
+from lingua_core.methods._llmlingua2_words import _drop_consecutive, _split_at_force, _Words
 from lingua_core.models import LoadedModel, load_token_classifier
 from lingua_core.select import select, unit_costs
 from lingua_core.text import Units, assemble, merge_overlapping
@@ -392,97 +392,3 @@ class LLMLingua2Compressor(Compressor):
         )
         for (i, idx), m in zip(groups, masks):
             keeps[i][idx] = m
-
-
-class _Words:
-    """Units of one text with their scores and flags."""
-
-    __slots__ = ("chunk", "forced", "forced_tok", "raw", "scores", "units")
-
-    def __init__(
-        self,
-        units: Units,
-        scores: np.ndarray,
-        raw: np.ndarray,
-        forced: np.ndarray,
-        forced_tok: np.ndarray,
-        chunk: np.ndarray,
-    ) -> None:
-        self.units = units
-        self.scores = scores
-        self.raw = raw
-        self.forced = forced
-        self.forced_tok = forced_tok
-        self.chunk = chunk
-
-
-def _split_at_force(
-    text: str,
-    units: Units,
-    scores: np.ndarray,
-    raw: np.ndarray,
-    chunk: np.ndarray,
-    force_re: re.Pattern[str],
-) -> tuple[Units, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Make every occurrence of a force token a unit of its own (splitting words around it).
-
-    An occurrence inside a word splits the word; one in the whitespace between words (e.g. a
-    newline) becomes a unit of its own. Pieces inherit their word's score and chunk; the
-    occurrences are forced.
-    """
-    occ = [(m.start(), m.end()) for m in force_re.finditer(text) if m.end() > m.start()]
-    if not occ:
-        return units, scores, raw, chunk, np.zeros(len(units), dtype=bool)
-    occ_s = np.asarray([a for a, _ in occ], dtype=np.int64)
-    occ_e = np.asarray([b for _, b in occ], dtype=np.int64)
-    cuts = np.unique(np.concatenate([occ_s, occ_e]))
-    lo = np.searchsorted(cuts, units.starts, side="right")
-    hi = np.searchsorted(cuts, units.ends, side="left")
-    pieces: list[tuple[int, int, int]] = []  # (start, end, source unit)
-    for k in range(len(units)):
-        s, e = int(units.starts[k]), int(units.ends[k])
-        if hi[k] <= lo[k]:
-            pieces.append((s, e, k))
-            continue
-        bounds = [s, *cuts[lo[k] : hi[k]].tolist(), e]
-        pieces.extend((a, b, k) for a, b in pairwise(bounds) if b > a)
-    last = np.searchsorted(units.starts, occ_e, side="left") - 1
-    for j, (a, b) in enumerate(occ):
-        i = int(last[j])
-        if i < 0 or units.ends[i] <= a:  # in a gap between units
-            pieces.append((a, b, max(i, 0) if len(units) else -1))
-    pieces.sort()
-    p_s = np.asarray([p[0] for p in pieces], dtype=np.int64)
-    p_e = np.asarray([p[1] for p in pieces], dtype=np.int64)
-    src = np.asarray([p[2] for p in pieces], dtype=np.int64)
-    occ_i = np.searchsorted(occ_s, p_s, side="right") - 1
-    at = np.maximum(occ_i, 0)
-    forced = (occ_i >= 0) & (p_e <= occ_e[at]) & (p_s >= occ_s[at])
-    keep = np.ones(len(pieces), dtype=bool)
-    for i in np.flatnonzero(~forced).tolist():  # trim split-off parts of words
-        piece = text[p_s[i] : p_e[i]]
-        stripped = piece.strip()
-        if not stripped:
-            keep[i] = False
-            continue
-        p_s[i] += len(piece) - len(piece.lstrip())
-        p_e[i] = p_s[i] + len(stripped)
-    p_s, p_e, src, forced = p_s[keep], p_e[keep], src[keep], forced[keep]
-    base = np.maximum(src, 0)
-    has = (src >= 0) & (len(scores) > 0)
-    new_scores = np.where(has, scores[base] if len(scores) else 0.0, 0.0)
-    new_raw = np.where(has, raw[base] if len(raw) else 0.0, 0.0)
-    new_chunk = chunk[base] if len(chunk) else np.zeros(len(p_s), dtype=np.int64)
-    new_scores = np.where(forced, 1.0, new_scores)
-    return Units(p_s, p_e), new_scores, new_raw, new_chunk, forced
-
-
-def _drop_consecutive(text: str, words: _Words, keep: np.ndarray) -> None:
-    """Unkeep a forced token equal to the kept unit just before it (reference semantics)."""
-    prev = None
-    for i in np.flatnonzero(keep).tolist():
-        piece = text[words.units.starts[i] : words.units.ends[i]]
-        if words.forced_tok[i] and piece == prev:
-            keep[i] = False
-            continue
-        prev = piece

@@ -97,3 +97,18 @@ def test_no_core_source_names_an_adapter_or_framework_in_an_import():
             found += [f"{path.relative_to(root)}: {n}" for n in names if _outside(n)]
     assert len(list(root.rglob("*.py"))) >= 30
     assert found == [], found
+
+
+def test_no_source_file_is_over_450_lines():
+    """Modules stay small enough to read: the packages' files are at most 450 lines each."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    folders = ("core", "langchain_lingua", "llamaindex_lingua", "lingua_demo")
+    sizes = {
+        str(p.relative_to(root)): len(p.read_text(encoding="utf-8").splitlines())
+        for folder in folders
+        for p in (root / folder).rglob("*.py")
+    }
+    assert len(sizes) >= 40
+    assert {p: n for p, n in sizes.items() if n > 450} == {}
