@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 #: module name -> the ``pip install`` command that provides it.
 INSTALL_HINTS: dict[str, str] = {
@@ -41,3 +44,30 @@ def require(module: str) -> ModuleType:
         hint = INSTALL_HINTS.get(top, f"pip install {top}")
         msg = f"lingua-rag needs the optional dependency {module!r} for this feature: {hint}"
         raise ImportError(msg) from e
+
+
+def lazy_exports(
+    module_name: str, names: dict[str, str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """A package's ``__getattr__`` and ``__dir__`` that import ``names`` on first access.
+
+    Args:
+        module_name: The package (its ``__name__``), whose globals cache each imported value.
+        names: Exported name → the module that defines it.
+
+    Returns:
+        ``(__getattr__, __dir__)`` for the package to assign at module level.
+    """
+
+    def __getattr__(name: str) -> Any:
+        if name in names:
+            value = getattr(importlib.import_module(names[name]), name)
+            setattr(sys.modules[module_name], name, value)
+            return value
+        msg = f"module {module_name!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+
+    def __dir__() -> list[str]:
+        return sorted({*vars(sys.modules[module_name]), *names})
+
+    return __getattr__, __dir__

@@ -10,8 +10,9 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lingua_core._deps import lazy_exports
 
 if TYPE_CHECKING:
     from langchain_lingua.compressor import LinguaCompressor
@@ -28,20 +29,6 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import the adapter classes on first access (they need ``langchain_core``).
-
-    Raises:
-        ImportError: If ``langchain_core`` is not installed, with the pip command to fix it.
-        AttributeError: For any other name.
-    """
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    msg = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(msg)
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+# The adapter classes import on first access (they need langchain_core); without it, an
+# ImportError with the pip command to fix it; any other name, an AttributeError.
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
