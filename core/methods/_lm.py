@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from lingua_core.base import Compressor, Option, is_int
-from lingua_core.models import LoadedModel, load_causal_lm
-from lingua_core.tokens import HFTokenCounter, TokenCounter
+from lingua_core.base import Option, is_int
+from lingua_core.methods._model import ModelCompressor
+from lingua_core.models import EMBEDDED_CAUSAL_LM, LoadedModel, load_causal_lm
 
 
 def _positive_int(v: Any) -> bool:
@@ -30,10 +30,10 @@ LM_OPTIONS: dict[str, Option] = {
 }
 
 
-class CausalLMCompressor(Compressor):
+class CausalLMCompressor(ModelCompressor):
     """A compressor whose scores come from a causal LM, loaded once and shared."""
 
-    uses_model = True
+    default_model_name = EMBEDDED_CAUSAL_LM
 
     def _loaded(self) -> LoadedModel:
         return load_causal_lm(
@@ -44,17 +44,6 @@ class CausalLMCompressor(Compressor):
             trust_remote_code=self.trust_remote_code,
             allow_pickle=self.allow_pickle,
         )
-
-    def warmup(self) -> None:
-        """Load the causal LM and the token counter now."""
-        self._loaded()
-        super().warmup()
-
-    def _default_counter(self) -> TokenCounter:
-        from lingua_core.models import EMBEDDED_CAUSAL_LM
-
-        name = EMBEDDED_CAUSAL_LM if self.model is None else str(self.model)
-        return HFTokenCounter(self._loaded().tokenizer, name=name)
 
     def _scorer(self, opts: dict[str, Any]) -> Any:
         from lingua_core.scorers.lm import CausalLMScorer

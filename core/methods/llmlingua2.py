@@ -29,7 +29,6 @@ import numpy as np
 
 from lingua_core.base import (
     FORCE_CONTEXT_IDS,
-    Compressor,
     Option,
     flag,
     forced_positions,
@@ -37,10 +36,10 @@ from lingua_core.base import (
     strings,
 )
 from lingua_core.methods._llmlingua2_words import _drop_consecutive, _split_at_force, _Words
+from lingua_core.methods._model import ModelCompressor
 from lingua_core.models import LoadedModel, load_token_classifier
 from lingua_core.select import select, unit_costs
 from lingua_core.text import Units, assemble, merge_overlapping
-from lingua_core.tokens import HFTokenCounter, TokenCounter
 
 #: The published LLMLingua-2 checkpoints.
 HUB_IDS = {
@@ -53,12 +52,12 @@ def _rate(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1
 
 
-class LLMLingua2Compressor(Compressor):
+class LLMLingua2Compressor(ModelCompressor):
     """LLMLingua-2 on any token-classification model (hub id or local folder)."""
 
     method = "llmlingua2"
     description = "Keep-probability per word from a token-classification encoder (BERT, XLM-R)."
-    uses_model = True
+    default_model_name = HUB_IDS["xlm-roberta"]
     options_spec: ClassVar[dict[str, Option]] = {
         "force_tokens": strings((), "Strings always kept (multi-token strings too)."),
         "force_reserve_digit": flag(False, "Always keep words containing a digit."),
@@ -149,16 +148,6 @@ class LLMLingua2Compressor(Compressor):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._ranker: Any = None
-
-    def warmup(self) -> None:
-        """Load the classifier and the token counter now."""
-        self._loaded()
-        super().warmup()
-
-    def _default_counter(self) -> TokenCounter:
-        return HFTokenCounter(
-            self._loaded().tokenizer, name=str(self.model or HUB_IDS["xlm-roberta"])
-        )
 
     def _scorer(self, opts: dict[str, Any]) -> Any:
         from lingua_core.scorers.classifier import TokenClassifierScorer
