@@ -26,7 +26,7 @@ import numpy as np
 from lingua_core._deps import require
 from lingua_core._lru import LRU
 from lingua_core.models import LoadedModel, load_encoder
-from lingua_core.scorers._batching import pad, run_in_batches
+from lingua_core.scorers._batching import pad, resolve_batch_tokens, run_in_batches
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ class Embedder:
         out = np.zeros((len(texts), int(loaded.model.config.hidden_size)), dtype=np.float32)
         pooling = loaded.facts["pooling"]
         pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
-        cap = self.batch_tokens or (65536 if loaded.device.startswith("cuda") else 4096)
+        cap = resolve_batch_tokens(self.batch_tokens, loaded.device, cpu=4096, cuda=65536)
         if self.batch_size is not None:  # old spelling: a row count
             cap = max(1, self.batch_size) * max(len(r[1]) for r in rows)
 

@@ -112,3 +112,23 @@ def pad(rows: Sequence[Sequence[int] | np.ndarray], pad_id: int, device: str) ->
     if pin:
         ids_t, mask_t = ids_t.pin_memory(), mask_t.pin_memory()
     return ids_t.to(device, non_blocking=pin), mask_t.to(device, non_blocking=pin)
+
+
+def resolve_batch_tokens(
+    given: int | None, device: str, *, cpu: int, cuda: int, at_least: int = 1
+) -> int:
+    """The ``batch_tokens`` cap a scorer uses: the given one, else its CPU or CUDA default.
+
+    Args:
+        given: The caller's cap, or None for the scorer's default.
+        device: The model's device (``cuda...`` takes the CUDA default).
+        cpu: The default on CPU (and MPS), measured per scorer on CPU.
+        cuda: The default on CUDA.
+        at_least: The smallest cap that still holds one row (a chunk or a window).
+
+    Returns:
+        The cap, at least ``at_least``.
+    """
+    if given is None:
+        given = cuda if device.startswith("cuda") else cpu
+    return max(int(given), at_least)

@@ -17,7 +17,7 @@ import numpy as np
 
 from lingua_core._deps import require
 from lingua_core.models import LoadedModel
-from lingua_core.scorers._batching import pad, run_in_batches
+from lingua_core.scorers._batching import pad, resolve_batch_tokens, run_in_batches
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,9 @@ class TokenClassifierScorer:
         if getattr(cfg, "model_type", "") in ("roberta", "xlm-roberta", "camembert"):
             limit -= 2  # RoBERTa-style position ids start after the padding index
         self.max_len = max(8, min(max_len, limit))
-        if batch_tokens is None:
-            batch_tokens = 16384 if loaded.device.startswith("cuda") else 512
-        self.batch_tokens = max(batch_tokens, self.max_len)
+        self.batch_tokens = resolve_batch_tokens(
+            batch_tokens, loaded.device, cpu=512, cuda=16384, at_least=self.max_len
+        )
         self.cls_id = tok.cls_token_id if tok.cls_token_id is not None else tok.bos_token_id
         self.sep_id = tok.sep_token_id if tok.sep_token_id is not None else tok.eos_token_id
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0

@@ -19,7 +19,7 @@ import numpy as np
 
 from lingua_core._deps import require
 from lingua_core.models import LoadedModel
-from lingua_core.scorers._batching import pad, run_in_batches
+from lingua_core.scorers._batching import pad, resolve_batch_tokens, run_in_batches
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +77,9 @@ class CausalLMScorer:
         limit = (max_pos - 1) if max_pos else window
         self.window = max(2, min(window, limit))
         self.context = max(0, min(context, self.window // 2))
-        if batch_tokens is None:
-            batch_tokens = 16384 if loaded.device.startswith("cuda") else 1024
-        self.batch_tokens = max(batch_tokens, self.window + 1)
+        self.batch_tokens = resolve_batch_tokens(
+            batch_tokens, loaded.device, cpu=1024, cuda=16384, at_least=self.window + 1
+        )
         tok = loaded.tokenizer
         if start not in ("bos", "tokenizer"):
             msg = f"invalid start={start!r}; valid: 'bos', 'tokenizer'"
