@@ -28,6 +28,7 @@ from lingua_core.options import (
     validate_budget,
     validate_texts,
 )
+from lingua_core.outcome import CallContext, TextOutcome
 from lingua_core.select import select, unit_costs
 from lingua_core.text import Units, assemble
 from lingua_core.tokens import TokenCounter, get_token_counter
@@ -289,7 +290,7 @@ class Compressor:
                 results[i] = CompressionResult(t, t, blank, n, n, self.method)
         if live:
             live_texts = [items[i] for i in live]
-            opts = {**opts, "_positions": live, "_n_inputs": len(items)}
+            call = CallContext(tuple(live), len(items))
             # "auto" reaches only methods that support it (checked above) and declare it.
             method_rate: Any = rate
             kept = self._compress_texts(
@@ -299,11 +300,11 @@ class Compressor:
                 method_rate,
                 target_tokens,
                 opts,
+                call,
             )
-            compressed_tokens = counter.count([k[0] for k in kept])
+            compressed_tokens = counter.count([k.text for k in kept])
             for j, i in enumerate(live):
-                text, spans = kept[j][0], list(kept[j][1])
-                extra: dict[str, Any] = kept[j][2] if len(kept[j]) > 2 else {}
+                text, spans = kept[j].text, list(kept[j].spans)
                 if compressed_tokens[j] > original_tokens[i]:
                     # Rejoining runs with spaces can cost tokens; on degenerate inputs the result
                     # could outgrow the input, and then the input itself is the better answer.
@@ -317,7 +318,8 @@ class Compressor:
                     compressed_tokens[j],
                     self.method,
                     dropped=not spans,
-                    **extra,
+                    order=kept[j].order,
+                    relevance=kept[j].relevance,
                 )
         return [r for r in results if r is not None]
 
@@ -354,11 +356,12 @@ class Compressor:
         rate: float | None,
         target_tokens: int | None,
         opts: dict[str, Any],
-    ) -> list[tuple[Any, ...]]:
-        """Segment, score, select and assemble non-blank texts.
+        call: CallContext,
+    ) -> list[TextOutcome]:
+        """Segment, score, select and assemble non-blank texts: one outcome per text.
 
-        Returns one ``(text, spans)`` per text, or ``(text, spans, extra)`` where ``extra``
-        holds further :class:`CompressionResult` fields (``order``, ``relevance``).
+        ``call`` says where the texts sit among the inputs (for options that name input
+        indices, such as ``force_context_ids``).
         """
         units = [self._segment(t, opts) for t in texts]
         counter = self.token_counter
@@ -370,7 +373,7 @@ class Compressor:
             scores = self._score(texts, units, query, opts)
             scope = opts.get("threshold_scope") or ("global" if target_tokens else "text")
             keeps = select(scores, costs, budgets, scope=scope)
-        return [assemble(t, u, k) for t, u, k in zip(texts, units, keeps)]
+        return [TextOutcome.kept(assemble(t, u, k)) for t, u, k in zip(texts, units, keeps)]
 
     def _segment(self, text: str, opts: dict[str, Any]) -> Units:
         """Units of ``text`` (words by default; ``opts["unit"]`` where the method has one)."""

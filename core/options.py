@@ -13,25 +13,28 @@ from typing import Any
 
 import numpy as np
 
+from lingua_core.outcome import CallContext
 from lingua_core.select import SCOPES
 
 
-def forced_positions(opts: Mapping[str, Any], key: str = "force_context_ids") -> set[int]:
+def forced_positions(
+    opts: Mapping[str, Any], call: CallContext, key: str = "force_context_ids"
+) -> set[int]:
     """Positions, among the texts a method compresses, of the input indices in ``opts[key]``.
 
     :meth:`Compressor.compress` passes only non-blank texts to the method; indices given by the
-    caller refer to the input list.
+    caller refer to the input list, and ``call`` maps them.
 
     Raises:
         ValueError: For an index outside the input list.
     """
     given = list(opts.get(key) or ())
-    n = int(opts.get("_n_inputs", 0))
+    n = call.n_inputs
     bad = [i for i in given if not 0 <= i < n]
     if bad:
         msg = f"{key} {bad} out of range; valid: 0..{n - 1}"
         raise ValueError(msg)
-    where = {p: j for j, p in enumerate(opts.get("_positions", range(n)))}
+    where = {p: j for j, p in enumerate(call.positions)}
     return {where[i] for i in given if i in where}
 
 

@@ -118,7 +118,7 @@ def question_nll(
     """
     if not texts:
         return np.zeros(0)
-    q_ids = scorer._truncated(scorer.tokenize([question + QUESTION_SUFFIX])[0][0])
+    q_ids = scorer.conditioning_ids(scorer.tokenize([question + QUESTION_SUFFIX])[0][0])
     text_ids = [ids for ids, _, _ in scorer.tokenize(list(texts))]
     scores = scorer.surprisal_ids([ids + q_ids for ids in text_ids])
     out = np.zeros(len(texts))

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lingua_core.base import SEED, THRESHOLD_SCOPE, Compressor, Option
+from lingua_core.outcome import CallContext, TextOutcome
 from lingua_core.text import STOP_WORDS, UNITS, Units, bare_word
 
 
@@ -79,16 +80,17 @@ class NaiveCompressor(Compressor):
         rate: float | None,
         target_tokens: int | None,
         opts: dict[str, Any],
-    ) -> list[tuple[str, list[tuple[int, int]]]]:
+        call: CallContext,
+    ) -> list[TextOutcome]:
         if rate is not None or target_tokens is not None:
-            return super()._compress_texts(texts, n_tokens, query, rate, target_tokens, opts)
+            return super()._compress_texts(texts, n_tokens, query, rate, target_tokens, opts, call)
         from lingua_core.text import assemble
 
         out = []
         for t in texts:
             u = self._segment(t, opts)
             keep = self._word_scores(t, u) > 0
-            out.append(assemble(t, u, keep))
+            out.append(TextOutcome.kept(assemble(t, u, keep)))
         return out
 
 
@@ -109,5 +111,6 @@ class NoneCompressor(Compressor):
         rate: float | None,
         target_tokens: int | None,
         opts: dict[str, Any],
-    ) -> list[tuple[str, list[tuple[int, int]]]]:
-        return [(t, [(0, len(t))]) for t in texts]
+        call: CallContext,
+    ) -> list[TextOutcome]:
+        return [TextOutcome.whole(t) for t in texts]

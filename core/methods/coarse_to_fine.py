@@ -46,6 +46,7 @@ import numpy as np
 
 from lingua_core.base import Option, flag, is_int
 from lingua_core.methods.embedding import ENCODER_OPTIONS, EmbeddingCompressor, budget_tokens
+from lingua_core.outcome import CallContext, TextOutcome
 from lingua_core.rank import FUSIONS, bm25_scores, fuse
 from lingua_core.select import select, unit_costs
 from lingua_core.text import (
@@ -191,7 +192,8 @@ class CoarseToFineCompressor(EmbeddingCompressor):
         rate: Any,
         target_tokens: int | None,
         opts: dict[str, Any],
-    ) -> list[tuple[Any, ...]]:
+        call: CallContext,
+    ) -> list[TextOutcome]:
         question = (query or "").strip()
         if not question:
             logger.warning(
@@ -201,12 +203,12 @@ class CoarseToFineCompressor(EmbeddingCompressor):
             )
             r = None if rate == "auto" else rate
             got = self._fallback().compress(texts, rate=r, target_tokens=target_tokens)
-            return [(x.text, list(x.spans)) for x in got]
+            return [TextOutcome(x.text, list(x.spans)) for x in got]
         units, flat, inputs, is_title, titles = self._units(texts, opts)
         sizes = [len(u) for u in units]
         doc = np.repeat(np.arange(len(texts)), sizes)
         if not flat:
-            return [(t, [(0, len(t))]) for t in texts]
+            return [TextOutcome.whole(t) for t in texts]
         vecs = self.embedder().embed([*inputs, question])
         sent_vecs, qvec = vecs[:-1], vecs[-1]
         text_bm25 = bm25_scores(texts, question)
@@ -240,14 +242,14 @@ class CoarseToFineCompressor(EmbeddingCompressor):
         if opts["reorder"] == "original":
             ranked.sort()
         order = {i: p for p, i in enumerate(ranked)}
-        out: list[tuple[Any, ...]] = []
+        out: list[TextOutcome] = []
         for i, (t, u, k) in enumerate(zip(texts, units, keeps)):
-            extra = {"relevance": float(relevance[i]), "order": order.get(i)}
+            rel, place = float(relevance[i]), order.get(i)
             if len(u) == 0:  # nothing a sentence splitter could read: keep it whole
-                out.append((t, [(0, len(t))], extra))
+                out.append(TextOutcome.whole(t, order=place, relevance=rel))
                 continue
             text, spans = assemble(t, u, k)
-            out.append((text, spans, extra))
+            out.append(TextOutcome(text, spans, place, rel))
         return out
 
     @staticmethod

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lingua_core.base import Compressor, Option, is_int
+from lingua_core.outcome import CallContext, TextOutcome
 from lingua_core.rank import bm25_scores
 from lingua_core.select import select, unit_costs
 from lingua_core.text import Units, assemble, sentence_units
@@ -141,17 +142,18 @@ def _whole_texts(
     texts: list[str],
     relevance: np.ndarray | None,
     keep: np.ndarray,
-) -> list[tuple[Any, ...]]:
+) -> list[TextOutcome]:
     """Results for whole-text selection: kept texts whole, the rest dropped; best first."""
     placed = [] if relevance is None else np.argsort(-relevance, kind="stable").tolist()
     order = {i: p for p, i in enumerate(j for j in placed if keep[j])}
-    out: list[tuple[Any, ...]] = []
+    out: list[TextOutcome] = []
     for i, t in enumerate(texts):
-        extra = {
-            "relevance": None if relevance is None else float(relevance[i]),
-            "order": order.get(i) if relevance is not None else None,
-        }
-        out.append((t, [(0, len(t))], extra) if keep[i] else ("", [], extra))
+        rel = None if relevance is None else float(relevance[i])
+        place = order.get(i) if relevance is not None else None
+        if keep[i]:
+            out.append(TextOutcome.whole(t, order=place, relevance=rel))
+        else:
+            out.append(TextOutcome.dropped(order=place, relevance=rel))
     return out
 
 
@@ -182,7 +184,8 @@ class EmbeddingsFilterCompressor(EmbeddingCompressor):
         rate: float | None,
         target_tokens: int | None,
         opts: dict[str, Any],
-    ) -> list[tuple[Any, ...]]:
+        call: CallContext,
+    ) -> list[TextOutcome]:
         n = len(texts)
         relevance = self.relevance(texts, query, "texts")
         allowed = np.ones(n, dtype=bool)
@@ -224,7 +227,8 @@ class BM25Compressor(Compressor):
         rate: float | None,
         target_tokens: int | None,
         opts: dict[str, Any],
-    ) -> list[tuple[Any, ...]]:
+        call: CallContext,
+    ) -> list[TextOutcome]:
         if not (query or "").strip():
             relevance = _leading(self.method, "texts", len(texts))
         else:
@@ -261,7 +265,8 @@ class SentenceEmbeddingsCompressor(EmbeddingCompressor):
         rate: float | None,
         target_tokens: int | None,
         opts: dict[str, Any],
-    ) -> list[tuple[Any, ...]]:
+        call: CallContext,
+    ) -> list[TextOutcome]:
         units = [sentence_units(t) for t in texts]
         flat = [s for t, u in zip(texts, units) for s in u.texts(t)]
         cos = self.relevance(flat, query, "sentences")
@@ -291,7 +296,7 @@ class SentenceEmbeddingsCompressor(EmbeddingCompressor):
         return [_assemble(t, u, k) for t, u, k in zip(texts, units, keeps)]
 
 
-def _assemble(text: str, units: Units, keep: np.ndarray) -> tuple[str, list[tuple[int, int]]]:
+def _assemble(text: str, units: Units, keep: np.ndarray) -> TextOutcome:
     if len(units) == 0:  # nothing a sentence splitter could read: keep the text whole
-        return text, [(0, len(text))]
-    return assemble(text, units, keep)
+        return TextOutcome.whole(text)
+    return TextOutcome.kept(assemble(text, units, keep))

@@ -38,6 +38,7 @@ from lingua_core.base import (
 from lingua_core.methods._llmlingua2_words import _drop_consecutive, _split_at_force, _Words
 from lingua_core.methods._model import ModelCompressor
 from lingua_core.models import LoadedModel, load_token_classifier
+from lingua_core.outcome import CallContext, TextOutcome
 from lingua_core.select import select, unit_costs
 from lingua_core.text import Units, assemble, merge_overlapping
 
@@ -166,7 +167,8 @@ class LLMLingua2Compressor(ModelCompressor):
         rate: float | None,
         target_tokens: int | None,
         opts: dict[str, Any],
-    ) -> list[tuple[Any, ...]]:
+        call: CallContext,
+    ) -> list[TextOutcome]:
         scorer = self._scorer(opts)
         force_tokens = list(opts["force_tokens"])
         self._check_force_tokens(scorer, force_tokens)
@@ -188,11 +190,11 @@ class LLMLingua2Compressor(ModelCompressor):
         r = self.default_rate if rate is None else float(rate)
         ranked: tuple[list[int], np.ndarray] | None = None
         if (query or "").strip() and opts["rank_with_query"] and len(texts) > 1:
-            ranked = self._rank(texts, n_tokens, str(query), r, target_tokens, opts)
+            ranked = self._rank(texts, n_tokens, str(query), r, target_tokens, opts, call)
             kept_texts = sorted(ranked[0])
             target_tokens = round(r * sum(n_tokens)) if target_tokens is None else target_tokens
         elif opts["use_context_level_filter"] and len(texts) > 1:
-            kept_texts = self._context_filter(per_text, n_tokens, r, target_tokens, opts)
+            kept_texts = self._context_filter(per_text, n_tokens, r, target_tokens, opts, call)
         if target_tokens is not None:
             reserved = sum(n_tokens[i] for i in kept_texts)
             r = min(target_tokens / max(reserved, 1), 1.0)
@@ -207,18 +209,19 @@ class LLMLingua2Compressor(ModelCompressor):
             for i in kept_texts:
                 _drop_consecutive(texts[i], per_text[i], keeps[i])
         kept = set(kept_texts)
-        out: list[tuple[Any, ...]] = [
-            assemble(t, w.units, k) if len(w.units) or i not in kept else (t, [(0, len(t))])
+        out = [
+            TextOutcome.kept(assemble(t, w.units, k))
+            if len(w.units) or i not in kept
+            else TextOutcome.whole(t)
             for i, (t, w, k) in enumerate(zip(texts, per_text, keeps))
         ]  # a text the tokenizer reads as nothing (e.g. control characters) comes back whole
         if ranked is None:
             return out
         order, relevance = ranked
-        place = {i: p for p, i in enumerate(j for j in order if out[j][1])}
-        return [
-            (*o, {"relevance": float(relevance[i]), "order": place.get(i)})
-            for i, o in enumerate(out)
-        ]
+        place = {i: p for p, i in enumerate(j for j in order if out[j].spans)}
+        for i, o in enumerate(out):
+            o.relevance, o.order = float(relevance[i]), place.get(i)
+        return out
 
     def _rank(
         self,
@@ -228,6 +231,7 @@ class LLMLingua2Compressor(ModelCompressor):
         rate: float,
         target_tokens: int | None,
         opts: dict[str, Any],
+        call: CallContext,
     ) -> tuple[list[int], np.ndarray]:
         """Texts kept by the fused ranker (best first) and every text's relevance."""
         from lingua_core.embed import Embedder
@@ -242,7 +246,7 @@ class LLMLingua2Compressor(ModelCompressor):
         target = float(target_tokens) if target_tokens is not None else rate * sum(n_tokens)
         if opts["use_token_level_filter"]:
             target *= float(opts["coarse_ratio"])
-        forced = forced_positions(opts)
+        forced = forced_positions(opts, call)
         kept = [i for i in order.tolist() if i in forced]
         used = float(sum(n_tokens[i] for i in kept))
         for i in order.tolist():
@@ -331,6 +335,7 @@ class LLMLingua2Compressor(ModelCompressor):
         rate: float,
         target_tokens: int | None,
         opts: dict[str, Any],
+        call: CallContext,
     ) -> list[int]:
         n = len(per_text)
         clr = opts["context_level_rate"]
@@ -345,7 +350,7 @@ class LLMLingua2Compressor(ModelCompressor):
                 clr = (rate + 1.0) / 2 if token_filter else rate
         means = np.asarray([w.raw.mean() if w.raw.size else 0.0 for w in per_text])
         threshold = np.percentile(means, int(100 * (1 - clr)))
-        forced = forced_positions(opts)
+        forced = forced_positions(opts, call)
         return [i for i in range(n) if means[i] >= threshold or i in forced]
 
     def _token_filter(

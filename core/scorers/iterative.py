@@ -139,7 +139,7 @@ def _run_group(
     torch = require("torch")
     model = scorer.loaded.model
     device = scorer.loaded.device
-    split = scorer._split_head()
+    split = scorer.can_split_head()
     head = model.get_output_embeddings() if split else None
     body = model.base_model if split else model
     n_var = len(leads)

@@ -95,7 +95,7 @@ class CausalLMScorer:
         self.pad_id = 0 if pad is None else int(pad)
         self.head_chunk = 1024
 
-    def _split_head(self) -> bool:
+    def can_split_head(self) -> bool:
         """Whether ``lm_head(base_model(x))`` equals the model's logits (checked once).
 
         Scoring through the split runs the vocabulary projection only on real (non-padding)
@@ -131,7 +131,7 @@ class CausalLMScorer:
         functional = torch.nn.functional
         model = self.loaded.model
         targets = ids[:, 1:]
-        if not self._split_head():
+        if not self.can_split_head():
             logits = model(input_ids=ids, attention_mask=mask, use_cache=False).logits[:, :-1]
             return functional.cross_entropy(
                 logits.float().transpose(1, 2), targets, reduction="none"
@@ -157,14 +157,15 @@ class CausalLMScorer:
         if prefixes is None:
             return [[] for _ in range(n)]
         if isinstance(prefixes, str):
-            ids = self._truncated(self.tokenize([prefixes])[0][0]) if prefixes else []
+            ids = self.conditioning_ids(self.tokenize([prefixes])[0][0]) if prefixes else []
             return [ids] * n
         if len(prefixes) != n:
             msg = f"got {len(prefixes)} prefixes for {n} texts; give one per text or one string"
             raise ValueError(msg)
-        return [self._truncated(ids) for ids, _, _ in self.tokenize(list(prefixes))]
+        return [self.conditioning_ids(ids) for ids, _, _ in self.tokenize(list(prefixes))]
 
-    def _truncated(self, ids: list[int]) -> list[int]:
+    def conditioning_ids(self, ids: list[int]) -> list[int]:
+        """Token ids of a conditioning text, cut to its last ``window // 2`` (logged when cut)."""
         limit = self.window // 2
         if len(ids) > limit:
             logger.warning(

@@ -106,7 +106,7 @@ def test_counts_are_in_the_models_tokens(tiny_llama_dir, smol_tokenizer):
 def test_split_head_path_equals_full_logits_path(tiny_llama_dir, nq20):
     loaded = load_causal_lm(str(tiny_llama_dir))
     sc = CausalLMScorer(loaded)
-    assert sc._split_head() is True  # a plain Llama: head applied to real positions only
+    assert sc.can_split_head() is True  # a plain Llama: head applied to real positions only
     split = sc.surprisal(nq20[:4])
     loaded.facts["split_head"] = False  # as for a model that post-processes its logits
     try:

@@ -16,6 +16,7 @@ from lingua_core.methods.llmlingua.budget import (
     reorder,
 )
 from lingua_core.methods.llmlingua.stages import LLMLinguaStages
+from lingua_core.outcome import CallContext, TextOutcome
 from lingua_core.rank import (
     CONDITIONS,
     FUSIONS,
@@ -176,7 +177,8 @@ class LLMLinguaCompressor(LLMLinguaStages):
         rate: float | None,
         target_tokens: int | None,
         opts: dict[str, Any],
-    ) -> list[tuple[Any, ...]]:
+        call: CallContext,
+    ) -> list[TextOutcome]:
         plan = self._plan(opts, query)
         total = float(sum(n_tokens))
         if target_tokens is not None:
@@ -184,7 +186,7 @@ class LLMLinguaCompressor(LLMLinguaStages):
         else:
             target = (self.default_rate if rate is None else float(rate)) * total
         n = len(texts)
-        forced_ctx = forced_positions(opts)
+        forced_ctx = forced_positions(opts, call)
         counter = self.token_counter
         fits = target >= total
 
@@ -231,24 +233,20 @@ class LLMLinguaCompressor(LLMLinguaStages):
         else:
             self._fine(texts, kept_idx, target, deltas, plan, opts, units, keeps, counter)
 
-        out: list[tuple[Any, ...]] = []
+        out: list[TextOutcome] = []
         position = {i: p for p, i in enumerate(prompt)}
         for i, text in enumerate(texts):
-            extra: dict[str, Any] = {
-                "relevance": None if relevance is None else float(relevance[i]),
-                "order": position.get(i) if coarse and i in keeps else None,
-            }
+            rel = None if relevance is None else float(relevance[i])
+            place = position.get(i) if coarse and i in keeps else None
             if i not in keeps:
-                out.append(("", [], extra))
+                out.append(TextOutcome.dropped(order=place, relevance=rel))
                 continue
             t, spans = assemble(text, units[i], keeps[i])
-            if not spans:
-                extra["order"] = None
-            out.append((t, spans, extra))
+            out.append(TextOutcome(t, spans, place if spans else None, rel))
         # Number the prompt positions of the texts that kept something 0, 1, 2, ...
-        placed = sorted((x[2]["order"], j) for j, x in enumerate(out) if x[2]["order"] is not None)
+        placed = sorted((o.order, j) for j, o in enumerate(out) if o.order is not None)
         for rank, (_, j) in enumerate(placed):
-            out[j][2]["order"] = rank
+            out[j].order = rank
         return out
 
 

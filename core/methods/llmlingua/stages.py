@@ -270,7 +270,7 @@ class LLMLinguaStages(CausalLMCompressor):
         if plan.compare:
             variants_text.append(instr + "\n\n" if instr else "")
         variants = [
-            scorer._truncated(scorer.tokenize([v])[0][0]) if v else [] for v in variants_text
+            scorer.conditioning_ids(scorer.tokenize([v])[0][0]) if v else [] for v in variants_text
         ]
         block = max(1, scorer.window - 1 - max(len(v) for v in variants))
         for i, (ids, _, _) in zip(kept_idx, toks):
