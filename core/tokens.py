@@ -29,6 +29,29 @@ import numpy as np
 from lingua_core._deps import require
 
 
+def encode_with_offsets(
+    tokenizer: Any, texts: Sequence[str]
+) -> tuple[Any, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    """Token ids and character offsets of each text, no special tokens, in one tokenizer call.
+
+    Args:
+        tokenizer: A fast Hugging Face tokenizer (it gives exact offsets).
+        texts: The texts.
+
+    Returns:
+        The tokenizer's encoding (for ``word_ids``), and per text its ids (int64), token starts
+        and token ends.
+    """
+    enc = tokenizer(
+        list(texts), add_special_tokens=False, return_offsets_mapping=True, verbose=False
+    )
+    out = []
+    for ids, offs in zip(enc["input_ids"], enc["offset_mapping"]):
+        arr = np.asarray(offs, dtype=np.int64).reshape(-1, 2)
+        out.append((np.asarray(ids, dtype=np.int64), arr[:, 0].copy(), arr[:, 1].copy()))
+    return enc, out
+
+
 @runtime_checkable
 class TokenCounter(Protocol):
     """What the core needs of a tokenizer to meet budgets."""
@@ -79,11 +102,7 @@ class HFTokenCounter:
     def token_ends(self, text: str) -> np.ndarray:
         """End offsets of the tokens of ``text`` (fast tokenizers give exact offsets)."""
         if self._fast:
-            enc = self.tokenizer(
-                text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
-            )
-            ends = [e for s, e in enc["offset_mapping"]]
-            return np.asarray(ends, dtype=np.int64)
+            return encode_with_offsets(self.tokenizer, [text])[1][0][2]
         # Slow tokenizers have no offsets: spread the tokens of each word over the word.
         return _spread_by_words(text, self.tokenizer.tokenize)
 

@@ -18,6 +18,7 @@ from lingua_core.base import THRESHOLD_SCOPE, Option
 from lingua_core.methods._lm import LM_OPTIONS, CausalLMCompressor
 from lingua_core.scorers.lm import TokenScores
 from lingua_core.text import Units, assign_to_units, merge_overlapping, segment
+from lingua_core.tokens import encode_with_offsets
 
 
 class SelectiveContextCompressor(CausalLMCompressor):
@@ -61,10 +62,9 @@ class SelectiveContextCompressor(CausalLMCompressor):
 
     def _segment(self, text: str, opts: dict[str, Any]) -> Units:
         if opts["unit"] == "token":
-            scorer_tok = self._loaded().tokenizer
-            enc = scorer_tok(text, add_special_tokens=False, return_offsets_mapping=True)
-            offs = np.asarray(enc["offset_mapping"], dtype=np.int64).reshape(-1, 2)
-            units, _ = merge_overlapping(offs[:, 0], offs[:, 1], text)
+            _, encoded = encode_with_offsets(self._loaded().tokenizer, [text])
+            _, starts, ends = encoded[0]
+            units, _ = merge_overlapping(starts, ends, text)
             return units
         return segment(text, opts["unit"])
 

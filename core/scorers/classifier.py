@@ -18,6 +18,7 @@ import numpy as np
 from lingua_core._deps import require
 from lingua_core.models import LoadedModel
 from lingua_core.scorers._batching import pad, resolve_batch_tokens, run_in_batches
+from lingua_core.tokens import encode_with_offsets
 
 
 @dataclass(frozen=True)
@@ -89,15 +90,11 @@ class TokenClassifierScorer:
         """Tokenize texts with offsets, word starts and chunk indices."""
         if not texts:
             return []
-        enc = self.loaded.tokenizer(
-            list(texts), add_special_tokens=False, return_offsets_mapping=True, verbose=False
-        )
+        enc, encoded = encode_with_offsets(self.loaded.tokenizer, texts)
         out = []
         for i, text in enumerate(texts):
-            ids = np.asarray(enc["input_ids"][i], dtype=np.int64)
-            offs = np.asarray(enc["offset_mapping"][i], dtype=np.int64).reshape(-1, 2)
+            ids, starts, ends = encoded[i]
             wids = np.asarray([-1 if w is None else w for w in enc.word_ids(i)], dtype=np.int64)
-            starts, ends = offs[:, 0].copy(), offs[:, 1].copy()
             word_starts = np.ones(ids.shape[0], dtype=bool)
             if ids.shape[0] > 1:
                 word_starts[1:] = wids[1:] != wids[:-1]

@@ -20,6 +20,7 @@ import numpy as np
 from lingua_core._deps import require
 from lingua_core.models import LoadedModel
 from lingua_core.scorers._batching import pad, resolve_batch_tokens, run_in_batches
+from lingua_core.tokens import encode_with_offsets
 
 logger = logging.getLogger(__name__)
 
@@ -182,14 +183,8 @@ class CausalLMScorer:
         """Token ids and character offsets of each text (no special tokens)."""
         if not texts:
             return []
-        enc = self.loaded.tokenizer(
-            list(texts), add_special_tokens=False, return_offsets_mapping=True, verbose=False
-        )
-        out = []
-        for ids, offs in zip(enc["input_ids"], enc["offset_mapping"]):
-            arr = np.asarray(offs, dtype=np.int64).reshape(-1, 2)
-            out.append((list(ids), arr[:, 0].copy(), arr[:, 1].copy()))
-        return out
+        _, encoded = encode_with_offsets(self.loaded.tokenizer, texts)
+        return [(ids.tolist(), starts, ends) for ids, starts, ends in encoded]
 
     def _windows(self, lengths: Sequence[int], widths: Sequence[int]) -> list[_Window]:
         wins = []
