@@ -339,6 +339,14 @@ class Compressor:
             msg = "rate='auto' chooses the length itself: do not give target_tokens with it"
             raise ValueError(msg)
 
+    def _total_budget(
+        self, n_tokens: Sequence[int], rate: float | None, target_tokens: int | None
+    ) -> float:
+        """One budget over all texts: ``target_tokens``, else ``rate`` (or the default) x total."""
+        if target_tokens is not None:
+            return float(target_tokens)
+        return (self.default_rate if rate is None else float(rate)) * float(sum(n_tokens))
+
     def _budgets(
         self, n_tokens: Sequence[int], rate: float | None, target_tokens: int | None
     ) -> list[float]:

@@ -23,11 +23,6 @@ class CallContext:
     positions: tuple[int, ...]
     n_inputs: int
 
-    @classmethod
-    def of(cls, n: int) -> CallContext:
-        """The context of a call whose ``n`` texts are all passed to the method."""
-        return cls(tuple(range(n)), n)
-
 
 @dataclass
 class TextOutcome:

@@ -45,7 +45,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lingua_core.base import Option, flag, is_int
-from lingua_core.methods.embedding import ENCODER_OPTIONS, EmbeddingCompressor, budget_tokens
+from lingua_core.methods.embedding import ENCODER_OPTIONS, EmbeddingCompressor
 from lingua_core.outcome import CallContext, TextOutcome
 from lingua_core.rank import FUSIONS, bm25_scores, fuse
 from lingua_core.select import select, unit_costs
@@ -215,12 +215,22 @@ class CoarseToFineCompressor(EmbeddingCompressor):
         sent_bm25 = bm25_scores(flat, question)
         score, relevance = self._scores(sent_vecs @ qvec, doc, text_bm25, sent_bm25, opts)
         if opts["multi_hop"] and len(flat) > 1:
-            first = score
+            top = np.argsort(-score, kind="stable")[: int(opts["hop_sentences"])]
             score, relevance = self._hop(
-                texts, flat, doc, question, sent_vecs, score, relevance, text_bm25, sent_bm25, opts
+                texts,
+                flat,
+                doc,
+                question,
+                sent_vecs,
+                score,
+                relevance,
+                top,
+                text_bm25,
+                sent_bm25,
+                opts,
             )
             score, relevance = _raise_bridges(
-                score, relevance, first, flat, doc, titles, question, opts
+                score, relevance, top, flat, doc, titles, question, opts
             )
 
         counter = self.token_counter
@@ -231,7 +241,7 @@ class CoarseToFineCompressor(EmbeddingCompressor):
             if opts["keep_titles"]:
                 keep &= ~is_title
         else:
-            budget = budget_tokens(n_tokens, rate, target_tokens, self.default_rate)
+            budget = self._total_budget(n_tokens, rate, target_tokens)
             keep = _select_with_titles(
                 score, costs, budget, doc, is_title if opts["keep_titles"] else None
             )
@@ -283,12 +293,12 @@ class CoarseToFineCompressor(EmbeddingCompressor):
         sent_vecs: np.ndarray,
         score: np.ndarray,
         relevance: np.ndarray,
+        top: np.ndarray,
         text_bm25: np.ndarray,
         sent_bm25: np.ndarray,
         opts: dict[str, Any],
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Scores after re-scoring against the question plus its best sentences."""
-        top = np.argsort(-score, kind="stable")[: int(opts["hop_sentences"])]
+        """Scores after re-scoring against the question plus its best sentences (``top``)."""
         found = [flat[i] for i in sorted(top.tolist())]
         qvec2 = self.embedder().embed([" ".join([question, *found])])[0]
         t_bm, s_bm = text_bm25, sent_bm25
@@ -325,7 +335,7 @@ class CoarseToFineCompressor(EmbeddingCompressor):
 def _raise_bridges(
     score: np.ndarray,
     relevance: np.ndarray,
-    first: np.ndarray,
+    top: np.ndarray,
     flat: list[str],
     doc: np.ndarray,
     titles: list[str | None],
@@ -334,14 +344,13 @@ def _raise_bridges(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scores with the best units and the relevance of every bridge text raised.
 
-    The bridges are looked for in the ``hop_sentences`` best sentences of the first pass
-    (``first``), the same ones the multi-hop query is made of; a bridge's units rise up to
+    The bridges are looked for in the first pass's best sentences (``top``), the same ones the
+    multi-hop query is made of; a bridge's units rise up to
     those sentences' scores, never above them, so the first hop's evidence stays in the prompt.
     """
     weight = float(opts["bridge_weight"])
     if not weight:
         return score, relevance
-    top = np.argsort(-first, kind="stable")[: int(opts["hop_sentences"])]
     found = [flat[i] for i in top.tolist()]
     bridges = bridge_texts(titles, found, set(doc[top].tolist()), question)
     if not bridges:

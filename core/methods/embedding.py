@@ -129,15 +129,6 @@ def _leading(method: str, what: str, n: int) -> np.ndarray:
     return -np.arange(n, dtype=np.float64)
 
 
-def budget_tokens(
-    n_tokens: list[int], rate: float | None, target_tokens: int | None, default: float
-) -> float:
-    """The one budget over all texts: ``target_tokens``, else ``rate`` (or ``default``) x total."""
-    if target_tokens is not None:
-        return float(target_tokens)
-    return (default if rate is None else float(rate)) * float(sum(n_tokens))
-
-
 def _whole_texts(
     texts: list[str],
     relevance: np.ndarray | None,
@@ -200,7 +191,7 @@ class EmbeddingsFilterCompressor(EmbeddingCompressor):
         if rule_given and rate is None and target_tokens is None:
             keep = allowed
         else:
-            budget = budget_tokens(n_tokens, rate, target_tokens, self.default_rate)
+            budget = self._total_budget(n_tokens, rate, target_tokens)
             costs = np.where(allowed, np.asarray(n_tokens), 10**12)  # never fits
             keep = select([relevance], [costs], [budget], scope="global")[0] & allowed
         return _whole_texts(texts, relevance, keep)
@@ -233,7 +224,7 @@ class BM25Compressor(Compressor):
             relevance = _leading(self.method, "texts", len(texts))
         else:
             relevance = bm25_scores(texts, str(query), k1=float(opts["k1"]), b=float(opts["b"]))
-        budget = budget_tokens(n_tokens, rate, target_tokens, self.default_rate)
+        budget = self._total_budget(n_tokens, rate, target_tokens)
         keep = select([relevance], [np.asarray(n_tokens)], [budget], scope="global")[0]
         return _whole_texts(texts, relevance, keep)
 
@@ -290,7 +281,7 @@ class SentenceEmbeddingsCompressor(EmbeddingCompressor):
                 np.where(a, unit_costs(t, u, counter), 10**12)
                 for t, u, a in zip(texts, units, allowed)
             ]
-            budget = budget_tokens(n_tokens, rate, target_tokens, self.default_rate)
+            budget = self._total_budget(n_tokens, rate, target_tokens)
             keeps = select(scores, costs, [budget], scope="global")
             keeps = [k & a for k, a in zip(keeps, allowed)]
         return [_assemble(t, u, k) for t, u, k in zip(texts, units, keeps)]

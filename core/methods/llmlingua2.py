@@ -243,7 +243,7 @@ class LLMLingua2Compressor(ModelCompressor):
         order, relevance = rank_texts(
             texts, query, method="fused", embedder=self._ranker, signals=("embedding", "bm25")
         )
-        target = float(target_tokens) if target_tokens is not None else rate * sum(n_tokens)
+        target = self._total_budget(n_tokens, rate, target_tokens)
         if opts["use_token_level_filter"]:
             target *= float(opts["coarse_ratio"])
         forced = forced_positions(opts, call)

@@ -181,10 +181,7 @@ class LLMLinguaCompressor(LLMLinguaStages):
     ) -> list[TextOutcome]:
         plan = self._plan(opts, query)
         total = float(sum(n_tokens))
-        if target_tokens is not None:
-            target = float(target_tokens)
-        else:
-            target = (self.default_rate if rate is None else float(rate)) * total
+        target = self._total_budget(n_tokens, rate, target_tokens)
         n = len(texts)
         forced_ctx = forced_positions(opts, call)
         counter = self.token_counter
