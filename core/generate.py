@@ -6,8 +6,9 @@ enough to show a RAG pipeline end to end offline, not to judge answer quality.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, cast
 
 from lingua_core.models import LoadedModel, load_causal_lm
 
@@ -76,8 +77,111 @@ class Reader:
             )
         )
         new_tokens = out[0, enc["input_ids"].shape[1] :]
-        text = str(tok.decode(new_tokens, skip_special_tokens=True)).strip()
-        for s in stop or ():
-            if s and s in text:
-                text = text[: text.index(s)]
-        return text
+        text = str(tok.decode(new_tokens, skip_special_tokens=True))
+        return StopCutter(stop).feed(text, final=True)
+
+    def stream(
+        self, messages: Sequence[Mapping[str, str]], stop: Sequence[str] | None = None
+    ) -> Iterator[str]:
+        """The reply of :meth:`generate`, in pieces as the model writes it.
+
+        The pieces join to exactly what :meth:`generate` returns (same decoding, same cut at
+        ``stop``); generation ends as soon as a stop string is written.
+
+        Args:
+            messages: The conversation.
+            stop: Strings at which the reply is cut.
+
+        Yields:
+            Non-empty pieces of the reply, in order.
+        """
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        loaded = self._loaded()
+        enc = self._encode(messages).to(loaded.device)
+        tok = loaded.tokenizer
+        streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)
+        cancel = threading.Event()
+        failed: list[BaseException] = []
+
+        class _Cancelled(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                n = input_ids.shape[0]
+                return torch.full((n,), cancel.is_set(), dtype=torch.bool, device=input_ids.device)
+
+        def work() -> None:
+            try:
+                loaded.run(
+                    lambda: loaded.model.generate(
+                        **enc,
+                        max_new_tokens=self.max_new_tokens,
+                        do_sample=False,
+                        pad_token_id=tok.pad_token_id
+                        if tok.pad_token_id is not None
+                        else tok.eos_token_id,
+                        streamer=streamer,
+                        stopping_criteria=StoppingCriteriaList([_Cancelled()]),
+                    )
+                )
+            except BaseException as e:  # reaches the consumer, below
+                failed.append(e)
+                cast(Any, streamer).end()  # transformers leaves it unannotated
+
+        thread = threading.Thread(target=work, name="lingua-reader-stream", daemon=True)
+        thread.start()
+        cutter = StopCutter(stop)
+        try:
+            for piece in streamer:
+                out = cutter.feed(piece)
+                if out:
+                    yield out
+                if cutter.done:
+                    break
+            if failed:
+                raise failed[0]
+            if not cutter.done:
+                rest = cutter.feed("", final=True)
+                if rest:
+                    yield rest
+        finally:
+            cancel.set()
+            thread.join()
+
+
+class StopCutter:
+    """Turns a reply that arrives in pieces into the pieces safe to show.
+
+    The reply is the whole text stripped of surrounding whitespace and cut before the first
+    ``stop`` string. Each :meth:`feed` returns the new text that is certain to be part of it:
+    trailing whitespace and any tail that could begin a stop string are held back until later
+    text decides them.
+
+    Args:
+        stop: Strings at which the reply is cut (empty strings are ignored).
+    """
+
+    def __init__(self, stop: Sequence[str] | None = None) -> None:
+        self.stop = [s for s in stop or () if s]
+        self.full = ""
+        self.sent = 0
+        self.done = False
+
+    def feed(self, piece: str, *, final: bool = False) -> str:
+        """Add ``piece``; the text that can now be shown (``final``: everything left)."""
+        if self.done:
+            return ""
+        self.full += piece
+        text = self.full.strip()
+        cut = min((i for i in (text.find(s) for s in self.stop) if i >= 0), default=len(text))
+        end = cut
+        if not final:
+            for j in range(max(0, len(text) - max(map(len, self.stop), default=0) + 1), cut):
+                if any(len(s) > len(text) - j and s.startswith(text[j:]) for s in self.stop):
+                    end = j
+                    break
+        if final or (cut < len(text) and end == cut):
+            self.done = True
+        out = text[self.sent : end]
+        self.sent = max(self.sent, end)
+        return out

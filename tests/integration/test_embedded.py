@@ -101,3 +101,17 @@ def test_offline_rag_demo(framework):
     assert report["answer_compressed"].strip()
     assert set(report["times"]) >= {"retrieve", "compress", "answer, compressed context"}
     assert any(line.startswith("Retrieved 5 of 300 passages: The Best Years") for line in lines)
+
+
+def test_reader_stream_joins_to_generate() -> None:
+    """Streaming gives, piece by piece, exactly the reply generate() gives (stops included)."""
+    from lingua_core.generate import Reader
+
+    reader = Reader(max_new_tokens=24)
+    chat = [{"role": "user", "content": "Name three colours of the rainbow."}]
+    whole = reader.generate(chat)
+    pieces = list(reader.stream(chat))
+    assert len(pieces) > 1 and all(pieces)
+    assert "".join(pieces) == whole
+    stop = whole.split()[2]
+    assert "".join(reader.stream(chat, stop=[stop])) == reader.generate(chat, stop=[stop])

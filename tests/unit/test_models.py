@@ -243,3 +243,33 @@ def test_a_hub_id_offline_fails_fast_with_the_way_out():
         OSError, match=r"(?s)could not load model 'some-org/not-a-local-model'.*a local folder"
     ):
         comp.compress(["a text"], rate=0.5)
+
+
+@pytest.mark.parametrize(
+    ("pieces", "stop"),
+    [
+        (["  Hello", " wor", "ld. ", "\n"], None),
+        (["The answer", " is", " 42.", "\nQuestion:", " next"], ["\nQuestion:"]),
+        (["ab", "c", "STO", "P", " more"], ["STOP"]),
+        (["a S", "T", "x STOP"], ["STOP"]),
+        (["x", "y"], ["yz"]),
+        (["one ", "two\n\n", "   "], ["\n\n"]),
+        (["", " ", "keep"], ["", "zz"]),
+    ],
+)
+def test_stop_cutter_pieces_join_to_the_whole_reply(pieces: list[str], stop: list[str]) -> None:
+    """What a stream shows, piece by piece, is exactly the reply cut as generate() cuts it."""
+    from lingua_core.generate import StopCutter
+
+    whole = StopCutter(stop).feed("".join(pieces), final=True)
+    cutter, shown = StopCutter(stop), []
+    for p in pieces:
+        shown.append(cutter.feed(p))
+        if cutter.done:
+            break
+    if not cutter.done:
+        shown.append(cutter.feed("", final=True))
+    assert "".join(shown) == whole
+    text = "".join(pieces).strip()
+    cut = min([text.find(s) for s in stop or () if s and s in text] or [len(text)])
+    assert whole == text[:cut]
