@@ -196,9 +196,9 @@ def main() -> None:
         sweep(multihop(range(50, 100)), fast, MH_RATES, OUT)
         sweep(multihop(range(50, 100)), LM_METHODS, MH_RATES, OUT)
     if a.auto:
-        from lingua_core.methods.coarse_to_fine import CoarseToFineCompressor
+        from lingua_core.methods.coarse_to_fine import CoarseToFineOptions
 
-        th = CoarseToFineCompressor.options_spec["auto_threshold"].default
+        th = CoarseToFineOptions.auto_threshold
         auto_run(nq(range(500, 700)), [th], AUTO_OUT, "nq-eval")
         auto_run(multihop(range(50, 100)), [th], AUTO_OUT, "multihop-eval")
     if a.report:

@@ -85,7 +85,7 @@ def child(args: argparse.Namespace) -> None:
             device=args.device,
             dtype=dtype,
             token_counter="cl100k_base",
-            threshold_scope="chunk",
+            budget_scope="chunk",
         )
         comp.compress(calls[0][:2], rate=0.5)  # warm-up
         tok = comp._loaded().tokenizer

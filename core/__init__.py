@@ -11,16 +11,45 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from lingua_core._deps import lazy_exports
 from lingua_core.base import CompressionResult, Compressor, join_results
 from lingua_core.models import clear_models
 from lingua_core.recover import recover
 from lingua_core.registry import DEFAULT_METHOD, available_methods, get_compressor
 from lingua_core.tokens import TokenCounter, get_token_counter
 
+if TYPE_CHECKING:
+    from lingua_core.compressors import (
+        BM25,
+        CoarseToFine,
+        EmbeddingsFilter,
+        LLMLingua,
+        LLMLingua2,
+        LongLLMLingua,
+        Naive,
+        NoCompression,
+        Random,
+        SelectiveContext,
+        SentenceEmbeddings,
+    )
+
 __all__ = [
+    "BM25",
     "DEFAULT_METHOD",
+    "CoarseToFine",
     "CompressionResult",
     "Compressor",
+    "EmbeddingsFilter",
+    "LLMLingua",
+    "LLMLingua2",
+    "LongLLMLingua",
+    "Naive",
+    "NoCompression",
+    "Random",
+    "SelectiveContext",
+    "SentenceEmbeddings",
     "TokenCounter",
     "available_methods",
     "clear_models",
@@ -30,3 +59,7 @@ __all__ = [
     "recover",
 ]
 __version__ = "0.1.0"
+
+# The typed constructors (lingua_core.compressors) import on first access.
+_TYPED = [name for name in __all__ if name[0].isupper() and name not in globals()]
+__getattr__, __dir__ = lazy_exports(__name__, dict.fromkeys(_TYPED, "lingua_core.compressors"))

@@ -64,7 +64,7 @@ def check_settings(
 
 def build_compressor(
     method: str, model: str | None, device: str | None, options: Mapping[str, Any]
-) -> Compressor:
+) -> Compressor[Any]:
     """The core compressor for an adapter's fields."""
     given = {"model": model, "device": device}
     return get_compressor(method, **{**options, **{k: v for k, v in given.items() if v}})
@@ -251,7 +251,7 @@ class LinguaSettings(pydantic.BaseModel):
         ),
     )
 
-    _compressor: Compressor | None = pydantic.PrivateAttr(default=None)
+    _compressor: Compressor[Any] | None = pydantic.PrivateAttr(default=None)
 
     @pydantic.model_validator(mode="after")
     def _check_settings(self) -> LinguaSettings:
@@ -260,7 +260,7 @@ class LinguaSettings(pydantic.BaseModel):
         return self
 
     @property
-    def compressor(self) -> Compressor:
+    def compressor(self) -> Compressor[Any]:
         """The core compressor, built on first access (thread-safe)."""
         if self._compressor is None:
             with _BUILD_LOCK:

@@ -12,19 +12,15 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
 
 import numpy as np
 
 from lingua_core.options import (
-    FORCE_CONTEXT_IDS,
-    SEED,
-    THRESHOLD_SCOPE,
+    MethodOptions,
     Option,
-    flag,
     forced_positions,
     is_int,
-    strings,
     validate_budget,
     validate_texts,
 )
@@ -37,21 +33,20 @@ logger = logging.getLogger(__name__)
 
 # Re-exported: methods and adapters import these from here.
 __all__ = [
-    "FORCE_CONTEXT_IDS",
     "MODEL_OPTIONS",
-    "SEED",
-    "THRESHOLD_SCOPE",
     "CompressionResult",
     "Compressor",
+    "MethodOptions",
     "Option",
-    "flag",
     "forced_positions",
     "is_int",
     "join_results",
-    "strings",
     "validate_budget",
     "validate_texts",
 ]
+
+OptionsT = TypeVar("OptionsT", bound=MethodOptions)
+Rate = float | Literal["auto"] | None
 
 #: Options that choose or load the model: given to ``get_compressor``, never per call.
 MODEL_OPTIONS = (
@@ -79,7 +74,7 @@ class CompressionResult:
         compressed_tokens: Tokens of ``text`` (same counter).
         method: The method that produced it.
         dropped: ``True`` when the whole text was removed (``text`` and ``spans`` empty): by a
-            coarse filter, or by a global budget (``threshold_scope="global"``, the default with
+            coarse filter, or by a global budget (``budget_scope="global"``, the default with
             ``target_tokens``) that gave it no unit. A non-blank text is never emptied otherwise.
         order: Where a method that reorders texts (LongLLMLingua's ``reorder_context``) places
             this text in the prompt, 0 first; ``None`` when it does not reorder, or the text was
@@ -127,13 +122,17 @@ def join_results(results: Sequence[CompressionResult], sep: str = "\n\n") -> str
     return sep.join(results[i].text for i in ranked if results[i].text and not results[i].dropped)
 
 
-class Compressor:
+class Compressor(Generic[OptionsT]):
     """Base class of every compression method.
 
-    Subclasses set :attr:`method`, :attr:`options_spec` and implement :meth:`_score` (and, if
-    their units are not words, :meth:`_segment`).
+    Subclasses set :attr:`method`, :attr:`options_class` (a frozen dataclass of their options,
+    also the type parameter ``OptionsT``) and implement :meth:`_score` (and, if their units are not
+    words, :meth:`_segment`), or :meth:`_compress_texts` for a pipeline of their own.
 
     Args:
+        rate: Default rate of every call that gives neither ``rate`` nor ``target_tokens``
+            (``None``: the method's :attr:`default_rate`).
+        target_tokens: Default total budget, in the same case.
         model: Model alias, local folder or hub id (model-based methods).
         device: ``None`` auto-detects (cuda, mps, cpu).
         dtype: ``"auto"``, ``"float32"``, ``"float16"``, ``"bfloat16"`` or a ``torch.dtype``.
@@ -143,7 +142,8 @@ class Compressor:
         trust_remote_code: Allow code from a model repository to run (off by default).
         allow_pickle: Allow weights in pickle format (``pytorch_model.bin``), which can run code
             when loaded; off by default: weights load from safetensors only.
-        **options: Method options; defaults for every call (see :attr:`options_spec`).
+        **options: Method options; defaults for every call (the fields of
+            :attr:`options_class`).
 
     Raises:
         ValueError: For an unknown option or an invalid value.
@@ -155,8 +155,8 @@ class Compressor:
     description: ClassVar[str] = ""
     #: Rate used when neither ``rate`` nor ``target_tokens`` is given.
     default_rate: ClassVar[float] = 0.5
-    #: The method's options with their defaults.
-    options_spec: ClassVar[Mapping[str, Option]] = {}
+    #: The method's options: a frozen dataclass (its fields are the options and defaults).
+    options_class: ClassVar[type[MethodOptions]] = MethodOptions
     #: Token counter used when ``token_counter`` is not given and the method has no tokenizer.
     fallback_counter: ClassVar[str | None] = None
     #: Whether the method uses a model (and so takes model/device/dtype options).
@@ -169,6 +169,8 @@ class Compressor:
     def __init__(
         self,
         *,
+        rate: Rate = None,
+        target_tokens: int | None = None,
         model: Any = None,
         device: str | None = None,
         dtype: Any = "auto",
@@ -190,32 +192,42 @@ class Compressor:
         self._token_counter_spec = token_counter
         self._counter: TokenCounter | None = None
         self._lock = threading.Lock()
-        self.defaults: dict[str, Any] = self._resolve_options(
-            {k: o.default for k, o in self.options_spec.items()}, options
+        self._check_auto(rate, target_tokens)
+        validate_budget(None if rate == "auto" else rate, target_tokens)
+        self.rate = rate
+        self.target_tokens = target_tokens
+        self.options: OptionsT = self._resolve_options(
+            cast(OptionsT, self.options_class()), options
         )
 
     def __repr__(self) -> str:
         model = f", model={self.model!r}" if self.uses_model else ""
-        return f"{type(self).__name__}(method={self.method!r}{model}, options={self.defaults!r})"
+        budget = "".join(
+            f", {k}={v!r}"
+            for k, v in (("rate", self.rate), ("target_tokens", self.target_tokens))
+            if v is not None
+        )
+        return (
+            f"{type(self).__name__}(method={self.method!r}{model}{budget}, "
+            f"options={self.defaults!r})"
+        )
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """The options every call starts from, by name (a copy; see :attr:`options`)."""
+        return self.options.as_dict()
 
     # ------------------------------------------------------------------ options
 
-    def _resolve_options(self, base: dict[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
-        out = dict(base)
-        for name, value in given.items():
+    def _resolve_options(self, base: OptionsT, given: Mapping[str, Any]) -> OptionsT:
+        for name in given:
             if name in MODEL_OPTIONS:
                 msg = (
                     f"{name!r} chooses or loads the model: give it to get_compressor(), not per "
                     "call (create another compressor for another model)"
                 )
                 raise ValueError(msg)
-            spec = self.options_spec.get(name)
-            if spec is None:
-                valid = ", ".join(sorted(self.options_spec)) or "(none)"
-                msg = f"unknown option {name!r} for method {self.method!r}; valid options: {valid}"
-                raise ValueError(msg)
-            out[name] = spec.validate(name, value)
-        return out
+        return base.updated(given, method=self.method)
 
     # ------------------------------------------------------------------ model and counter
 
@@ -276,7 +288,9 @@ class Compressor:
         if query is not None and not isinstance(query, str):
             msg = f"query must be a str or None, got {type(query).__name__}"
             raise TypeError(msg)
-        opts = self._resolve_options(self.defaults, options)
+        opts = self._resolve_options(self.options, options)
+        if rate is None and target_tokens is None:
+            rate, target_tokens = self.rate, self.target_tokens
         if not items:
             return []
         counter = self.token_counter
@@ -363,7 +377,7 @@ class Compressor:
         query: str | None,
         rate: float | None,
         target_tokens: int | None,
-        opts: dict[str, Any],
+        opts: OptionsT,
         call: CallContext,
     ) -> list[TextOutcome]:
         """Segment, score, select and assemble non-blank texts: one outcome per text.
@@ -379,22 +393,22 @@ class Compressor:
             keeps = [np.ones(len(u), dtype=bool) for u in units]  # everything fits: no scoring
         else:
             scores = self._score(texts, units, query, opts)
-            scope = opts.get("threshold_scope") or ("global" if target_tokens else "text")
+            scope = getattr(opts, "budget_scope", None) or ("global" if target_tokens else "text")
             keeps = select(scores, costs, budgets, scope=scope)
         return [TextOutcome.kept(assemble(t, u, k)) for t, u, k in zip(texts, units, keeps)]
 
-    def _segment(self, text: str, opts: dict[str, Any]) -> Units:
-        """Units of ``text`` (words by default; ``opts["unit"]`` where the method has one)."""
+    def _segment(self, text: str, opts: OptionsT) -> Units:
+        """Units of ``text`` (words by default; ``opts.unit`` where the method has one)."""
         from lingua_core.text import segment
 
-        return segment(text, opts.get("unit", "word"))
+        return segment(text, getattr(opts, "unit", "word"))
 
     def _score(
         self,
         texts: list[str],
         units: list[Units],
         query: str | None,
-        opts: dict[str, Any],
+        opts: OptionsT,
     ) -> list[np.ndarray]:
         """Score the units of every text (higher = keep first); all texts in one batch.
 

@@ -215,7 +215,7 @@ def _methods() -> int:
         print(f"{name}{default}: {cls.description}")
         if aliases:
             print(f"    aliases: {', '.join(aliases)}")
-        for opt, spec in cls.options_spec.items():
+        for opt, spec in cls.options_class.specs().items():
             print(f"    {opt}={spec.default!r}: {spec.doc}")
     return 0
 

@@ -1,46 +1,59 @@
-"""Method options and input checks: the ``Option`` mini-language, shared options, budgets.
+"""Method options as frozen dataclasses, the shared vocabulary (units, budget scope), input checks.
 
-Every method declares its options as ``Option`` values (a default, and either its choices or a
-check); :class:`lingua_core.base.Compressor` validates every given option against them, and
-``lingua methods`` and the docs list them.
+Each method declares its options as one frozen dataclass, a subclass of :class:`MethodOptions`;
+every field is made with :func:`option` (or :func:`flag`, :func:`strings`), which records its
+doc and its valid values. The instance checks every value when it is built, so an invalid option
+never reaches a method. ``lingua methods``, the typed constructors
+(:mod:`lingua_core.compressors`) and the options page of the docs are generated from these
+fields (``tools/gen_options.py``).
+
+Two words mean one thing in every method:
+
+- ``unit`` (:data:`UNITS`): ``"token"`` (the model's tokens), ``"word"`` (whitespace-separated
+  words with their punctuation), ``"phrase"`` (noun-phrase-like chunks) or ``"sentence"``. A
+  method takes the units it can score and names them when given another.
+- ``budget_scope`` (:data:`BUDGET_SCOPES`): where the budget applies. ``"text"``: each text keeps
+  ``rate`` of its tokens (a text's result does not depend on the other texts); ``"global"``: one
+  budget over all texts of the call; ``"chunk"`` (LLMLingua-2 only, the reference's rule): each
+  model-sized chunk keeps ``rate`` of its tokens.
+
+Renamed options (:data:`RENAMED`) keep working under their old names with a
+``DeprecationWarning``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import sys
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from types import FrameType
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
 from lingua_core.outcome import CallContext
-from lingua_core.select import SCOPES
 
+#: Every unit a method may offer, and what each means (see the module docs).
+UNITS: tuple[str, ...] = ("token", "word", "phrase", "sentence")
+Unit = Literal["token", "word", "phrase", "sentence"]
+#: Every budget scope (see the module docs).
+BUDGET_SCOPES: tuple[str, ...] = ("chunk", "text", "global")
+BudgetScope = Literal["chunk", "text", "global"]
 
-def forced_positions(
-    opts: Mapping[str, Any], call: CallContext, key: str = "force_context_ids"
-) -> set[int]:
-    """Positions, among the texts a method compresses, of the input indices in ``opts[key]``.
+#: Old option names and their new ones (the old still work, with a ``DeprecationWarning``).
+RENAMED: Mapping[str, str] = {"threshold_scope": "budget_scope"}
 
-    :meth:`Compressor.compress` passes only non-blank texts to the method; indices given by the
-    caller refer to the input list, and ``call`` maps them.
-
-    Raises:
-        ValueError: For an index outside the input list.
-    """
-    given = list(opts.get(key) or ())
-    n = call.n_inputs
-    bad = [i for i in given if not 0 <= i < n]
-    if bad:
-        msg = f"{key} {bad} out of range; valid: 0..{n - 1}"
-        raise ValueError(msg)
-    where = {p: j for j, p in enumerate(call.positions)}
-    return {where[i] for i in given if i in where}
+_SPEC = "lingua_option"
+_SPECS: dict[type, dict[str, Option]] = {}
+Opts = TypeVar("Opts", bound="MethodOptions")
 
 
 @dataclass(frozen=True)
 class Option:
-    """A method option: its default, and either its valid choices or a validity check."""
+    """What a method option accepts: its default, and either its valid choices or a check."""
 
     default: Any
     doc: str
@@ -59,19 +72,32 @@ class Option:
         return value
 
 
+def option(
+    default: Any,
+    doc: str,
+    *,
+    choices: Sequence[Any] | None = None,
+    check: Callable[[Any], bool] | None = None,
+    expect: str = "",
+) -> Any:
+    """A field of a :class:`MethodOptions` dataclass: its default, doc and valid values."""
+    spec = Option(default, doc, None if choices is None else tuple(choices), check, expect)
+    return dataclasses.field(default=default, metadata={_SPEC: spec})
+
+
 def is_int(v: Any) -> bool:
     """Whether ``v`` is an int (numpy ints too), not a bool."""
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
-def flag(default: bool, doc: str) -> Option:
+def flag(default: bool, doc: str) -> Any:
     """A boolean option."""
-    return Option(default, doc, check=lambda v: isinstance(v, bool), expect="a bool")
+    return option(default, doc, check=lambda v: isinstance(v, bool), expect="a bool")
 
 
-def strings(default: tuple[str, ...], doc: str) -> Option:
-    """An option holding a list of non-empty strings."""
-    return Option(
+def strings(default: tuple[str, ...], doc: str) -> Any:
+    """An option holding a list of non-empty strings (kept as a tuple)."""
+    return option(
         default,
         doc,
         check=lambda v: isinstance(v, (list, tuple)) and all(isinstance(x, str) and x for x in v),
@@ -79,20 +105,153 @@ def strings(default: tuple[str, ...], doc: str) -> Option:
     )
 
 
-THRESHOLD_SCOPE = Option(
-    None,
-    "Where the budget applies: 'text' (each text keeps `rate` of its tokens; a text's result "
-    "does not depend on the other texts) or 'global' (one budget over all texts of the call). "
-    "None: 'text' with rate, 'global' with target_tokens.",
-    choices=(None, *SCOPES),
-)
-SEED = Option(0, "Seed mixed with each text's hash.", check=is_int, expect="an int")
-FORCE_CONTEXT_IDS = Option(
-    (),
-    "Indices of texts the context-level filter always keeps.",
-    check=lambda v: isinstance(v, (list, tuple)) and all(is_int(x) for x in v),
-    expect="a list of ints",
-)
+def unit_option(default: str, choices: Sequence[str], doc: str) -> Any:
+    """The ``unit`` option of a method that offers ``choices`` (a subset of :data:`UNITS`)."""
+    bad = [c for c in choices if c not in UNITS]
+    if bad:
+        msg = f"units {bad} are not in the shared vocabulary {UNITS}"
+        raise ValueError(msg)
+    return option(default, doc, choices=choices)
+
+
+def budget_scope_option(
+    default: str | None = None, choices: Sequence[str | None] = (None, "text", "global")
+) -> Any:
+    """The ``budget_scope`` option (``None``: ``'text'`` with rate, ``'global'`` with a target)."""
+    doc = (
+        "Where the budget applies: 'text' (each text keeps `rate` of its tokens; a text's "
+        "result does not depend on the other texts) or 'global' (one budget over all texts of "
+        "the call)"
+        + (
+            ", or 'chunk' (each model-sized chunk keeps `rate`: the reference's rule)"
+            if "chunk" in choices
+            else ""
+        )
+        + ("; None: 'text' with rate, 'global' with target_tokens." if None in choices else ".")
+    )
+    return option(default, doc, choices=choices)
+
+
+def seed_option() -> Any:
+    """The ``seed`` option of seeded methods."""
+    return option(0, "Seed mixed with each text's hash.", check=is_int, expect="an int")
+
+
+def context_ids_option(doc: str = "Indices of texts the context-level filter always keeps.") -> Any:
+    """An option listing input indices (``force_context_ids``)."""
+    return option(
+        (),
+        doc,
+        check=lambda v: isinstance(v, (list, tuple)) and all(is_int(x) for x in v),
+        expect="a list of ints",
+    )
+
+
+@dataclass(frozen=True)
+class MethodOptions:
+    """The options of a method: a frozen dataclass whose every value is checked when built.
+
+    Subclasses add fields made with :func:`option`; a subclass that only changes defaults
+    re-declares those fields with :meth:`redefault`. Sequences given as lists are kept as
+    tuples, so an instance is hashable.
+
+    Raises:
+        ValueError: When built with an invalid value (the message names the valid ones).
+    """
+
+    def __post_init__(self) -> None:
+        for name, spec in self.specs().items():
+            value = getattr(self, name)
+            spec.validate(name, value)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
+
+    @classmethod
+    def specs(cls) -> dict[str, Option]:
+        """Every option with what it accepts, in declaration order."""
+        cached = _SPECS.get(cls)
+        if cached is None:
+            cached = {f.name: f.metadata[_SPEC] for f in dataclasses.fields(cls)}
+            _SPECS[cls] = cached
+        return cached
+
+    @classmethod
+    def redefault(cls, name: str, default: Any) -> Any:
+        """Field ``name`` of this class with another default (same doc, same check)."""
+        spec: Option = cls.__dataclass_fields__[name].metadata[_SPEC]
+        spec = dataclasses.replace(spec, default=default)
+        return dataclasses.field(default=default, metadata={_SPEC: spec})
+
+    @classmethod
+    def from_given(cls: type[Opts], given: Mapping[str, Any], *, method: str = "") -> Opts:
+        """The defaults updated by ``given`` (see :meth:`updated`)."""
+        return cls().updated(given, method=method)
+
+    def updated(self: Opts, given: Mapping[str, Any], *, method: str = "") -> Opts:
+        """A copy with the options in ``given`` changed (old names accepted, with a warning).
+
+        Args:
+            given: Option names (old names too) and values.
+            method: The method's name, for messages.
+
+        Raises:
+            ValueError: For an unknown option (the message lists the valid ones) or an invalid
+                value.
+        """
+        if not given:
+            return self
+        specs = self.specs()
+        changes: dict[str, Any] = {}
+        for name, value in given.items():
+            new = RENAMED.get(name)
+            if new is not None and new in specs:
+                warnings.warn(
+                    f"option {name!r} is now {new!r}; the old name will be removed in a later "
+                    "release",
+                    DeprecationWarning,
+                    stacklevel=_outside_stacklevel(),
+                )
+                name = new
+            if name not in specs:
+                valid = ", ".join(sorted(specs)) or "(none)"
+                msg = f"unknown option {name!r} for method {method!r}; valid options: {valid}"
+                raise ValueError(msg)
+            changes[name] = value
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every option and its value."""
+        return {name: getattr(self, name) for name in self.specs()}
+
+
+def _outside_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first caller outside this package."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    frame: FrameType | None = sys._getframe(2)  # the caller of the function that warns
+    level = 2
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(here):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def forced_positions(
+    ids: Sequence[int], call: CallContext, name: str = "force_context_ids"
+) -> set[int]:
+    """Positions, among the texts a method compresses, of the input indices ``ids``.
+
+    :meth:`Compressor.compress` passes only non-blank texts to the method; indices given by the
+    caller refer to the input list, and ``call`` maps them.
+
+    Raises:
+        ValueError: For an index outside the input list (``name`` is the option that gave it).
+    """
+    n = call.n_inputs
+    bad = [i for i in ids if not 0 <= i < n]
+    if bad:
+        msg = f"{name} {bad} out of range; valid: 0..{n - 1}"
+        raise ValueError(msg)
+    where = {p: j for j, p in enumerate(call.positions)}
+    return {where[i] for i in ids if i in where}
 
 
 def validate_texts(texts: Any) -> list[str]:

@@ -99,7 +99,7 @@ def resolve(name: str) -> tuple[str, dict[str, Any]]:
     return alias.method, dict(alias.preset)
 
 
-def method_class(name: str) -> type[Compressor]:
+def method_class(name: str) -> type[Compressor[Any]]:
     """The compressor class of a method name or alias."""
     method, _ = resolve(name)
     entry = METHODS[method]
@@ -107,7 +107,7 @@ def method_class(name: str) -> type[Compressor]:
     return getattr(module, entry.cls)  # type: ignore[no-any-return]
 
 
-def get_compressor(method: str = DEFAULT_METHOD, **options: Any) -> Compressor:
+def get_compressor(method: str = DEFAULT_METHOD, **options: Any) -> Compressor[Any]:
     """Create a compressor.
 
     Args:

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-UNITS: tuple[str, ...] = ("word", "phrase", "sentence")
+#: The units :func:`segment` makes without a tokenizer (``"token"`` needs the model's own).
+TEXT_UNITS: tuple[str, ...] = ("word", "phrase", "sentence")
 
 _WORD_RE = re.compile(r"\S+")
 _TRAILING_PUNCT = frozenset(",;:.!?)]}\"'”’»")

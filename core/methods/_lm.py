@@ -2,35 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from lingua_core.base import Option, is_int
 from lingua_core.methods._model import ModelCompressor
 from lingua_core.models import EMBEDDED_CAUSAL_LM, LoadedModel, load_causal_lm
+from lingua_core.options import MethodOptions, is_int, option
 
 
 def _positive_int(v: Any) -> bool:
     return is_int(v) and v > 0
 
 
-LM_OPTIONS: dict[str, Option] = {
-    "window": Option(
+@dataclass(frozen=True)
+class LMOptions(MethodOptions):
+    """The options of every causal-LM method: how the LM runs."""
+
+    window: int = option(
         1024,
         "Most tokens the LM scores per forward row; longer texts are scored in windows.",
         check=_positive_int,
         expect="a positive int",
-    ),
-    "batch_tokens": Option(
+    )
+    batch_tokens: int | None = option(
         None,
         "Most padded tokens per forward pass (bounds memory). None: 1024 on CPU (larger batches "
         "are slower there), 16384 on CUDA.",
         check=lambda v: v is None or _positive_int(v),
         expect="None or a positive int",
-    ),
-}
+    )
 
 
-class CausalLMCompressor(ModelCompressor):
+L = TypeVar("L", bound=LMOptions)
+
+
+class CausalLMCompressor(ModelCompressor[L]):
     """A compressor whose scores come from a causal LM, loaded once and shared."""
 
     default_model_name = EMBEDDED_CAUSAL_LM
@@ -45,9 +51,7 @@ class CausalLMCompressor(ModelCompressor):
             allow_pickle=self.allow_pickle,
         )
 
-    def _scorer(self, opts: dict[str, Any]) -> Any:
+    def _scorer(self, opts: L) -> Any:
         from lingua_core.scorers.lm import CausalLMScorer
 
-        return CausalLMScorer(
-            self._loaded(), window=opts["window"], batch_tokens=opts["batch_tokens"]
-        )
+        return CausalLMScorer(self._loaded(), window=opts.window, batch_tokens=opts.batch_tokens)

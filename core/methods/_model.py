@@ -8,14 +8,17 @@ scorer runs it (``_scorer``).
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from lingua_core.base import Compressor
 from lingua_core.models import LoadedModel
+from lingua_core.options import MethodOptions
 from lingua_core.tokens import HFTokenCounter, TokenCounter
 
+M = TypeVar("M", bound=MethodOptions)
 
-class ModelCompressor(Compressor):
+
+class ModelCompressor(Compressor[M]):
     """A compressor backed by one shared model; subclasses implement :meth:`_loaded`."""
 
     uses_model = True

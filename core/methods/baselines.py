@@ -3,16 +3,42 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any, ClassVar
+from dataclasses import dataclass
 
 import numpy as np
 
-from lingua_core.base import SEED, THRESHOLD_SCOPE, Compressor, Option
+from lingua_core.base import Compressor, MethodOptions
+from lingua_core.options import budget_scope_option, seed_option, unit_option
 from lingua_core.outcome import CallContext, TextOutcome
-from lingua_core.text import STOP_WORDS, UNITS, Units, bare_word
+from lingua_core.text import STOP_WORDS, Units, bare_word
 
 
-class RandomCompressor(Compressor):
+@dataclass(frozen=True)
+class RandomOptions(MethodOptions):
+    """Options of ``random``."""
+
+    unit: str = unit_option(
+        "word",
+        ("word", "phrase", "sentence"),
+        "Unit dropped at random: 'word', 'phrase' or 'sentence'.",
+    )
+    seed: int = seed_option()
+    budget_scope: str | None = budget_scope_option()
+
+
+@dataclass(frozen=True)
+class NaiveOptions(MethodOptions):
+    """Options of ``naive``."""
+
+    budget_scope: str | None = budget_scope_option()
+
+
+@dataclass(frozen=True)
+class NoneOptions(MethodOptions):
+    """``none`` has no options."""
+
+
+class RandomCompressor(Compressor[RandomOptions]):
     """Keeps random units: the control every method must beat.
 
     Deterministic per input: the scores of a text depend only on the text and ``seed``, never on
@@ -22,22 +48,16 @@ class RandomCompressor(Compressor):
     method = "random"
     description = "Random units (seeded per input text): the control."
     fallback_counter = "words"
-    options_spec: ClassVar[dict[str, Option]] = {
-        "unit": Option(
-            "word", "Unit dropped at random: 'word', 'phrase' or 'sentence'.", choices=UNITS
-        ),
-        "seed": SEED,
-        "threshold_scope": THRESHOLD_SCOPE,
-    }
+    options_class = RandomOptions
 
     def _score(
-        self, texts: list[str], units: list[Units], query: str | None, opts: dict[str, Any]
+        self, texts: list[str], units: list[Units], query: str | None, opts: RandomOptions
     ) -> list[np.ndarray]:
         out = []
         for text, u in zip(texts, units):
             digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
             rng = np.random.default_rng(
-                [int(opts["seed"]) & (2**63 - 1), int.from_bytes(digest, "little")]
+                [int(opts.seed) & (2**63 - 1), int.from_bytes(digest, "little")]
             )
             out.append(rng.random(len(u)))
         return out
@@ -46,7 +66,7 @@ class RandomCompressor(Compressor):
 _PUNCT_ONLY = frozenset("-–—…·•|/\\*_~`#>")
 
 
-class NaiveCompressor(Compressor):
+class NaiveCompressor(Compressor[NaiveOptions]):
     """Drops stop words first, then the shortest words.
 
     With no ``rate`` or ``target_tokens`` it removes exactly the stop words (and punctuation-only
@@ -56,7 +76,7 @@ class NaiveCompressor(Compressor):
     method = "naive"
     description = "Stop-word removal; with a budget, shortest words go next."
     fallback_counter = "words"
-    options_spec: ClassVar[dict[str, Option]] = {"threshold_scope": THRESHOLD_SCOPE}
+    options_class = NaiveOptions
 
     @staticmethod
     def _word_scores(text: str, u: Units) -> np.ndarray:
@@ -68,7 +88,7 @@ class NaiveCompressor(Compressor):
         return scores
 
     def _score(
-        self, texts: list[str], units: list[Units], query: str | None, opts: dict[str, Any]
+        self, texts: list[str], units: list[Units], query: str | None, opts: NaiveOptions
     ) -> list[np.ndarray]:
         return [self._word_scores(t, u) for t, u in zip(texts, units)]
 
@@ -79,7 +99,7 @@ class NaiveCompressor(Compressor):
         query: str | None,
         rate: float | None,
         target_tokens: int | None,
-        opts: dict[str, Any],
+        opts: NaiveOptions,
         call: CallContext,
     ) -> list[TextOutcome]:
         if rate is not None or target_tokens is not None:
@@ -94,14 +114,14 @@ class NaiveCompressor(Compressor):
         return out
 
 
-class NoneCompressor(Compressor):
+class NoneCompressor(Compressor[NoneOptions]):
     """Returns every text unchanged: the uncompressed reference (``rate`` is accepted, ignored)."""
 
     method = "none"
     description = "No compression: every text comes back unchanged."
     default_rate = 1.0
     fallback_counter = "words"
-    options_spec: ClassVar[dict[str, Option]] = {}
+    options_class = NoneOptions
 
     def _compress_texts(
         self,
@@ -110,7 +130,7 @@ class NoneCompressor(Compressor):
         query: str | None,
         rate: float | None,
         target_tokens: int | None,
-        opts: dict[str, Any],
+        opts: NoneOptions,
         call: CallContext,
     ) -> list[TextOutcome]:
         return [TextOutcome.whole(t) for t in texts]

@@ -40,12 +40,13 @@ MuSiQue records 0-49).
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from lingua_core.base import Option, flag, is_int
-from lingua_core.methods.embedding import ENCODER_OPTIONS, EmbeddingCompressor
+from lingua_core.methods.embedding import EmbeddingCompressor, EncoderOptions
+from lingua_core.options import flag, is_int, option
 from lingua_core.outcome import CallContext, TextOutcome
 from lingua_core.rank import FUSIONS, bm25_scores, fuse
 from lingua_core.select import select, unit_costs
@@ -69,7 +70,100 @@ def _weight(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
 
 
-class CoarseToFineCompressor(EmbeddingCompressor):
+@dataclass(frozen=True)
+class CoarseToFineOptions(EncoderOptions):
+    """Options of ``coarse_to_fine``, the default method."""
+
+    fusion: str = option(
+        "z",
+        "How signals combine: 'z' (weighted sum of z-scores) or 'rrf' (reciprocal ranks).",
+        choices=FUSIONS,
+    )
+    doc_weight: float = option(
+        1.0,
+        "Weight of the text's relevance in a sentence's score.",
+        check=_weight,
+        expect="a number >= 0",
+    )
+    bm25_weight: float = option(
+        0.3,
+        "Weight of BM25 in a text's relevance (beside its best sentence cosine).",
+        check=_weight,
+        expect="a number >= 0",
+    )
+    sentence_bm25_weight: float = option(
+        0.3,
+        "Weight of a sentence's own BM25 score in its score.",
+        check=_weight,
+        expect="a number >= 0",
+    )
+    title_context: bool = flag(
+        True, "Embed each sentence with its text's title (a short first line)."
+    )
+    multi_hop: bool = flag(
+        True,
+        "Re-score every sentence against the question plus its best sentences and keep the "
+        "better score (finds second-hop passages).",
+    )
+    hop_sentences: int = option(
+        4,
+        "Best sentences added to the question for the multi-hop query.",
+        check=lambda v: is_int(v) and v >= 1,
+        expect="an int >= 1",
+    )
+    hop_weight: float = option(
+        1.0,
+        "Weight of the multi-hop score against the first (a sentence keeps the larger).",
+        check=_weight,
+        expect="a number >= 0",
+    )
+    bridge_weight: float = option(
+        3.0,
+        "Multi-hop: standard deviations added to the best units and the relevance of a "
+        "bridge text (one whose title the best sentences of other texts name and the "
+        "question does not); 0 turns bridges off.",
+        check=_weight,
+        expect="a number >= 0",
+    )
+    bridge_units: int = option(
+        2,
+        "Multi-hop: how many of a bridge text's best units are raised.",
+        check=lambda v: is_int(v) and v >= 1,
+        expect="an int >= 1",
+    )
+    hop_bm25: str = option(
+        "question",
+        "BM25 query of the multi-hop pass: 'question', or 'bridge' (the question plus the "
+        "names in the best sentences that the question lacks: the bridge entities).",
+        choices=("question", "bridge"),
+    )
+    max_unit_words: int = option(
+        15,
+        "Cut sentences longer than this many words at commas, semicolons and colons into "
+        "clauses (pieces of at least 4 words); None keeps whole sentences.",
+        check=lambda v: v is None or (is_int(v) and v >= 4),
+        expect="None or an int >= 4",
+    )
+    keep_titles: bool = flag(
+        True,
+        "A kept text keeps its title (short first line), charged to the budget; titles are "
+        "never kept alone. False: titles are units like any other.",
+    )
+    auto_threshold: float = option(
+        0.5,
+        "With rate='auto': keep sentences scoring at least this far from the worst to the "
+        "best (0 keeps all, 1 only the best).",
+        check=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1,
+        expect="a number in [0, 1]",
+    )
+    reorder: str = option(
+        "sort",
+        "Prompt order of kept texts (result.order): 'sort' (most relevant first) or 'original'.",
+        choices=("sort", "original"),
+    )
+
+
+class CoarseToFineCompressor(EmbeddingCompressor[CoarseToFineOptions]):
     """Question-aware coarse-to-fine selection of sentences under one budget (the default)."""
 
     method = "coarse_to_fine"
@@ -79,97 +173,7 @@ class CoarseToFineCompressor(EmbeddingCompressor):
     )
     default_rate = 0.5
     supports_auto_rate = True
-    options_spec: ClassVar[dict[str, Option]] = {
-        "fusion": Option(
-            "z",
-            "How signals combine: 'z' (weighted sum of z-scores) or 'rrf' (reciprocal ranks).",
-            choices=FUSIONS,
-        ),
-        "doc_weight": Option(
-            1.0,
-            "Weight of the text's relevance in a sentence's score.",
-            check=_weight,
-            expect="a number >= 0",
-        ),
-        "bm25_weight": Option(
-            0.3,
-            "Weight of BM25 in a text's relevance (beside its best sentence cosine).",
-            check=_weight,
-            expect="a number >= 0",
-        ),
-        "sentence_bm25_weight": Option(
-            0.3,
-            "Weight of a sentence's own BM25 score in its score.",
-            check=_weight,
-            expect="a number >= 0",
-        ),
-        "title_context": flag(
-            True, "Embed each sentence with its text's title (a short first line)."
-        ),
-        "multi_hop": flag(
-            True,
-            "Re-score every sentence against the question plus its best sentences and keep the "
-            "better score (finds second-hop passages).",
-        ),
-        "hop_sentences": Option(
-            4,
-            "Best sentences added to the question for the multi-hop query.",
-            check=lambda v: is_int(v) and v >= 1,
-            expect="an int >= 1",
-        ),
-        "hop_weight": Option(
-            1.0,
-            "Weight of the multi-hop score against the first (a sentence keeps the larger).",
-            check=_weight,
-            expect="a number >= 0",
-        ),
-        "bridge_weight": Option(
-            3.0,
-            "Multi-hop: standard deviations added to the best units and the relevance of a "
-            "bridge text (one whose title the best sentences of other texts name and the "
-            "question does not); 0 turns bridges off.",
-            check=_weight,
-            expect="a number >= 0",
-        ),
-        "bridge_units": Option(
-            2,
-            "Multi-hop: how many of a bridge text's best units are raised.",
-            check=lambda v: is_int(v) and v >= 1,
-            expect="an int >= 1",
-        ),
-        "hop_bm25": Option(
-            "question",
-            "BM25 query of the multi-hop pass: 'question', or 'bridge' (the question plus the "
-            "names in the best sentences that the question lacks: the bridge entities).",
-            choices=("question", "bridge"),
-        ),
-        "max_unit_words": Option(
-            15,
-            "Cut sentences longer than this many words at commas, semicolons and colons into "
-            "clauses (pieces of at least 4 words); None keeps whole sentences.",
-            check=lambda v: v is None or (is_int(v) and v >= 4),
-            expect="None or an int >= 4",
-        ),
-        "keep_titles": flag(
-            True,
-            "A kept text keeps its title (short first line), charged to the budget; titles are "
-            "never kept alone. False: titles are units like any other.",
-        ),
-        "auto_threshold": Option(
-            0.5,
-            "With rate='auto': keep sentences scoring at least this far from the worst to the "
-            "best (0 keeps all, 1 only the best).",
-            check=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1,
-            expect="a number in [0, 1]",
-        ),
-        "reorder": Option(
-            "sort",
-            "Prompt order of kept texts (result.order): 'sort' (most relevant first) or "
-            "'original'.",
-            choices=("sort", "original"),
-        ),
-        **ENCODER_OPTIONS,
-    }
+    options_class = CoarseToFineOptions
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -191,7 +195,7 @@ class CoarseToFineCompressor(EmbeddingCompressor):
         query: str | None,
         rate: Any,
         target_tokens: int | None,
-        opts: dict[str, Any],
+        opts: CoarseToFineOptions,
         call: CallContext,
     ) -> list[TextOutcome]:
         question = (query or "").strip()
@@ -214,8 +218,8 @@ class CoarseToFineCompressor(EmbeddingCompressor):
         text_bm25 = bm25_scores(texts, question)
         sent_bm25 = bm25_scores(flat, question)
         score, relevance = self._scores(sent_vecs @ qvec, doc, text_bm25, sent_bm25, opts)
-        if opts["multi_hop"] and len(flat) > 1:
-            top = np.argsort(-score, kind="stable")[: int(opts["hop_sentences"])]
+        if opts.multi_hop and len(flat) > 1:
+            top = np.argsort(-score, kind="stable")[: int(opts.hop_sentences)]
             score, relevance = self._hop(
                 texts,
                 flat,
@@ -237,19 +241,19 @@ class CoarseToFineCompressor(EmbeddingCompressor):
         costs = np.concatenate([unit_costs(t, u, counter) for t, u in zip(texts, units)])
         if rate == "auto":
             lo, hi = float(score.min()), float(score.max())
-            keep = score >= lo + float(opts["auto_threshold"]) * (hi - lo)
-            if opts["keep_titles"]:
+            keep = score >= lo + float(opts.auto_threshold) * (hi - lo)
+            if opts.keep_titles:
                 keep &= ~is_title
         else:
             budget = self._total_budget(n_tokens, rate, target_tokens)
             keep = _select_with_titles(
-                score, costs, budget, doc, is_title if opts["keep_titles"] else None
+                score, costs, budget, doc, is_title if opts.keep_titles else None
             )
-        if opts["keep_titles"]:
+        if opts.keep_titles:
             keep |= is_title & _has_kept(keep & ~is_title, doc)[doc]
         keeps = np.split(keep, np.cumsum(sizes)[:-1])
         ranked = [int(i) for i in np.argsort(-relevance, kind="stable") if keeps[i].any()]
-        if opts["reorder"] == "original":
+        if opts.reorder == "original":
             ranked.sort()
         order = {i: p for p, i in enumerate(ranked)}
         out: list[TextOutcome] = []
@@ -264,18 +268,18 @@ class CoarseToFineCompressor(EmbeddingCompressor):
 
     @staticmethod
     def _units(
-        texts: list[str], opts: dict[str, Any]
+        texts: list[str], opts: CoarseToFineOptions
     ) -> tuple[list[Units], list[str], list[str], np.ndarray, list[str | None]]:
         """Units of every text, their strings, their embedding inputs, which are titles, titles."""
         units = [sentence_units(t) for t in texts]
-        if opts["max_unit_words"]:
-            units = [split_long(t, u, int(opts["max_unit_words"])) for t, u in zip(texts, units)]
+        if opts.max_unit_words:
+            units = [split_long(t, u, int(opts.max_unit_words)) for t, u in zip(texts, units)]
         flat: list[str] = []
         inputs: list[str] = []
         is_title = np.zeros(sum(len(u) for u in units), dtype=bool)
         titles: list[str | None] = []
         for t, u in zip(texts, units):
-            title = title_of(t, u) if opts["title_context"] else None
+            title = title_of(t, u) if opts.title_context else None
             titles.append(title)
             if title:
                 is_title[len(flat)] = True
@@ -296,17 +300,17 @@ class CoarseToFineCompressor(EmbeddingCompressor):
         top: np.ndarray,
         text_bm25: np.ndarray,
         sent_bm25: np.ndarray,
-        opts: dict[str, Any],
+        opts: CoarseToFineOptions,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Scores after re-scoring against the question plus its best sentences (``top``)."""
         found = [flat[i] for i in sorted(top.tolist())]
         qvec2 = self.embedder().embed([" ".join([question, *found])])[0]
         t_bm, s_bm = text_bm25, sent_bm25
-        if opts["hop_bm25"] == "bridge":
+        if opts.hop_bm25 == "bridge":
             q_terms = f"{question} {' '.join(bridge_names(found, question))}"
             t_bm, s_bm = bm25_scores(texts, q_terms), bm25_scores(flat, q_terms)
         score2, rel2 = self._scores(sent_vecs @ qvec2, doc, t_bm, s_bm, opts)
-        w = float(opts["hop_weight"])
+        w = float(opts.hop_weight)
         out = np.maximum(score, w * score2)
         out[top] = np.maximum(out[top], float(score.max()))  # the first hop's best stay first
         return out, np.maximum(relevance, w * rel2)
@@ -317,16 +321,16 @@ class CoarseToFineCompressor(EmbeddingCompressor):
         doc: np.ndarray,
         text_bm25: np.ndarray,
         sent_bm25: np.ndarray,
-        opts: dict[str, Any],
+        opts: CoarseToFineOptions,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Sentence scores and text relevance for one query."""
         best = np.full(text_bm25.shape[0], -1.0)
         np.maximum.at(best, doc, cos)
-        how = opts["fusion"]
-        relevance = fuse([best, text_bm25], [1.0, opts["bm25_weight"]], how)
+        how = opts.fusion
+        relevance = fuse([best, text_bm25], [1.0, opts.bm25_weight], how)
         score = fuse(
             [cos, relevance[doc], sent_bm25],
-            [1.0, opts["doc_weight"], opts["sentence_bm25_weight"]],
+            [1.0, opts.doc_weight, opts.sentence_bm25_weight],
             how,
         )
         return score, relevance
@@ -340,7 +344,7 @@ def _raise_bridges(
     doc: np.ndarray,
     titles: list[str | None],
     question: str,
-    opts: dict[str, Any],
+    opts: CoarseToFineOptions,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scores with the best units and the relevance of every bridge text raised.
 
@@ -348,7 +352,7 @@ def _raise_bridges(
     multi-hop query is made of; a bridge's units rise up to
     those sentences' scores, never above them, so the first hop's evidence stays in the prompt.
     """
-    weight = float(opts["bridge_weight"])
+    weight = float(opts.bridge_weight)
     if not weight:
         return score, relevance
     found = [flat[i] for i in top.tolist()]
@@ -361,7 +365,7 @@ def _raise_bridges(
     rel_cap = float(relevance[doc[top]].min())
     for d in bridges:
         idx = np.flatnonzero(doc == d)
-        best = idx[np.argsort(-score[idx], kind="stable")[: int(opts["bridge_units"])]]
+        best = idx[np.argsort(-score[idx], kind="stable")[: int(opts.bridge_units)]]
         score[best] = np.maximum(score[best], np.minimum(score[best] + weight * step, cap))
         relevance[d] = max(relevance[d], min(relevance[d] + weight * rel_step, rel_cap))
     logger.debug("bridge texts: %s", bridges)

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 
-from lingua_core.base import Compressor, Option, is_int
+from lingua_core.base import Compressor
+from lingua_core.options import MethodOptions, is_int, option
 from lingua_core.outcome import CallContext, TextOutcome
 from lingua_core.rank import bm25_scores
 from lingua_core.select import select, unit_costs
@@ -39,28 +41,37 @@ def _number(v: Any) -> bool:
     return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
 
 
-def _cutoff(doc: str) -> Option:
+def _real(v: Any) -> bool:
+    return v is not None and _number(v)
+
+
+def _cutoff(doc: str) -> Any:
     """An optional number (a similarity cutoff); None leaves the rule off."""
-    return Option(None, doc, check=_number, expect="None or a number")
+    return option(None, doc, check=_number, expect="None or a number")
 
 
-ENCODER_OPTIONS: dict[str, Option] = {
-    "max_length": Option(
+@dataclass(frozen=True)
+class EncoderOptions(MethodOptions):
+    """The options of every sentence-encoder method: how the encoder runs."""
+
+    max_length: int = option(
         256,
         "Tokens per embedded unit (longer ones are truncated; MiniLM was trained on 256).",
         check=lambda v: is_int(v) and v >= 2,
         expect="an int >= 2",
-    ),
-    "batch_tokens": Option(
+    )
+    batch_tokens: int | None = option(
         None,
         "Most padded tokens per forward pass. None: 4096 on CPU, 65536 on CUDA.",
         check=lambda v: v is None or (is_int(v) and v > 0),
         expect="None or a positive int",
-    ),
-}
+    )
 
 
-class EmbeddingCompressor(Compressor):
+E = TypeVar("E", bound=EncoderOptions)
+
+
+class EmbeddingCompressor(Compressor[E]):
     """A compressor that scores with a sentence-embedding model, loaded once and shared.
 
     ``dtype="auto"`` runs bfloat16 on CUDA and on CPUs where bf16 measures faster than fp32
@@ -90,8 +101,8 @@ class EmbeddingCompressor(Compressor):
                         self.model,
                         device=self.device,
                         dtype=dtype,
-                        max_length=self.defaults["max_length"],
-                        batch_tokens=self.defaults["batch_tokens"],
+                        max_length=self.options.max_length,
+                        batch_tokens=self.options.batch_tokens,
                         model_kwargs=self.model_kwargs,
                         trust_remote_code=self.trust_remote_code,
                         allow_pickle=self.allow_pickle,
@@ -148,24 +159,28 @@ def _whole_texts(
     return out
 
 
-class EmbeddingsFilterCompressor(EmbeddingCompressor):
+@dataclass(frozen=True)
+class EmbeddingsFilterOptions(EncoderOptions):
+    """Options of ``embeddings_filter``."""
+
+    similarity_threshold: float | None = _cutoff(
+        "Drop texts whose cosine to the query is below this (LangChain's rule)."
+    )
+    k: int | None = option(
+        None,
+        "Keep at most the k most similar texts (LangChain's rule).",
+        check=lambda v: v is None or (is_int(v) and v > 0),
+        expect="None or an int >= 1",
+    )
+
+
+class EmbeddingsFilterCompressor(EmbeddingCompressor[EmbeddingsFilterOptions]):
     """Whole texts by cosine to the query (LangChain's ``EmbeddingsFilter``), budgeted."""
 
     method = "embeddings_filter"
     description = "Whole texts by embedding cosine to the query, best first (LangChain filter)."
     default_rate = 0.5
-    options_spec: ClassVar[dict[str, Option]] = {
-        "similarity_threshold": _cutoff(
-            "Drop texts whose cosine to the query is below this (LangChain's rule)."
-        ),
-        "k": Option(
-            None,
-            "Keep at most the k most similar texts (LangChain's rule).",
-            check=lambda v: v is None or (is_int(v) and v > 0),
-            expect="None or an int >= 1",
-        ),
-        **ENCODER_OPTIONS,
-    }
+    options_class = EmbeddingsFilterOptions
 
     def _compress_texts(
         self,
@@ -174,20 +189,20 @@ class EmbeddingsFilterCompressor(EmbeddingCompressor):
         query: str | None,
         rate: float | None,
         target_tokens: int | None,
-        opts: dict[str, Any],
+        opts: EmbeddingsFilterOptions,
         call: CallContext,
     ) -> list[TextOutcome]:
         n = len(texts)
         relevance = self.relevance(texts, query, "texts")
         allowed = np.ones(n, dtype=bool)
-        if opts["similarity_threshold"] is not None:
-            allowed &= relevance >= float(opts["similarity_threshold"])
-        if opts["k"] is not None:
-            top = np.argsort(-relevance, kind="stable")[: int(opts["k"])]
+        if opts.similarity_threshold is not None:
+            allowed &= relevance >= float(opts.similarity_threshold)
+        if opts.k is not None:
+            top = np.argsort(-relevance, kind="stable")[: int(opts.k)]
             mask = np.zeros(n, dtype=bool)
             mask[top] = True
             allowed &= mask
-        rule_given = opts["similarity_threshold"] is not None or opts["k"] is not None
+        rule_given = opts.similarity_threshold is not None or opts.k is not None
         if rule_given and rate is None and target_tokens is None:
             keep = allowed
         else:
@@ -197,7 +212,15 @@ class EmbeddingsFilterCompressor(EmbeddingCompressor):
         return _whole_texts(texts, relevance, keep)
 
 
-class BM25Compressor(Compressor):
+@dataclass(frozen=True)
+class BM25Options(MethodOptions):
+    """Options of ``bm25``."""
+
+    k1: float = option(1.5, "Term-frequency saturation.", check=_real, expect="a number")
+    b: float = option(0.75, "Length normalisation.", check=_real, expect="a number")
+
+
+class BM25Compressor(Compressor[BM25Options]):
     """Whole texts by BM25 (Okapi) against the query, best first while they fit the budget."""
 
     method = "bm25"
@@ -205,10 +228,7 @@ class BM25Compressor(Compressor):
     default_rate = 0.5
     fallback_counter = "words"
     question_aware = True
-    options_spec: ClassVar[dict[str, Option]] = {
-        "k1": Option(1.5, "Term-frequency saturation.", check=_number, expect="a number"),
-        "b": Option(0.75, "Length normalisation.", check=_number, expect="a number"),
-    }
+    options_class = BM25Options
 
     def _compress_texts(
         self,
@@ -217,36 +237,40 @@ class BM25Compressor(Compressor):
         query: str | None,
         rate: float | None,
         target_tokens: int | None,
-        opts: dict[str, Any],
+        opts: BM25Options,
         call: CallContext,
     ) -> list[TextOutcome]:
         if not (query or "").strip():
             relevance = _leading(self.method, "texts", len(texts))
         else:
-            relevance = bm25_scores(texts, str(query), k1=float(opts["k1"]), b=float(opts["b"]))
+            relevance = bm25_scores(texts, str(query), k1=float(opts.k1), b=float(opts.b))
         budget = self._total_budget(n_tokens, rate, target_tokens)
         keep = select([relevance], [np.asarray(n_tokens)], [budget], scope="global")[0]
         return _whole_texts(texts, relevance, keep)
 
 
-class SentenceEmbeddingsCompressor(EmbeddingCompressor):
+@dataclass(frozen=True)
+class SentenceEmbeddingsOptions(EncoderOptions):
+    """Options of ``sentence_embeddings``."""
+
+    percentile_cutoff: float | None = option(
+        None,
+        "Keep this top fraction of each text's sentences (LlamaIndex's rule).",
+        check=_fraction,
+        expect="None or a number in (0, 1]",
+    )
+    threshold_cutoff: float | None = _cutoff(
+        "Drop sentences whose cosine to the query is below this (LlamaIndex's rule)."
+    )
+
+
+class SentenceEmbeddingsCompressor(EmbeddingCompressor[SentenceEmbeddingsOptions]):
     """Sentences by cosine to the query (LlamaIndex's ``SentenceEmbeddingOptimizer``)."""
 
     method = "sentence_embeddings"
     description = "Sentences by embedding cosine to the query (LlamaIndex optimizer)."
     default_rate = 0.5
-    options_spec: ClassVar[dict[str, Option]] = {
-        "percentile_cutoff": Option(
-            None,
-            "Keep this top fraction of each text's sentences (LlamaIndex's rule).",
-            check=_fraction,
-            expect="None or a number in (0, 1]",
-        ),
-        "threshold_cutoff": _cutoff(
-            "Drop sentences whose cosine to the query is below this (LlamaIndex's rule)."
-        ),
-        **ENCODER_OPTIONS,
-    }
+    options_class = SentenceEmbeddingsOptions
 
     def _compress_texts(
         self,
@@ -255,7 +279,7 @@ class SentenceEmbeddingsCompressor(EmbeddingCompressor):
         query: str | None,
         rate: float | None,
         target_tokens: int | None,
-        opts: dict[str, Any],
+        opts: SentenceEmbeddingsOptions,
         call: CallContext,
     ) -> list[TextOutcome]:
         units = [sentence_units(t) for t in texts]
@@ -263,16 +287,16 @@ class SentenceEmbeddingsCompressor(EmbeddingCompressor):
         cos = self.relevance(flat, query, "sentences")
         scores = np.split(cos, np.cumsum([len(u) for u in units])[:-1]) if units else []
         allowed = [np.ones(len(u), dtype=bool) for u in units]
-        if opts["percentile_cutoff"] is not None:
+        if opts.percentile_cutoff is not None:
             for s, a in zip(scores, allowed):
-                keep_n = int(len(s) * float(opts["percentile_cutoff"]))
+                keep_n = int(len(s) * float(opts.percentile_cutoff))
                 mask = np.zeros(len(s), dtype=bool)
                 mask[np.argsort(-s, kind="stable")[:keep_n]] = True
                 a &= mask
-        if opts["threshold_cutoff"] is not None:
+        if opts.threshold_cutoff is not None:
             for s, a in zip(scores, allowed):
-                a &= s >= float(opts["threshold_cutoff"])
-        rule_given = opts["percentile_cutoff"] is not None or opts["threshold_cutoff"] is not None
+                a &= s >= float(opts.threshold_cutoff)
+        rule_given = opts.percentile_cutoff is not None or opts.threshold_cutoff is not None
         if rule_given and rate is None and target_tokens is None:
             keeps = allowed
         else:

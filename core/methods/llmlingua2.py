@@ -12,7 +12,7 @@ spacing; runs joined by one space).
 
 The threshold is the reference's: words scoring above the ``1 - rate`` quantile of the word
 probabilities weighed by each word's tokens (in the chosen token counter; the shared selection
-in :mod:`lingua_core.select`, ``rule="threshold"``). ``threshold_scope`` chooses where:
+in :mod:`lingua_core.select`, ``rule="threshold"``). ``budget_scope`` chooses where:
 ``"chunk"`` (the reference: per 512-token chunk), ``"text"`` (the default: each
 text keeps ``rate`` of its tokens, independent of the other texts and of chunk boundaries;
 identical to ``"chunk"`` for texts under one window) or ``"global"`` (one threshold over all
@@ -23,21 +23,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from lingua_core.base import (
-    FORCE_CONTEXT_IDS,
-    Option,
-    flag,
-    forced_positions,
-    is_int,
-    strings,
-)
 from lingua_core.methods._llmlingua2_words import _drop_consecutive, _split_at_force, _Words
 from lingua_core.methods._model import ModelCompressor
 from lingua_core.models import LoadedModel, load_token_classifier
+from lingua_core.options import (
+    MethodOptions,
+    budget_scope_option,
+    context_ids_option,
+    flag,
+    forced_positions,
+    is_int,
+    option,
+    strings,
+)
 from lingua_core.outcome import CallContext, TextOutcome
 from lingua_core.select import select, unit_costs
 from lingua_core.text import Units, assemble, merge_overlapping
@@ -53,80 +56,81 @@ def _rate(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1
 
 
-class LLMLingua2Compressor(ModelCompressor):
+@dataclass(frozen=True)
+class LLMLingua2Options(MethodOptions):
+    """Options of ``llmlingua2``."""
+
+    force_tokens: tuple[str, ...] = strings((), "Strings always kept (multi-token strings too).")
+    force_reserve_digit: bool = flag(False, "Always keep words containing a digit.")
+    drop_consecutive: bool = flag(False, "Drop a forced token that repeats the previous kept word.")
+    token_to_word: str = option(
+        "mean",
+        "Word probability from its pieces: 'mean' or 'first'.",
+        choices=("mean", "first"),
+    )
+    chunk_end_tokens: tuple[str, ...] = strings(
+        (".", "\n"), "Where long texts may be cut into model-sized chunks."
+    )
+    use_token_level_filter: bool = flag(True, "Drop words (False: only the context-level filter).")
+    use_context_level_filter: bool = flag(
+        False, "First drop whole texts by their mean word probability."
+    )
+    context_level_rate: float | None = option(
+        None,
+        "Fraction of texts the context filter keeps (None: (rate + 1) / 2).",
+        check=lambda v: v is None or _rate(v),
+        expect="None or a number in (0, 1]",
+    )
+    target_context: int | None = option(
+        None,
+        "Number of texts the context filter keeps.",
+        check=lambda v: v is None or (is_int(v) and v > 0),
+        expect="None or an int >= 1",
+    )
+    force_context_ids: tuple[int, ...] = context_ids_option()
+    rank_with_query: bool = flag(
+        True,
+        "With a query and several texts: drop and order the texts by the fused ranker "
+        "(sentence-embedding cosine + BM25, as the default method ranks) before token "
+        "classification, in the same call.",
+    )
+    coarse_ratio: float = option(
+        2.0,
+        "With rank_with_query: texts are kept best first up to this multiple of the budget; "
+        "the token level then compresses them to the budget.",
+        check=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1,
+        expect="a number >= 1",
+    )
+    ranker_model: str | None = option(
+        None,
+        "Sentence-embedding model of rank_with_query: None (the embedded MiniLM), a folder "
+        "or a hub id.",
+        check=lambda v: v is None or isinstance(v, str),
+        expect="None or a str",
+    )
+    budget_scope: str = budget_scope_option("text", ("chunk", "text", "global"))
+    max_len: int = option(
+        512,
+        "Most tokens per chunk, special tokens included (capped by the model).",
+        check=lambda v: is_int(v) and v >= 8,
+        expect="an int >= 8",
+    )
+    batch_tokens: int | None = option(
+        None,
+        "Most padded tokens per forward pass (bounds memory). None: 512 on CPU (larger "
+        "batches measured slower there), 16384 on CUDA.",
+        check=lambda v: v is None or (is_int(v) and v > 0),
+        expect="None or a positive int",
+    )
+
+
+class LLMLingua2Compressor(ModelCompressor[LLMLingua2Options]):
     """LLMLingua-2 on any token-classification model (hub id or local folder)."""
 
     method = "llmlingua2"
     description = "Keep-probability per word from a token-classification encoder (BERT, XLM-R)."
     default_model_name = HUB_IDS["xlm-roberta"]
-    options_spec: ClassVar[dict[str, Option]] = {
-        "force_tokens": strings((), "Strings always kept (multi-token strings too)."),
-        "force_reserve_digit": flag(False, "Always keep words containing a digit."),
-        "drop_consecutive": flag(False, "Drop a forced token that repeats the previous kept word."),
-        "token_to_word": Option(
-            "mean",
-            "Word probability from its pieces: 'mean' or 'first'.",
-            choices=("mean", "first"),
-        ),
-        "chunk_end_tokens": strings(
-            (".", "\n"), "Where long texts may be cut into model-sized chunks."
-        ),
-        "use_token_level_filter": flag(True, "Drop words (False: only the context-level filter)."),
-        "use_context_level_filter": flag(
-            False, "First drop whole texts by their mean word probability."
-        ),
-        "context_level_rate": Option(
-            None,
-            "Fraction of texts the context filter keeps (None: (rate + 1) / 2).",
-            check=lambda v: v is None or _rate(v),
-            expect="None or a number in (0, 1]",
-        ),
-        "target_context": Option(
-            None,
-            "Number of texts the context filter keeps.",
-            check=lambda v: v is None or (is_int(v) and v > 0),
-            expect="None or an int >= 1",
-        ),
-        "force_context_ids": FORCE_CONTEXT_IDS,
-        "rank_with_query": flag(
-            True,
-            "With a query and several texts: drop and order the texts by the fused ranker "
-            "(sentence-embedding cosine + BM25, as the default method ranks) before token "
-            "classification, in the same call.",
-        ),
-        "coarse_ratio": Option(
-            2.0,
-            "With rank_with_query: texts are kept best first up to this multiple of the budget; "
-            "the token level then compresses them to the budget.",
-            check=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1,
-            expect="a number >= 1",
-        ),
-        "ranker_model": Option(
-            None,
-            "Sentence-embedding model of rank_with_query: None (the embedded MiniLM), a folder "
-            "or a hub id.",
-            check=lambda v: v is None or isinstance(v, str),
-            expect="None or a str",
-        ),
-        "threshold_scope": Option(
-            "text",
-            "Where the threshold is taken: 'chunk' (the reference), 'text', 'global'.",
-            choices=("chunk", "text", "global"),
-        ),
-        "max_len": Option(
-            512,
-            "Most tokens per chunk, special tokens included (capped by the model).",
-            check=lambda v: is_int(v) and v >= 8,
-            expect="an int >= 8",
-        ),
-        "batch_tokens": Option(
-            None,
-            "Most padded tokens per forward pass (bounds memory). None: 512 on CPU (larger "
-            "batches measured slower there), 16384 on CUDA.",
-            check=lambda v: v is None or (is_int(v) and v > 0),
-            expect="None or a positive int",
-        ),
-    }
+    options_class = LLMLingua2Options
 
     def _loaded(self) -> LoadedModel:
         model = self.model if self.model is not None else HUB_IDS["xlm-roberta"]
@@ -150,11 +154,11 @@ class LLMLingua2Compressor(ModelCompressor):
         super().__init__(**kwargs)
         self._ranker: Any = None
 
-    def _scorer(self, opts: dict[str, Any]) -> Any:
+    def _scorer(self, opts: LLMLingua2Options) -> Any:
         from lingua_core.scorers.classifier import TokenClassifierScorer
 
         return TokenClassifierScorer(
-            self._loaded(), max_len=opts["max_len"], batch_tokens=opts["batch_tokens"]
+            self._loaded(), max_len=opts.max_len, batch_tokens=opts.batch_tokens
         )
 
     # ------------------------------------------------------------------ the method
@@ -166,13 +170,13 @@ class LLMLingua2Compressor(ModelCompressor):
         query: str | None,
         rate: float | None,
         target_tokens: int | None,
-        opts: dict[str, Any],
+        opts: LLMLingua2Options,
         call: CallContext,
     ) -> list[TextOutcome]:
         scorer = self._scorer(opts)
-        force_tokens = list(opts["force_tokens"])
+        force_tokens = list(opts.force_tokens)
         self._check_force_tokens(scorer, force_tokens)
-        tokenized = scorer.tokenize(texts, frozenset(opts["chunk_end_tokens"]))
+        tokenized = scorer.tokenize(texts, frozenset(opts.chunk_end_tokens))
         probs = scorer.keep_probs(tokenized)
         force_re = (
             re.compile("|".join(re.escape(t) for t in sorted(force_tokens, key=len, reverse=True)))
@@ -180,7 +184,7 @@ class LLMLingua2Compressor(ModelCompressor):
             else None
         )
         per_text = [
-            self._words(text, tk, p, opts["token_to_word"], force_re, opts["force_reserve_digit"])
+            self._words(text, tk, p, opts.token_to_word, force_re, opts.force_reserve_digit)
             for text, tk, p in zip(texts, tokenized, probs)
         ]
         counter = self.token_counter
@@ -189,23 +193,23 @@ class LLMLingua2Compressor(ModelCompressor):
         kept_texts = list(range(len(texts)))
         r = self.default_rate if rate is None else float(rate)
         ranked: tuple[list[int], np.ndarray] | None = None
-        if (query or "").strip() and opts["rank_with_query"] and len(texts) > 1:
+        if (query or "").strip() and opts.rank_with_query and len(texts) > 1:
             ranked = self._rank(texts, n_tokens, str(query), r, target_tokens, opts, call)
             kept_texts = sorted(ranked[0])
             target_tokens = round(r * sum(n_tokens)) if target_tokens is None else target_tokens
-        elif opts["use_context_level_filter"] and len(texts) > 1:
+        elif opts.use_context_level_filter and len(texts) > 1:
             kept_texts = self._context_filter(per_text, n_tokens, r, target_tokens, opts, call)
         if target_tokens is not None:
             reserved = sum(n_tokens[i] for i in kept_texts)
             r = min(target_tokens / max(reserved, 1), 1.0)
 
         keeps = [np.zeros(len(w.units), dtype=bool) for w in per_text]
-        if not opts["use_token_level_filter"] or r >= 1.0:
+        if not opts.use_token_level_filter or r >= 1.0:
             for i in kept_texts:
                 keeps[i][:] = True
         else:
             self._token_filter(per_text, costs, kept_texts, r, opts, keeps)
-        if opts["drop_consecutive"] and force_tokens:
+        if opts.drop_consecutive and force_tokens:
             for i in kept_texts:
                 _drop_consecutive(texts[i], per_text[i], keeps[i])
         kept = set(kept_texts)
@@ -230,7 +234,7 @@ class LLMLingua2Compressor(ModelCompressor):
         query: str,
         rate: float,
         target_tokens: int | None,
-        opts: dict[str, Any],
+        opts: LLMLingua2Options,
         call: CallContext,
     ) -> tuple[list[int], np.ndarray]:
         """Texts kept by the fused ranker (best first) and every text's relevance."""
@@ -238,15 +242,15 @@ class LLMLingua2Compressor(ModelCompressor):
         from lingua_core.rank import rank_texts
 
         with self._lock:
-            if self._ranker is None or self._ranker.model != opts["ranker_model"]:
-                self._ranker = Embedder(opts["ranker_model"], device=self.device)
+            if self._ranker is None or self._ranker.model != opts.ranker_model:
+                self._ranker = Embedder(opts.ranker_model, device=self.device)
         order, relevance = rank_texts(
             texts, query, method="fused", embedder=self._ranker, signals=("embedding", "bm25")
         )
         target = self._total_budget(n_tokens, rate, target_tokens)
-        if opts["use_token_level_filter"]:
-            target *= float(opts["coarse_ratio"])
-        forced = forced_positions(opts, call)
+        if opts.use_token_level_filter:
+            target *= float(opts.coarse_ratio)
+        forced = forced_positions(opts.force_context_ids, call)
         kept = [i for i in order.tolist() if i in forced]
         used = float(sum(n_tokens[i] for i in kept))
         for i in order.tolist():
@@ -334,15 +338,15 @@ class LLMLingua2Compressor(ModelCompressor):
         n_tokens: list[int],
         rate: float,
         target_tokens: int | None,
-        opts: dict[str, Any],
+        opts: LLMLingua2Options,
         call: CallContext,
     ) -> list[int]:
         n = len(per_text)
-        clr = opts["context_level_rate"]
-        if opts["target_context"] is not None:
-            clr = min(opts["target_context"] / n, 1.0)
+        clr = opts.context_level_rate
+        if opts.target_context is not None:
+            clr = min(opts.target_context / n, 1.0)
         elif clr is None:
-            token_filter = opts["use_token_level_filter"]
+            token_filter = opts.use_token_level_filter
             if target_tokens is not None:
                 target = target_tokens * 2 if token_filter else target_tokens
                 clr = min(target / max(sum(n_tokens), 1), 1.0)
@@ -350,7 +354,7 @@ class LLMLingua2Compressor(ModelCompressor):
                 clr = (rate + 1.0) / 2 if token_filter else rate
         means = np.asarray([w.raw.mean() if w.raw.size else 0.0 for w in per_text])
         threshold = np.percentile(means, int(100 * (1 - clr)))
-        forced = forced_positions(opts, call)
+        forced = forced_positions(opts.force_context_ids, call)
         return [i for i in range(n) if means[i] >= threshold or i in forced]
 
     def _token_filter(
@@ -359,10 +363,10 @@ class LLMLingua2Compressor(ModelCompressor):
         costs: list[np.ndarray],
         kept_texts: list[int],
         rate: float,
-        opts: dict[str, Any],
+        opts: LLMLingua2Options,
         keeps: list[np.ndarray],
     ) -> None:
-        scope = opts["threshold_scope"]
+        scope = opts.budget_scope
         groups: list[tuple[int, np.ndarray]] = []  # (text, unit indices) per threshold group
         for i in kept_texts:
             w = per_text[i]

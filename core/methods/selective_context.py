@@ -9,44 +9,49 @@ rate or budget is met.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from lingua_core._lru import LRU
-from lingua_core.base import THRESHOLD_SCOPE, Option
-from lingua_core.methods._lm import LM_OPTIONS, CausalLMCompressor
+from lingua_core.methods._lm import CausalLMCompressor, LMOptions
+from lingua_core.options import budget_scope_option, option, unit_option
 from lingua_core.scorers.lm import TokenScores
 from lingua_core.text import Units, assign_to_units, merge_overlapping, segment
 from lingua_core.tokens import encode_with_offsets
 
 
-class SelectiveContextCompressor(CausalLMCompressor):
+@dataclass(frozen=True)
+class SelectiveContextOptions(LMOptions):
+    """Options of ``selective_context``."""
+
+    unit: str = unit_option(
+        "phrase",
+        ("token", "word", "phrase", "sentence"),
+        "Lexical unit: 'token' (LM tokens), 'word', 'phrase' or 'sentence'.",
+    )
+    aggregate: str = option(
+        "sum",
+        "A unit's score from its tokens: 'sum' (the paper) or 'mean'.",
+        choices=("sum", "mean"),
+    )
+    budget_scope: str | None = budget_scope_option()
+
+
+class SelectiveContextCompressor(CausalLMCompressor[SelectiveContextOptions]):
     """Selective Context on the shared causal-LM scorer (embedded SmolLM2 by default)."""
 
     method = "selective_context"
     description = "Self-information of tokens, phrases or sentences under a small causal LM."
     default_rate = 0.5
-    options_spec: ClassVar[dict[str, Option]] = {
-        "unit": Option(
-            "phrase",
-            "Lexical unit: 'token' (LM tokens), 'phrase' or 'sentence'.",
-            choices=("token", "phrase", "sentence"),
-        ),
-        "aggregate": Option(
-            "sum",
-            "A unit's score from its tokens: 'sum' (the paper) or 'mean'.",
-            choices=("sum", "mean"),
-        ),
-        "threshold_scope": THRESHOLD_SCOPE,
-        **LM_OPTIONS,
-    }
+    options_class = SelectiveContextOptions
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._cache = LRU(4096)
 
-    def _surprisal(self, texts: list[str], opts: dict[str, Any]) -> list[TokenScores]:
+    def _surprisal(self, texts: list[str], opts: SelectiveContextOptions) -> list[TokenScores]:
         """Token surprisal of each text; cached, since it does not depend on the rate."""
         scorer = self._scorer(opts)
         keys = [(t, scorer.window, scorer.context, scorer.start_id) for t in texts]
@@ -60,28 +65,31 @@ class SelectiveContextCompressor(CausalLMCompressor):
                 self._cache[keys[i]] = out[i]
         return [x for x in out if x is not None]
 
-    def _segment(self, text: str, opts: dict[str, Any]) -> Units:
-        if opts["unit"] == "token":
+    def _segment(self, text: str, opts: SelectiveContextOptions) -> Units:
+        if opts.unit == "token":
             _, encoded = encode_with_offsets(self._loaded().tokenizer, [text])
             _, starts, ends = encoded[0]
             units, _ = merge_overlapping(starts, ends, text)
-            return units
-        return segment(text, opts["unit"])
+            if len(units):
+                return units
+            return segment(text, "word")  # no visible token (control characters): words
+        return segment(text, opts.unit)
 
     def _score(
-        self, texts: list[str], units: list[Units], query: str | None, opts: dict[str, Any]
+        self, texts: list[str], units: list[Units], query: str | None, opts: SelectiveContextOptions
     ) -> list[np.ndarray]:
         token_scores = self._surprisal(texts, opts)
         out = []
         for text, u, ts in zip(texts, units, token_scores):
-            if opts["unit"] == "token":
-                _, idx = merge_overlapping(ts.starts, ts.ends, text)
+            merged = merge_overlapping(ts.starts, ts.ends, text) if opts.unit == "token" else None
+            if merged is not None and len(merged[0]) == len(u):
+                idx = merged[1]
             else:
                 # A token belongs to the unit holding its last non-space character.
                 idx = assign_to_units(u, np.maximum(ts.ends - 1, ts.starts))
             ok = idx >= 0
             sums: np.ndarray = np.bincount(idx[ok], weights=ts.scores[ok], minlength=len(u))
-            if opts["aggregate"] == "mean":
+            if opts.aggregate == "mean":
                 counts = np.bincount(idx[ok], minlength=len(u))
                 sums = sums / np.maximum(counts, 1)
             out.append(sums)

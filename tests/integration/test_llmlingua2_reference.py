@@ -2,7 +2,7 @@
 
 The reference runs on the same token classifier (a seeded random-weight BERT on the MiniLM
 WordPiece tokenizer, in a folder named so that the reference takes its BERT branch), on 100 NQ
-passages at three rates, with ``threshold_scope="chunk"`` and cl100k token weights as the reference
+passages at three rates, with ``budget_scope="chunk"`` and cl100k token weights as the reference
 uses. Kept words are compared as lower-cased, accent-stripped ``\\w+`` sequences (the reference
 prints the uncased tokenizer's lower-cased, accent-stripped pieces; ours keeps the original text).
 """
@@ -65,7 +65,7 @@ def test_kept_words_agree_with_the_reference(reference, tiny_bert_clf_dir, rate)
         "llmlingua2",
         model=str(tiny_bert_clf_dir),
         token_counter="cl100k_base",
-        threshold_scope="chunk",
+        budget_scope="chunk",
     ).compress(texts, rate=rate)
     sims = [
         difflib.SequenceMatcher(a=words(a), b=words(b.text), autojunk=False).ratio()

@@ -27,7 +27,7 @@ def mixed(tiny_llama_dir, tiny_bert_clf_dir):
         get_compressor("selective_context", model=llama),
         get_compressor("selective_context", model=llama, unit="token", batch_tokens=512),
         get_compressor("llmlingua2", model=clf),
-        get_compressor("llmlingua2", model=clf, threshold_scope="global", force_tokens=["\n"]),
+        get_compressor("llmlingua2", model=clf, budget_scope="global", force_tokens=["\n"]),
         get_compressor("llmlingua", model=llama, iterative_size=64),
         get_compressor("longllmlingua", model=llama, iterative_size=64),
         get_compressor("random"),

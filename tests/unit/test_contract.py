@@ -143,7 +143,7 @@ def test_per_call_options_override_defaults_without_changing_them(sample_texts):
 
 def test_global_scope_pools_budget_across_texts():
     texts = ["alpha beta gamma delta epsilon zeta eta theta", "one two"]
-    c = get_compressor("naive", threshold_scope="global")
+    c = get_compressor("naive", budget_scope="global")
     results = c.compress(texts, rate=0.5)
     # One budget of 5 goes to the five longest words (beta is shorter), all in the first text;
     # the second text gets none and is reported as dropped.

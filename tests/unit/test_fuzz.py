@@ -63,7 +63,7 @@ def compressors(tiny_llama_dir, tiny_bert_clf_dir):
         ),
         "selective_context_token": get_compressor("selective_context", model=llama, unit="token"),
         "llmlingua2": get_compressor("llmlingua2", model=clf),
-        "llmlingua2_chunk": get_compressor("llmlingua2", model=clf, threshold_scope="chunk"),
+        "llmlingua2_chunk": get_compressor("llmlingua2", model=clf, budget_scope="chunk"),
         "llmlingua": get_compressor("llmlingua", model=llama),
         "longllmlingua": get_compressor("longllmlingua", model=llama),
         "random": get_compressor("random"),
@@ -92,7 +92,7 @@ ALL = [
     "none",
 ]
 #: Methods whose result for a text does not depend on the other texts of the call (per-text
-#: budget: ``threshold_scope`` "text" or "chunk", no ranking across texts).
+#: budget: ``budget_scope`` "text" or "chunk", no ranking across texts).
 INDEPENDENT = ["selective_context", "llmlingua2", "llmlingua2_chunk", "random", "naive", "none"]
 
 
@@ -155,7 +155,7 @@ def tolerance(c, result) -> float:
     """
     from lingua_core.select import unit_costs
 
-    units = c._segment(result.original_text, c.defaults)
+    units = c._segment(result.original_text, c.options)
     costs = unit_costs(result.original_text, units, c.token_counter)
     return float(costs.max(initial=0)) + len(result.spans)
 

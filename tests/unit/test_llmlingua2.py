@@ -46,7 +46,7 @@ def test_words_come_from_the_tokenizer_and_keep_original_characters(l2):
 
 def test_word_units_split_punctuation_like_the_reference(tiny_bert_clf_dir):
     c = get_compressor("llmlingua2", model=str(tiny_bert_clf_dir))
-    scorer = c._scorer(c.defaults)
+    scorer = c._scorer(c.options)
     text = "Hello, world! Unbelievably tokenized."
     tk = scorer.tokenize([text], frozenset({"."}))[0]
     words = c._words(text, tk, np.zeros(tk.ids.shape[0]), "mean", None, False)
@@ -136,16 +136,16 @@ def test_batched_probabilities_equal_probabilities_alone(tiny_bert_clf_dir, nq20
         np.testing.assert_allclose(p, scorer.keep_probs([tk])[0], rtol=1e-5, atol=1e-5)
 
 
-def test_threshold_scopes(l2, nq20):
+def test_budget_scopes(l2, nq20):
     texts = [nq20[0] * 4, nq20[1]]  # the first is longer than one 512-token chunk
     by_text = l2.compress(texts, rate=0.4)
-    by_chunk = l2.compress(texts, rate=0.4, threshold_scope="chunk")
+    by_chunk = l2.compress(texts, rate=0.4, budget_scope="chunk")
     assert by_text[1] == by_chunk[1]  # one chunk: the same threshold
     assert by_text[0].spans != by_chunk[0].spans
     assert by_text[1] == l2.compress([texts[1]], rate=0.4)[0]  # text scope: independent
     several = nq20[:8]
     per_text = l2.compress(several, rate=0.4)
-    pooled = l2.compress(several, rate=0.4, threshold_scope="global")
+    pooled = l2.compress(several, rate=0.4, budget_scope="global")
     assert [r.rate for r in pooled] != [r.rate for r in per_text]
     assert np.std([r.rate for r in pooled]) > np.std([r.rate for r in per_text])
 
@@ -202,8 +202,8 @@ def test_no_local_model_names_the_hub_ids(monkeypatch):
 def test_bad_options(l2):
     with pytest.raises(ValueError, match="invalid token_to_word='max'; valid: 'mean', 'first'"):
         l2.compress(["a b"], token_to_word="max")
-    with pytest.raises(ValueError, match="invalid threshold_scope='doc'"):
-        l2.compress(["a b"], threshold_scope="doc")
+    with pytest.raises(ValueError, match="invalid budget_scope='doc'"):
+        l2.compress(["a b"], budget_scope="doc")
     with pytest.raises(ValueError, match="invalid force_tokens"):
         l2.compress(["a b"], force_tokens="abc")
 

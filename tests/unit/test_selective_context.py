@@ -56,7 +56,7 @@ def test_long_texts_are_scored_in_windows_past_the_context_length(tiny_llama_dir
     assert abs(r.rate - 0.3) <= 0.05
 
 
-@pytest.mark.parametrize("unit", ["token", "phrase", "sentence"])
+@pytest.mark.parametrize("unit", ["token", "word", "phrase", "sentence"])
 def test_units(unit, tiny_llama_dir, nq20):
     c = get_compressor("selective_context", model=str(tiny_llama_dir), unit=unit)
     results = c.compress(nq20[:8], rate=0.5)
@@ -65,6 +65,20 @@ def test_units(unit, tiny_llama_dir, nq20):
     achieved = sum(r.compressed_tokens for r in results) / sum(r.original_tokens for r in results)
     tolerance = 0.05 if unit != "sentence" else 0.15  # sentences are coarse units
     assert abs(achieved - 0.5) <= tolerance
+
+
+def test_word_units_keep_whole_words(tiny_llama_dir, nq20):
+    c = get_compressor("selective_context", model=str(tiny_llama_dir), unit="word")
+    for r, t in zip(c.compress(nq20[:4], rate=0.4), nq20[:4]):
+        words = set(t.split())
+        assert r.text and all(w in words for w in r.text.split())
+
+
+def test_a_text_without_visible_tokens_is_kept_not_dropped(tiny_llama_dir):
+    """Control characters have no token offsets: the text falls back to word units."""
+    c = get_compressor("selective_context", model=str(tiny_llama_dir), unit="token")
+    (r,) = c.compress(["\x06"], rate=0.1)
+    assert not r.dropped and r.text == "\x06"
 
 
 def test_sentence_units_keep_whole_sentences(tiny_llama_dir):

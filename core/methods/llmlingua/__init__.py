@@ -37,18 +37,21 @@ from lingua_core.methods.llmlingua.budget import (
     reorder,
     solve_ratios,
 )
-from lingua_core.methods.llmlingua.compressor import (
+from lingua_core.methods.llmlingua.compressor import LLMLinguaCompressor, LongLLMLinguaCompressor
+from lingua_core.methods.llmlingua.options import (
     CONDITION_CHOICES,
     REORDERS,
-    LLMLinguaCompressor,
-    LongLLMLinguaCompressor,
+    LLMLinguaOptions,
+    LongLLMLinguaOptions,
 )
 
 __all__ = [
     "CONDITION_CHOICES",
     "REORDERS",
     "LLMLinguaCompressor",
+    "LLMLinguaOptions",
     "LongLLMLinguaCompressor",
+    "LongLLMLinguaOptions",
     "apply_context_budget",
     "rank_deltas",
     "reorder",

@@ -16,6 +16,7 @@ import numpy as np
 from lingua_core._lru import LRU
 from lingua_core.methods._lm import CausalLMCompressor
 from lingua_core.methods.llmlingua.budget import solve_ratios
+from lingua_core.methods.llmlingua.options import LLMLinguaOptions
 from lingua_core.rank import (
     rank_method_name,
     rank_texts,
@@ -43,7 +44,7 @@ class _Plan:
     question: str
 
 
-class LLMLinguaStages(CausalLMCompressor):
+class LLMLinguaStages(CausalLMCompressor[LLMLinguaOptions]):
     """The planning, ranking and filtering steps LLMLingua and LongLLMLingua share."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -54,10 +55,10 @@ class LLMLinguaStages(CausalLMCompressor):
 
     # ------------------------------------------------------------------ plan
 
-    def _plan(self, opts: dict[str, Any], query: str | None) -> _Plan:
-        rank = rank_method_name(opts["rank_method"])
-        cond = opts["condition_in_question"]
-        compare = bool(opts["condition_compare"])
+    def _plan(self, opts: LLMLinguaOptions, query: str | None) -> _Plan:
+        rank = rank_method_name(opts.rank_method)
+        cond = opts.condition_in_question
+        compare = bool(opts.condition_compare)
         cond_tokens = cond.endswith("_condition") or compare
         cond = cond.removesuffix("_condition")
         question = (query or "").strip()
@@ -73,7 +74,7 @@ class LLMLinguaStages(CausalLMCompressor):
             return _Plan("llmlingua", "none", False, False, "")
         return _Plan(rank, cond, cond_tokens, compare, question)
 
-    def _reuse(self, scorer: Any, opts: dict[str, Any]) -> Any:
+    def _reuse(self, scorer: Any, opts: LLMLinguaOptions) -> Any:
         """A callback that files the ranking pass's text scores as first-segment scores.
 
         Ranking by perplexity (or by the question after the text) already scores each text's
@@ -83,7 +84,7 @@ class LLMLinguaStages(CausalLMCompressor):
         if scorer.start_id is None:
             return None
         lead = (int(scorer.start_id),)
-        size = opts["iterative_size"]
+        size = opts.iterative_size
 
         def keep(_: int, ids: list[int], scores: np.ndarray) -> None:
             if ids and not np.isnan(scores[: min(size, len(ids))]).any():
@@ -92,24 +93,24 @@ class LLMLinguaStages(CausalLMCompressor):
         return keep
 
     @staticmethod
-    def _uses_lm(plan: _Plan, opts: dict[str, Any]) -> bool:
+    def _uses_lm(plan: _Plan, opts: LLMLinguaOptions) -> bool:
         if plan.rank_method == "fused":
-            return "lm" in opts["rank_signals"]
+            return "lm" in opts.rank_signals
         return plan.rank_method not in ("bm25", "embedding")
 
-    def _rank_args(self, plan: _Plan, opts: dict[str, Any], scorer: Any) -> dict[str, Any]:
+    def _rank_args(self, plan: _Plan, opts: LLMLinguaOptions, scorer: Any) -> dict[str, Any]:
         embedder = None
         if plan.rank_method == "embedding" or (
-            plan.rank_method == "fused" and "embedding" in opts["rank_signals"]
+            plan.rank_method == "fused" and "embedding" in opts.rank_signals
         ):
-            embedder = self._embedder(opts["embedding_model"])
+            embedder = self._embedder(opts.embedding_model)
         return {
             "method": plan.rank_method,
             "scorer": scorer,
             "condition": plan.condition,
             "embedder": embedder,
-            "signals": tuple(opts["rank_signals"]),
-            "fusion": opts["fusion"],
+            "signals": tuple(opts.rank_signals),
+            "fusion": opts.fusion,
         }
 
     def _embedder(self, model: str | None) -> Any:
@@ -127,16 +128,14 @@ class LLMLinguaStages(CausalLMCompressor):
         target: float,
         deltas: dict[int, float],
         plan: _Plan,
-        opts: dict[str, Any],
+        opts: LLMLinguaOptions,
         units: dict[int, Units],
         keeps: dict[int, np.ndarray],
         counter: Any,
     ) -> None:
         """Sentence- and token-level selection of the kept texts (fills ``units``, ``keeps``)."""
-        first, last = opts["keep_first_sentence"], opts["keep_last_sentence"]
-        need = (
-            opts["use_sentence_level_filter"] or first or last or not opts["use_token_level_filter"]
-        )
+        first, last = opts.keep_first_sentence, opts.keep_last_sentence
+        need = opts.use_sentence_level_filter or first or last or not opts.use_token_level_filter
         empty = Units.from_lists([], [])
         sents = {i: sentence_units(texts[i]) if need else empty for i in kept_idx}
         protected = {}
@@ -148,9 +147,9 @@ class LLMLinguaStages(CausalLMCompressor):
                 m[max(0, len(sents[i]) - last) :] = True
             protected[i] = m
         sent_keep = {i: np.ones(len(sents[i]), dtype=bool) for i in kept_idx}
-        if opts["use_sentence_level_filter"] and sum(len(s) for s in sents.values()) > 1:
+        if opts.use_sentence_level_filter and sum(len(s) for s in sents.values()) > 1:
             sent_keep = self._sentence_filter(texts, kept_idx, sents, protected, target, plan, opts)
-        if not opts["use_token_level_filter"]:
+        if not opts.use_token_level_filter:
             for i in kept_idx:
                 units[i] = sents[i]
                 keeps[i] = sent_keep[i]
@@ -178,7 +177,7 @@ class LLMLinguaStages(CausalLMCompressor):
         protected: dict[int, np.ndarray],
         target: float,
         plan: _Plan,
-        opts: dict[str, Any],
+        opts: LLMLinguaOptions,
     ) -> dict[int, np.ndarray]:
         counter = self.token_counter
         flat: list[str] = []
@@ -195,13 +194,13 @@ class LLMLinguaStages(CausalLMCompressor):
             s = np.asarray(rel[pos : pos + k], dtype=np.float64)
             pos += k
             f = protected[i].copy()
-            best = opts["keep_sentence_number"]
+            best = opts.keep_sentence_number
             if best:
                 f[np.argsort(-s, kind="stable")[:best]] = True
             scores.append(s)
             costs.append(unit_costs(texts[i], sents[i], counter))
             forced.append(f)
-        budget = target * float(opts["token_budget_ratio"])
+        budget = target * float(opts.token_budget_ratio)
         masks = select(scores, costs, [budget], scope="global", forced=forced)
         return dict(zip(kept_idx, masks))
 
@@ -215,7 +214,7 @@ class LLMLinguaStages(CausalLMCompressor):
         target: float,
         deltas: dict[int, float],
         plan: _Plan,
-        opts: dict[str, Any],
+        opts: LLMLinguaOptions,
         units: dict[int, Units],
         keeps: dict[int, np.ndarray],
         counter: Any,
@@ -231,7 +230,7 @@ class LLMLinguaStages(CausalLMCompressor):
         sizes, forced_cost = [], 0.0
         for i, (ids, starts, ends) in zip(kept_idx, toks):
             text = texts[i]
-            if opts["unit"] == "word":  # a token belongs to the word holding its last char
+            if opts.unit == "word":  # a token belongs to the word holding its last char
                 u = word_units(text)
                 tok_unit = assign_to_units(u, np.maximum(ends - 1, starts))
                 tok_unit[ends <= starts] = -1
@@ -251,7 +250,7 @@ class LLMLinguaStages(CausalLMCompressor):
             inside = s_idx >= 0
             allowed[inside] = sent_keep[i][s_idx[inside]]
             forced[inside] = protected[i][s_idx[inside]]
-            if opts["keep_split"]:
+            if opts.keep_split:
                 forced |= _split_flanks(text, starts, ends, tok_unit)
             tok_info[i] = (tok_unit, tcost, allowed, forced)
             sizes.append(float(tcost[allowed & ~forced].sum()))
@@ -264,7 +263,7 @@ class LLMLinguaStages(CausalLMCompressor):
         )
         # Conditioning prefixes (variants): with the question and, for contrastive scores,
         # without it.
-        instr = opts["instruction"].strip()
+        instr = opts.instruction.strip()
         with_q = [p for p in (instr, plan.question if plan.condition_tokens else "") if p]
         variants_text = ["\n\n".join(with_q) + "\n\n" if with_q else ""]
         if plan.compare:
@@ -312,7 +311,7 @@ class LLMLinguaStages(CausalLMCompressor):
             scorer,
             item_ids,
             variants,
-            opts["iterative_size"],
+            opts.iterative_size,
             decide,
             first_cache=self._first_cache,
         )
