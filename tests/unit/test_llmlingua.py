@@ -467,3 +467,48 @@ def test_token_budget_ratio_and_keep_sentence_number(llm, texts):
     assert any(r.dropped for r in res)  # a budget this tight leaves some texts no sentence
     res, _ = kept(token_budget_ratio=1.0, keep_sentence_number=1)
     assert not any(r.dropped for r in res)
+
+
+def test_token_plan_blocks_and_decide_as_data():
+    """The token level's pieces: blocks partition the taking-part tokens; decide keeps forced
+    tokens, keeps a unit's tokens together and stays within the segment's budget."""
+    from lingua_core.methods.llmlingua.token_filter import SentencePlan, blocks, decide, token_plan
+    from lingua_core.text import sentence_units
+    from lingua_core.tokens import get_token_counter
+
+    text = "Alpha beta gamma. Delta epsilon zeta eta."
+    words = text.split()
+    starts = np.array([text.index(w) for w in words])
+    ends = starts + np.array([len(w) for w in words])
+    sents = sentence_units(text)
+    drop_second = SentencePlan(sents, np.array([True, False]), np.array([False, False]))
+    counter = get_token_counter("words")
+    plan = token_plan(
+        text,
+        (list(range(7)), starts, ends),
+        drop_second,
+        unit="word",
+        keep_split=False,
+        counter=counter,
+    )
+    assert plan.allowed.tolist() == [True] * 3 + [False] * 4  # the dropped sentence takes no part
+    first = counter.count(["Alpha beta gamma."])[0]
+    assert plan.free_cost == first and plan.forced_cost == 0.0
+    everything = SentencePlan(sents, np.array([True, True]), np.array([False, True]))
+    plan = token_plan(
+        text,
+        (list(range(7)), starts, ends),
+        everything,
+        unit="word",
+        keep_split=False,
+        counter=counter,
+    )
+    parts = blocks(plan, 3)
+    assert all(len(p) <= 3 for p in parts)
+    assert np.concatenate(parts).tolist() == list(range(7))
+    pos = np.arange(7)
+    scores = [np.array([5.0, 1.0, 4.0, 0.0, 0.0, 0.0, 0.0])]
+    keep = decide(plan, pos, scores, 1 / first, compare=False)
+    assert keep[3:].all()  # the protected sentence's tokens are forced
+    assert keep[:3].tolist() == [True, False, False]  # a budget of one token: the best word
+    assert plan.unit_keep(keep).keep.tolist() == keep.tolist()

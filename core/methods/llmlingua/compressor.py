@@ -9,10 +9,11 @@ import numpy as np
 from lingua_core.methods.llmlingua.budget import apply_context_budget, rank_deltas, reorder
 from lingua_core.methods.llmlingua.options import LLMLinguaOptions, LongLLMLinguaOptions
 from lingua_core.methods.llmlingua.stages import LLMLinguaStages
+from lingua_core.methods.llmlingua.token_filter import Kept
 from lingua_core.options import forced_positions
 from lingua_core.outcome import CallContext, TextOutcome
 from lingua_core.rank import rank_texts
-from lingua_core.text import Units, assemble
+from lingua_core.text import assemble
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,6 @@ class LLMLinguaCompressor(LLMLinguaStages):
         target = self._total_budget(n_tokens, rate, target_tokens)
         n = len(texts)
         forced_ctx = forced_positions(opts.force_context_ids, call)
-        counter = self.token_counter
         fits = target >= total
 
         # 1. Context level.
@@ -79,24 +79,20 @@ class LLMLinguaCompressor(LLMLinguaStages):
 
         # Units of every kept text: LM tokens (token level) or sentences.
         kept_idx = sorted(used)
-        keeps: dict[int, np.ndarray] = {}
-        units: dict[int, Units] = {}
         if fits:
-            for i in kept_idx:
-                units[i] = Units.from_lists([0], [len(texts[i])])
-                keeps[i] = np.ones(1, dtype=bool)
+            kept = {i: Kept.whole(texts[i]) for i in kept_idx}
         else:
-            self._fine(texts, kept_idx, target, deltas, plan, opts, units, keeps, counter)
+            kept = self._fine(texts, kept_idx, target, deltas, plan, opts)
 
         out: list[TextOutcome] = []
         position = {i: p for p, i in enumerate(prompt)}
         for i, text in enumerate(texts):
             rel = None if relevance is None else float(relevance[i])
-            place = position.get(i) if coarse and i in keeps else None
-            if i not in keeps:
+            place = position.get(i) if coarse and i in kept else None
+            if i not in kept:
                 out.append(TextOutcome.dropped(order=place, relevance=rel))
                 continue
-            t, spans = assemble(text, units[i], keeps[i])
+            t, spans = assemble(text, kept[i].units, kept[i].keep)
             out.append(TextOutcome(t, spans, place if spans else None, rel))
         # Number the prompt positions of the texts that kept something 0, 1, 2, ...
         placed = sorted((o.order, j) for j, o in enumerate(out) if o.order is not None)

@@ -7,7 +7,6 @@ token-level filters (iterative compression by surprisal).
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,22 +16,21 @@ from lingua_core._lru import LRU
 from lingua_core.methods._lm import CausalLMCompressor
 from lingua_core.methods.llmlingua.budget import solve_ratios
 from lingua_core.methods.llmlingua.options import LLMLinguaOptions
+from lingua_core.methods.llmlingua.token_filter import (
+    Kept,
+    SentencePlan,
+    blocks,
+    decide,
+    token_plan,
+)
 from lingua_core.rank import (
     rank_method_name,
     rank_texts,
 )
 from lingua_core.select import select, unit_costs
-from lingua_core.text import (
-    Units,
-    assign_to_units,
-    merge_overlapping,
-    sentence_units,
-    word_units,
-)
+from lingua_core.text import Units, sentence_units
 
 logger = logging.getLogger(__name__)
-
-_BLANK_LINE_RE = re.compile(r"\n[ \t]*\n")
 
 
 @dataclass
@@ -129,11 +127,8 @@ class LLMLinguaStages(CausalLMCompressor[LLMLinguaOptions]):
         deltas: dict[int, float],
         plan: _Plan,
         opts: LLMLinguaOptions,
-        units: dict[int, Units],
-        keeps: dict[int, np.ndarray],
-        counter: Any,
-    ) -> None:
-        """Sentence- and token-level selection of the kept texts (fills ``units``, ``keeps``)."""
+    ) -> dict[int, Kept]:
+        """Sentence- and token-level selection of the kept texts: what each keeps."""
         first, last = opts.keep_first_sentence, opts.keep_last_sentence
         need = opts.use_sentence_level_filter or first or last or not opts.use_token_level_filter
         empty = Units.from_lists([], [])
@@ -150,24 +145,9 @@ class LLMLinguaStages(CausalLMCompressor[LLMLinguaOptions]):
         if opts.use_sentence_level_filter and sum(len(s) for s in sents.values()) > 1:
             sent_keep = self._sentence_filter(texts, kept_idx, sents, protected, target, plan, opts)
         if not opts.use_token_level_filter:
-            for i in kept_idx:
-                units[i] = sents[i]
-                keeps[i] = sent_keep[i]
-            return
-        self._token_filter(
-            texts,
-            kept_idx,
-            sents,
-            sent_keep,
-            protected,
-            target,
-            deltas,
-            plan,
-            opts,
-            units,
-            keeps,
-            counter,
-        )
+            return {i: Kept(sents[i], sent_keep[i]) for i in kept_idx}
+        sentences = {i: SentencePlan(sents[i], sent_keep[i], protected[i]) for i in kept_idx}
+        return self._token_filter(texts, sentences, target, deltas, plan, opts)
 
     def _sentence_filter(
         self,
@@ -207,60 +187,36 @@ class LLMLinguaStages(CausalLMCompressor[LLMLinguaOptions]):
     def _token_filter(
         self,
         texts: list[str],
-        kept_idx: list[int],
-        sents: dict[int, Units],
-        sent_keep: dict[int, np.ndarray],
-        protected: dict[int, np.ndarray],
+        sentences: dict[int, SentencePlan],
         target: float,
         deltas: dict[int, float],
         plan: _Plan,
         opts: LLMLinguaOptions,
-        units: dict[int, Units],
-        keeps: dict[int, np.ndarray],
-        counter: Any,
-    ) -> None:
+    ) -> dict[int, Kept]:
+        """Iterative token-level compression of the kept texts (keys of ``sentences``)."""
         from lingua_core.scorers.iterative import iterative_scores
 
+        kept_idx = list(sentences)
         scorer = self._scorer(opts)
         toks = scorer.tokenize([texts[i] for i in kept_idx])
-        # Per text: LM-token units, which tokens take part, their costs and forced flags.
-        item_ids: list[list[int]] = []
-        item_src: list[tuple[int, np.ndarray]] = []  # (text index, positions of its tokens)
-        tok_info: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
-        sizes, forced_cost = [], 0.0
-        for i, (ids, starts, ends) in zip(kept_idx, toks):
-            text = texts[i]
-            if opts.unit == "word":  # a token belongs to the word holding its last char
-                u = word_units(text)
-                tok_unit = assign_to_units(u, np.maximum(ends - 1, starts))
-                tok_unit[ends <= starts] = -1
-            else:
-                u, tok_unit = merge_overlapping(starts, ends, text)
-            units[i] = u
-            ucost = unit_costs(text, u, counter).astype(np.float64)
-            per_unit = np.bincount(tok_unit[tok_unit >= 0], minlength=max(len(u), 1))
-            safe = np.maximum(tok_unit, 0)
-            tcost = np.zeros(len(ids), dtype=np.float64)
-            if len(u):
-                tcost = np.where(tok_unit >= 0, ucost[safe] / np.maximum(per_unit[safe], 1), 0.0)
-            # Tokens inside a removed sentence take no part; protected sentences are forced.
-            s_idx = _sentence_of(sents[i], starts, ends)
-            allowed = np.ones(len(ids), dtype=bool)
-            forced = np.zeros(len(ids), dtype=bool)
-            inside = s_idx >= 0
-            allowed[inside] = sent_keep[i][s_idx[inside]]
-            forced[inside] = protected[i][s_idx[inside]]
-            if opts.keep_split:
-                forced |= _split_flanks(text, starts, ends, tok_unit)
-            tok_info[i] = (tok_unit, tcost, allowed, forced)
-            sizes.append(float(tcost[allowed & ~forced].sum()))
-            forced_cost += float(tcost[allowed & forced].sum())
-        ratios = dict(
-            zip(
-                kept_idx,
-                solve_ratios(sizes, [deltas.get(i, 0.0) for i in kept_idx], target - forced_cost),
+        plans = {
+            i: token_plan(
+                texts[i],
+                tk,
+                sentences[i],
+                unit=opts.unit,
+                keep_split=opts.keep_split,
+                counter=self.token_counter,
             )
+            for i, tk in zip(kept_idx, toks)
+        }
+        forced_cost = sum(plans[i].forced_cost for i in kept_idx)
+        solved = solve_ratios(
+            [plans[i].free_cost for i in kept_idx],
+            [deltas.get(i, 0.0) for i in kept_idx],
+            target - forced_cost,
         )
+        ratios = dict(zip(kept_idx, solved))
         # Conditioning prefixes (variants): with the question and, for contrastive scores,
         # without it.
         instr = opts.instruction.strip()
@@ -272,91 +228,21 @@ class LLMLinguaStages(CausalLMCompressor[LLMLinguaOptions]):
             scorer.conditioning_ids(scorer.tokenize([v])[0][0]) if v else [] for v in variants_text
         ]
         block = max(1, scorer.window - 1 - max(len(v) for v in variants))
-        for i, (ids, _, _) in zip(kept_idx, toks):
-            allowed = tok_info[i][2]
-            pos = np.flatnonzero(allowed)
-            # Balanced blocks: a text past the window is cut into equal parts, never into full
-            # blocks and a tiny last one scored with almost no context.
-            size = -(-len(pos) // max(1, -(-len(pos) // block))) if len(pos) else block
-            for b in range(0, len(pos), size):
-                p = pos[b : b + size]
-                item_ids.append([ids[j] for j in p.tolist()])
-                item_src.append((i, p))
+        items = [(i, p) for i in kept_idx for p in blocks(plans[i], block)]
 
-        def decide(item: int, s: int, e: int, scores: list[np.ndarray]) -> np.ndarray:
-            i, p = item_src[item]
-            _, tcost, _, forced = tok_info[i]
-            # With compare: the surprisal drop given the question (contrastive perplexity).
-            sc = scores[1] - scores[0] if plan.compare else scores[0]
-            sc = np.nan_to_num(np.asarray(sc, dtype=np.float64), nan=np.inf)
-            c = tcost[p[s:e]]
-            f = forced[p[s:e]]
-            budget = ratios[i] * float(c[~f].sum()) + float(c[f].sum())
-            # Tokens of one unit (a word, or byte pieces of one character) are kept or dropped
-            # together, by their mean score; tokens outside units (whitespace) stand alone.
-            g = tok_info[i][0][p[s:e]]
-            keys = np.where(g >= 0, g, -1 - np.arange(g.shape[0]))
-            _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
-            rank = np.argsort(np.argsort(first))  # groups in text order
-            inv = rank[inv]
-            n = first.shape[0]
-            gscore = np.bincount(inv, weights=sc, minlength=n) / np.bincount(inv, minlength=n)
-            gscore = np.where(np.isnan(gscore), np.inf, gscore)
-            gcost = np.bincount(inv, weights=c, minlength=n)
-            gforced = np.bincount(inv, weights=f.astype(np.float64), minlength=n) > 0
-            keep = select([gscore], [gcost], [budget], scope="global", forced=[gforced])[0]
-            return keep[inv]
+        def on_segment(item: int, s: int, e: int, scores: list[np.ndarray]) -> np.ndarray:
+            i, p = items[item]
+            return decide(plans[i], p[s:e], scores, ratios[i], compare=plan.compare)
 
         _, item_keeps = iterative_scores(
             scorer,
-            item_ids,
+            [[plans[i].ids[j] for j in p.tolist()] for i, p in items],
             variants,
             opts.iterative_size,
-            decide,
+            on_segment,
             first_cache=self._first_cache,
         )
-        tok_keep = {i: np.zeros(len(tok_info[i][0]), dtype=bool) for i in kept_idx}
-        for (i, p), k in zip(item_src, item_keeps):
-            tok_keep[i][p] = k
-        for i in kept_idx:
-            tok_unit = tok_info[i][0]
-            keep = np.zeros(len(units[i]), dtype=bool)
-            hit = tok_keep[i] & (tok_unit >= 0)
-            keep[tok_unit[hit]] = True
-            keeps[i] = keep
-
-
-def _sentence_of(sents: Units, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Sentence index of each token (by its last character), -1 outside sentences."""
-    return assign_to_units(sents, np.maximum(np.asarray(ends) - 1, np.asarray(starts)))
-
-
-def _split_flanks(
-    text: str, starts: np.ndarray, ends: np.ndarray, tok_unit: np.ndarray
-) -> np.ndarray:
-    """Tokens of the units just before and just after each blank line."""
-    forced = np.zeros(len(starts), dtype=bool)
-    if tok_unit.size == 0:
-        return forced
-    unit_start: dict[int, int] = {}
-    unit_end = {}
-    for t, u in enumerate(tok_unit.tolist()):
-        if u < 0:
-            continue
-        unit_start.setdefault(u, int(starts[t]))
-        unit_end[u] = int(ends[t])
-    if not unit_start:
-        return forced
-    us = np.asarray(sorted(unit_start))
-    begins = np.asarray([unit_start[u] for u in us])
-    finish = np.asarray([unit_end[u] for u in us])
-    chosen = set()
-    for m in _BLANK_LINE_RE.finditer(text):
-        before = np.flatnonzero(finish <= m.start())
-        after = np.flatnonzero(begins >= m.end() - 1)
-        if before.size and after.size:
-            chosen.add(int(us[before[-1]]))
-            chosen.add(int(us[after[0]]))
-    if chosen:
-        forced = np.isin(tok_unit, list(chosen))
-    return forced
+        token_keep = {i: np.zeros(len(plans[i].ids), dtype=bool) for i in kept_idx}
+        for (i, p), k in zip(items, item_keeps):
+            token_keep[i][p] = k
+        return {i: plans[i].unit_keep(token_keep[i]) for i in kept_idx}
