@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
 
 import numpy as np
@@ -25,6 +24,7 @@ from lingua_core.options import (
     validate_texts,
 )
 from lingua_core.outcome import CallContext, TextOutcome
+from lingua_core.result import CompressionResult, join_results
 from lingua_core.select import select, unit_costs
 from lingua_core.text import Units, assemble
 from lingua_core.tokens import TokenCounter, get_token_counter
@@ -58,68 +58,6 @@ MODEL_OPTIONS = (
     "trust_remote_code",
     "allow_pickle",
 )
-
-
-@dataclass(frozen=True)
-class CompressionResult:
-    """The compressed form of one input text.
-
-    Attributes:
-        text: The compressed text, built only from pieces of ``original_text``:
-            ``text == " ".join(original_text[s:e] for s, e in spans)``.
-        original_text: The input text, unchanged.
-        spans: Character offsets ``(start, end)`` into ``original_text`` of every kept run, in
-            order and non-overlapping.
-        original_tokens: Tokens of ``original_text`` (in the compressor's token counter).
-        compressed_tokens: Tokens of ``text`` (same counter).
-        method: The method that produced it.
-        dropped: ``True`` when the whole text was removed (``text`` and ``spans`` empty): by a
-            coarse filter, or by a global budget (``budget_scope="global"``, the default with
-            ``target_tokens``) that gave it no unit. A non-blank text is never emptied otherwise.
-        order: Where a method that reorders texts (LongLLMLingua's ``reorder_context``) places
-            this text in the prompt, 0 first; ``None`` when it does not reorder, or the text was
-            dropped. Results always come back in input order: :func:`join_results` builds the
-            prompt in this order.
-        relevance: The text's score in a coarse ranking against the query (higher is more
-            relevant), when the method ranked texts; else ``None``.
-    """
-
-    text: str
-    original_text: str
-    spans: tuple[tuple[int, int], ...]
-    original_tokens: int
-    compressed_tokens: int
-    method: str
-    dropped: bool = False
-    order: int | None = None
-    relevance: float | None = None
-
-    @property
-    def rate(self) -> float:
-        """Achieved rate: ``compressed_tokens / original_tokens`` (1.0 for an empty text)."""
-        if self.original_tokens == 0:
-            return 1.0
-        return self.compressed_tokens / self.original_tokens
-
-
-def join_results(results: Sequence[CompressionResult], sep: str = "\n\n") -> str:
-    """The kept texts joined into one context, in the order the method chose.
-
-    Texts with an ``order`` come first, by ``order``; the others follow in input order. Dropped
-    and empty texts are left out.
-
-    Args:
-        results: Results of one :meth:`Compressor.compress` call.
-        sep: Put between texts.
-
-    Returns:
-        The joined context.
-    """
-    ranked = sorted(
-        range(len(results)),
-        key=lambda i: (results[i].order is None, results[i].order or 0, i),
-    )
-    return sep.join(results[i].text for i in ranked if results[i].text and not results[i].dropped)
 
 
 class Compressor(Generic[OptionsT]):

@@ -3,7 +3,7 @@
 :meth:`lingua_core.base.Compressor.compress` hands a method the non-blank texts of a call with a
 :class:`CallContext` (where each of them sits among the inputs), and the method returns one
 :class:`TextOutcome` per text, which the pipeline turns into a
-:class:`~lingua_core.base.CompressionResult` (token counts, the method's name, ``dropped``).
+:class:`~lingua_core.result.CompressionResult` (token counts, the method's name, ``dropped``).
 """
 
 from __future__ import annotations
