@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 from lingua_core.registry import ALIASES, DEFAULT_METHOD, available_methods, get_compressor
@@ -70,8 +71,28 @@ def _build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="compare methods across rates on QA data")
     esub = e.add_subparsers(dest="eval_command", required=True)
-    r = esub.add_parser("run", help="run a sweep into a resumable JSONL file")
-    r.add_argument("--data", required=True, help="NQ oracle file, KV file or generic JSONL")
+    r = esub.add_parser(
+        "run",
+        help="run a study phase (--study/--phase) or a sweep (--data) into a resumable JSONL file",
+    )
+    r.add_argument(
+        "--data",
+        default=None,
+        help="sweep mode: NQ oracle file, KV file or generic JSONL (without it: a study)",
+    )
+    r.add_argument(
+        "--study", default="builtin", help="study TOML file (default: the built-in study)"
+    )
+    r.add_argument(
+        "--phase", action="append", default=[], help="phase to run (repeatable; see --dry-run)"
+    )
+    r.add_argument("--data-dir", default=None, help="folder of the study's relative data paths")
+    r.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="run nothing: print each phase's calls, tokens and estimated cost",
+    )
+    r.add_argument("--concurrency", type=int, default=4, help="reader calls in flight (study)")
     r.add_argument(
         "--format",
         choices=("nq", "kv", "jsonl"),
@@ -104,16 +125,18 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument(
         "--reader",
-        choices=("none", "local"),
-        default="none",
-        help="'local': also answer with the embedded SmolLM2 (a weak reader)",
+        default=None,
+        help="none, local (the embedded SmolLM2, weak), fake (tests) or PROVIDER:MODEL "
+        "(e.g. anthropic:claude-3-haiku-20240307); overrides the study phase's reader",
     )
-    r.add_argument("--out", required=True, help="JSONL file (appended to; reruns resume)")
+    r.add_argument("--out", default=None, help="JSONL file (appended to; reruns resume)")
     r.add_argument("--verbose", "-v", action="store_true")
     rep = esub.add_parser("report", help="tables and plots from a sweep file")
     rep.add_argument("results", help="the sweep's JSONL file")
     rep.add_argument("--plots", default=None, help="folder for PNG plots (needs matplotlib)")
     rep.add_argument("--tolerance", type=float, default=0.05)
+    rep.add_argument("--output", default=None, help="study results: write report.json here")
+    rep.add_argument("--plot", default=None, help="study results: PNG of the metric curves, r*")
     rep.add_argument(
         "--metric",
         default="survived",
@@ -225,11 +248,21 @@ def _eval(args: argparse.Namespace) -> int:
 
     if args.eval_command == "report":
         records = report.load_records(args.results)
+        if any("task_type" in r for r in records):
+            return _study_report(args, records)
         print(report.markdown(records, args.tolerance, args.metric))
         if args.plots:
             for path in report.plots(records, args.plots, args.metric):
                 print(f"wrote {path}", file=sys.stderr)
         return 0
+    if args.data is None:
+        return _study_run(args)
+    if args.out is None:
+        msg = "--out is required (the sweep's JSONL file)"
+        raise ValueError(msg)
+    if args.reader not in (None, "none", "local"):
+        msg = f"a --data sweep takes --reader none or local, got {args.reader!r}"
+        raise ValueError(msg)
     fmt = args.format or (
         "kv" if "kv" in args.data else "nq" if "nq-open" in args.data else "jsonl"
     )
@@ -264,6 +297,49 @@ def _eval(args: argparse.Namespace) -> int:
         progress=sys.stderr.isatty(),
     )
     print(f"wrote {n} records to {args.out}")
+    return 0
+
+
+def _study_run(args: argparse.Namespace) -> int:
+    from lingua_core.eval.runner import run_study
+    from lingua_core.eval.study import dry_run, load_study
+
+    study = load_study(args.study, data_dir=args.data_dir)
+    names = args.phase or (list(study.phases) if args.dry_run else [])
+    if not names:
+        msg = f"give --phase NAME (phases of {study.source}: {', '.join(study.phases)})"
+        raise ValueError(msg)
+    phases = [study.phase(n) for n in names]
+    if args.dry_run:
+        for p in phases:
+            print(dry_run(study, p, reader=args.reader).line())
+        return 0
+    if args.out is None:
+        msg = "--out is required (the results JSONL file; not with --dry-run)"
+        raise ValueError(msg)
+    summary = run_study(
+        study,
+        names,
+        args.out,
+        reader=args.reader,
+        concurrency=args.concurrency,
+        progress=sys.stderr.isatty(),
+    )
+    for line in summary.lines():
+        print(line)
+    return 0
+
+
+def _study_report(args: argparse.Namespace, records: list[dict[str, Any]]) -> int:
+    from lingua_core.eval import analysis
+
+    result = analysis.analyse(records, tolerance=args.tolerance)
+    print(analysis.markdown(result))
+    if args.output:
+        Path(args.output).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    if args.plot:
+        print(f"wrote {analysis.plot(records, result, args.plot)}", file=sys.stderr)
     return 0
 
 

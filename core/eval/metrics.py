@@ -52,3 +52,54 @@ def f1(prediction: str, answers: Sequence[str]) -> float:
             score = 2 * precision * recall / (precision + recall)
         best = max(best, score)
     return best
+
+
+def _tokens(text: str) -> list[str]:
+    return normalize(text).split()
+
+
+def rouge_l(prediction: str, reference: str) -> float:
+    """ROUGE-L F1: longest common subsequence of normalised tokens (Lin 2004, beta = 1)."""
+    pred, ref = _tokens(prediction), _tokens(reference)
+    if not pred or not ref:
+        return float(pred == ref)
+    prev = [0] * (len(ref) + 1)
+    for p in pred:
+        row = [0]
+        for j, r in enumerate(ref):
+            row.append(prev[j] + 1 if p == r else max(prev[j + 1], row[j]))
+        prev = row
+    lcs = prev[-1]
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(pred), lcs / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def content_recall(text: str, reference: str) -> float:
+    """ROUGE-1 recall of the reference's content words (stop words removed) in ``text``.
+
+    Each distinct content word of the reference counts once; 1.0 for a reference without any.
+    """
+    from lingua_core.text import STOP_WORDS
+
+    wanted = {w for w in _tokens(reference) if w not in STOP_WORDS}
+    if not wanted:
+        return 1.0
+    present = set(_tokens(text))
+    return len(wanted & present) / len(wanted)
+
+
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+
+
+def final_number(text: str) -> float | None:
+    """The number a worked answer ends with: after ``####`` if present, else the last number."""
+    tail = text.rsplit("####", 1)[1] if "####" in text else text
+    found = _NUMBER.findall(tail)
+    if not found:
+        return None
+    try:
+        return float(found[-1].replace(",", ""))
+    except ValueError:
+        return None
