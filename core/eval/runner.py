@@ -99,7 +99,9 @@ def run_study(
     cache = ResponseCache(responses_path(path))
     summary = RunSummary(already=len(done))
     total = sum(
-        len(p.algorithms) * len(p.rates) * p.samples * p.seeds * len(p.tasks) for p in chosen
+        len(p.algorithms) * len(p.rates) * p.seeds * study.tasks[t].samples(p)
+        for p in chosen
+        for t in p.tasks
     )
     bar: Any = None
     if progress:
@@ -110,7 +112,7 @@ def run_study(
         for phase in chosen:
             for tname in phase.tasks:
                 inst = study.tasks[tname]
-                examples = inst.type.load(inst.data, inst.start, phase.samples, inst.options)
+                examples = inst.type.load(inst.data, inst.start, inst.samples(phase), inst.options)
                 for algo in phase.algorithms:
                     _run_algorithm(
                         phase,

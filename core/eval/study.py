@@ -19,7 +19,8 @@ LLMLingua) and ``phase3_full_comparison`` (every algorithm, the full sweep)::
     reader = "none"
 
 Optional: ``[prices."provider:model"]`` with ``input`` and ``output`` dollars per million
-tokens; per task, ``start`` (first example) and the type's own keys (``k``, ``position``,
+tokens; per task, ``start`` (first example), ``samples`` (a cap on what any phase takes from
+it) and the type's own keys (``k``, ``position``,
 ``chunk_words``, ``shots``, ``demos``); per phase, ``description``.
 """
 
@@ -36,7 +37,7 @@ from lingua_core.eval.tasks import TASK_TYPES, TaskType, task_type
 
 BUILTIN = "builtin"
 _TOP = ("description", "tasks", "phases", "prices")
-_TASK_KEYS = ("type", "data", "start")
+_TASK_KEYS = ("type", "data", "start", "samples")
 _PHASE_KEYS = ("description", "algorithms", "rates", "tasks", "samples", "reader", "seeds")
 
 
@@ -49,6 +50,11 @@ class TaskInstance:
     data: Path
     start: int
     options: dict[str, Any]
+    max_samples: int | None = None
+
+    def samples(self, phase: Phase) -> int:
+        """How many examples this task gives ``phase`` (the phase's count, capped by the task's)."""
+        return phase.samples if self.max_samples is None else min(phase.samples, self.max_samples)
 
 
 @dataclass(frozen=True)
@@ -170,8 +176,11 @@ def load_study(source: str | Path, *, data_dir: str | Path | None = None) -> Stu
         for k in ("demos",):
             if opts.get(k):
                 opts[k] = str(base / str(opts[k]))
+        cap = spec.get("samples")
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+            raise fail(sec, "samples", f"samples must be an int >= 1, got {cap!r}")
         tasks[tname] = TaskInstance(
-            tname, ttype, base / str(spec["data"]), int(spec.get("start", ttype.start)), opts
+            tname, ttype, base / str(spec["data"]), int(spec.get("start", ttype.start)), opts, cap
         )
     phases: dict[str, Phase] = {}
     for pname, spec in (raw.get("phases") or {}).items():
@@ -287,7 +296,7 @@ def dry_run(study: Study, phase: Phase, *, reader: str | None = None) -> Estimat
     per_condition = len(phase.algorithms) * len(phase.rates)
     for tname in phase.tasks:
         inst = study.tasks[tname]
-        examples = inst.type.load(inst.data, inst.start, phase.samples, inst.options)
+        examples = inst.type.load(inst.data, inst.start, inst.samples(phase), inst.options)
         n = len(examples) * per_condition * phase.seeds
         calls += n
         if spec != "none":

@@ -167,7 +167,7 @@ def test_the_builtin_study_has_the_three_phases():
         ),
         (
             ("k = 5", "k = 5\nshots = 2"),
-            r"line 6: unknown key 'shots' for a qa_multidoc task; valid: type, data, start, k",
+            r"line 6: unknown key 'shots' for a qa_multidoc task; valid: type, data, start, sam",
         ),
         (("rates = [1.0, 0.5]", "rates = [1.5]"), r"line 13: rates must be numbers in \(0, 1\]"),
         (('reader = "fake"', 'reader = "acme:x"'), r"line 16: unknown reader 'acme:x'"),
@@ -400,3 +400,25 @@ def test_reader_metrics_without_a_reader_say_so():
         ValueError, match=r"reasoning: no offline proxy exists .* run with --reader"
     ):
         analysis.analyse(recs)
+
+
+def test_the_cli_dry_runs_runs_and_reports_a_study(tmp_path, capsys):
+    from lingua_core.cli import main
+
+    study = write(tmp_path, SMALL)
+    assert main(["eval", "run", "--study", str(study), "--dry-run"]) == 0
+    assert "quick: 24 compressor calls, 24 reader calls (fake)" in capsys.readouterr().out
+    assert main(["eval", "run", "--study", str(study), "--phase", "slow", "--out", "x"]) == 2
+    assert "no phase 'slow'" in capsys.readouterr().err and not Path("x").exists()
+    out = tmp_path / "r.jsonl"
+    args = ["eval", "run", "--study", str(study), "--phase", "quick", "--out", str(out)]
+    assert main([*args, "--reader", "none"]) == 0
+    assert "24 records written" in capsys.readouterr().out
+    report, png = tmp_path / "report.json", tmp_path / "t.png"
+    assert main(["eval", "report", str(out), "--output", str(report), "--plot", str(png)]) == 0
+    md = capsys.readouterr().out
+    assert "| naive |" in md and "H1: the break point" in md
+    result = json.loads(report.read_text())
+    assert set(result) >= {"thresholds", "homogeneity", "interaction", "verdict"}
+    assert set(result["thresholds"]["random"]) == {"qa_multidoc", "kv_retrieval"}
+    assert png.stat().st_size > 1000
