@@ -176,11 +176,15 @@ def load_study(source: str | Path, *, data_dir: str | Path | None = None) -> Stu
         for k in ("demos",):
             if opts.get(k):
                 opts[k] = str(base / str(opts[k]))
+        data_path = base / str(spec["data"])
+        if not data_path.is_file():
+            hint = " (give --data-dir DIR, the folder that holds it)" if name == BUILTIN else ""
+            raise fail(sec, "data", f"data file not found: {data_path}{hint}")
         cap = spec.get("samples")
         if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
             raise fail(sec, "samples", f"samples must be an int >= 1, got {cap!r}")
         tasks[tname] = TaskInstance(
-            tname, ttype, base / str(spec["data"]), int(spec.get("start", ttype.start)), opts, cap
+            tname, ttype, data_path, int(spec.get("start", ttype.start)), opts, cap
         )
     phases: dict[str, Phase] = {}
     for pname, spec in (raw.get("phases") or {}).items():

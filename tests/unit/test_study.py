@@ -422,3 +422,10 @@ def test_the_cli_dry_runs_runs_and_reports_a_study(tmp_path, capsys):
     assert set(result) >= {"thresholds", "homogeneity", "interaction", "verdict"}
     assert set(result["thresholds"]["random"]) == {"qa_multidoc", "kv_retrieval"}
     assert png.stat().st_size > 1000
+
+
+def test_a_missing_data_file_is_named_before_anything_runs(tmp_path):
+    with pytest.raises(StudyError, match=r"line 4: data file not found: .*nope.jsonl"):
+        load_study(write(tmp_path, SMALL.replace("nq-open-oracle.jsonl.gz", "nope.jsonl")))
+    with pytest.raises(StudyError, match="give --data-dir DIR"):
+        load_study(BUILTIN, data_dir=tmp_path)
