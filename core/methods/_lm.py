@@ -31,6 +31,13 @@ class LMOptions(MethodOptions):
         check=lambda v: v is None or _positive_int(v),
         expect="None or a positive int",
     )
+    max_wait_ms: float = option(
+        2.0,
+        "Concurrent calls on one model: how long the first waits for others to join its "
+        "forward batch (identical rows in flight are computed once); 0: no wait.",
+        check=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1000,
+        expect="a number of milliseconds in [0, 1000]",
+    )
 
 
 L = TypeVar("L", bound=LMOptions)
@@ -54,4 +61,9 @@ class CausalLMCompressor(ModelCompressor[L]):
     def _scorer(self, opts: L) -> Any:
         from lingua_core.scorers.lm import CausalLMScorer
 
-        return CausalLMScorer(self._loaded(), window=opts.window, batch_tokens=opts.batch_tokens)
+        return CausalLMScorer(
+            self._loaded(),
+            window=opts.window,
+            batch_tokens=opts.batch_tokens,
+            max_wait_ms=opts.max_wait_ms,
+        )

@@ -19,6 +19,7 @@ import numpy as np
 
 from lingua_core._deps import require
 from lingua_core.models import LoadedModel
+from lingua_core.models.batcher import batcher_for
 from lingua_core.scorers._batching import pad, resolve_batch_tokens, run_in_batches
 from lingua_core.tokens import encode_with_offsets
 
@@ -61,6 +62,9 @@ class CausalLMScorer:
             first token is scored in context, as Selective Context does with GPT-2's
             ``<|endoftext|>``) or ``"tokenizer"`` (only what the tokenizer itself adds, as the
             LLMLingua reference does; a first token with no context gets the text's mean).
+        max_wait_ms: How long the first of several concurrent callers waits for the others
+            to join its batch (:class:`~lingua_core.models.batcher.MicroBatcher`); 0: no
+            wait (identical rows in flight are still computed once).
     """
 
     def __init__(
@@ -71,8 +75,10 @@ class CausalLMScorer:
         context: int = 128,
         batch_tokens: int | None = None,
         start: str = "bos",
+        max_wait_ms: float = 2.0,
     ) -> None:
         self.loaded = loaded
+        self.max_wait_ms = float(max_wait_ms)
         cfg = loaded.model.config
         max_pos = getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", 0)
         limit = (max_pos - 1) if max_pos else window
@@ -218,6 +224,20 @@ class CausalLMScorer:
             TokenScores(starts, ends, scores) for (_, starts, ends), scores in zip(toks, out_scores)
         ]
 
+    def _nll_rows(self, rows: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
+        """Surprisal of each row's tokens after its first (one array of ``len(row) - 1``)."""
+        order = sorted(range(len(rows)), key=lambda i: -len(rows[i]))
+        out: list[np.ndarray] = [np.zeros(0, dtype=np.float32)] * len(rows)
+
+        def step(batch: Sequence[int]) -> None:
+            ids, mask = pad([rows[i] for i in batch], self.pad_id, self.loaded.device)
+            nll = self._nll(ids, mask).cpu().numpy()
+            for b, i in enumerate(batch):
+                out[i] = nll[b, : len(rows[i]) - 1].copy()
+
+        run_in_batches(order, lambda i: len(rows[i]), self.batch_tokens, step, self.loaded.run)
+        return out
+
     def surprisal_ids(
         self, token_ids: Sequence[Sequence[int]], prefix_ids: Sequence[Sequence[int]] | None = None
     ) -> list[np.ndarray]:
@@ -240,24 +260,20 @@ class CausalLMScorer:
         )
         rows = []
         for w in wins:
-            lead = start + list(prefix_ids[w.text])
-            rows.append((w, lead + list(token_ids[w.text][w.ctx_start : w.end]), len(lead)))
-        rows.sort(key=lambda r: -len(r[1]))
-
-        def step(batch: Sequence[tuple[_Window, list[int], int]]) -> None:
-            ids, mask = pad([row for _, row, _ in batch], self.pad_id, self.loaded.device)
-            nll = self._nll(ids, mask).cpu().numpy()
-            for b, (w, _, lead) in enumerate(batch):
-                # Token k sits at row index r = k - ctx_start + lead; nll[b, r - 1] is its
-                # surprisal (r == 0 only with neither start token nor prefix).
-                r = np.arange(w.start, w.end) - w.ctx_start + lead
-                vals = np.full(r.shape[0], np.nan, dtype=np.float32)
-                ok = r >= 1
-                vals[ok] = nll[b, r[ok] - 1]
-                out_scores[w.text][w.start : w.end] = vals
-
-        # Batches run on the model's worker thread, under inference_mode (LoadedModel.run).
-        run_in_batches(rows, lambda r: len(r[1]), self.batch_tokens, step, self.loaded.run)
+            head = start + list(prefix_ids[w.text])
+            rows.append((w, tuple(head + list(token_ids[w.text][w.ctx_start : w.end])), len(head)))
+        # Concurrent callers of this model share batches and in-flight rows (MicroBatcher);
+        # batches run on the model's worker thread, under inference_mode (LoadedModel.run).
+        batcher = batcher_for(self.loaded, f"lm-nll:{self.batch_tokens}", self._nll_rows)
+        nlls = batcher.score([row for _, row, _ in rows], max_wait_ms=self.max_wait_ms)
+        for (w, _, lead), nll in zip(rows, nlls):
+            # Token k sits at row index r = k - ctx_start + lead; nll[r - 1] is its surprisal
+            # (r == 0 only with neither start token nor prefix).
+            r = np.arange(w.start, w.end) - w.ctx_start + lead
+            vals = np.full(r.shape[0], np.nan, dtype=np.float32)
+            ok = r >= 1
+            vals[ok] = nll[r[ok] - 1]
+            out_scores[w.text][w.start : w.end] = vals
         for s in out_scores:  # no start token: the first token has no context
             if s.size and np.isnan(s[0]):
                 s[0] = float(np.nanmean(s[1:])) if s.size > 1 else 0.0

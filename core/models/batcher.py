@@ -1,0 +1,130 @@
+"""Micro-batching: concurrent callers of one model share forward batches and in-flight work.
+
+Scorers hand the rows they need scored (hashable token sequences) to the model's
+:class:`MicroBatcher`. A row already being computed for another caller is not computed again:
+the caller waits for that result. The first caller to find no batch forming becomes the
+*leader*: it waits up to ``max_wait_ms`` for other callers to add rows, then computes every
+pending row in one call (which the scorer splits into ``batch_tokens``-capped forwards on the
+model's worker thread) and hands each caller its rows; a caller that arrives while a batch runs
+joins the next one. With ``max_wait_ms=0`` nobody waits, but identical in-flight rows are still
+computed once.
+
+A failing batch is retried row by row, so one bad request (an out-of-memory row, say) fails
+alone and its batch-mates get their results. Results do not depend on who shares a batch:
+every row is scored on its own (right-padded, masked), as the scorers' batch tests check.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import Future
+from typing import Any
+
+Compute = Callable[[Sequence[Any]], list[Any]]
+
+
+class MicroBatcher:
+    """Merges concurrent requests for one model's rows into shared batches.
+
+    Args:
+        compute: Scores a list of rows; returns one result per row, in order.
+        max_rows: Most rows one merged call takes (the rest wait for the next).
+    """
+
+    def __init__(self, compute: Compute, *, max_rows: int = 4096) -> None:
+        self.compute = compute
+        self.max_rows = max_rows
+        self._lock = threading.Lock()
+        self._pending: dict[Hashable, Future[Any]] = {}  # waiting for a batch
+        self._running: dict[Hashable, Future[Any]] = {}  # in the batch being computed
+        self._leader = False
+        #: Rows computed, merged calls made and rows served from in-flight work (for tests and
+        #: benchmarks).
+        self.stats = {"rows": 0, "calls": 0, "shared": 0}
+
+    def score(self, rows: Sequence[Hashable], *, max_wait_ms: float = 2.0) -> list[Any]:
+        """The results of ``rows`` (duplicates and rows in flight for others computed once).
+
+        Raises:
+            Exception: Whatever computing one of the caller's own rows raised.
+        """
+        futures: list[Future[Any]] = []
+        lead = False
+        with self._lock:
+            for row in rows:
+                fut = self._running.get(row) or self._pending.get(row)
+                if fut is None:
+                    fut = Future()
+                    self._pending[row] = fut
+                else:
+                    self.stats["shared"] += 1
+                futures.append(fut)
+            if self._pending and not self._leader:
+                self._leader = lead = True
+        if lead:
+            self._lead(max_wait_ms)
+        return [f.result() for f in futures]
+
+    def _lead(self, max_wait_ms: float) -> None:
+        try:
+            if max_wait_ms > 0:
+                time.sleep(max_wait_ms / 1000.0)  # let concurrent callers add their rows
+            while True:
+                with self._lock:
+                    if not self._pending:
+                        self._leader = False
+                        return
+                    keys = list(self._pending)[: self.max_rows]
+                    batch = {k: self._pending.pop(k) for k in keys}
+                    self._running.update(batch)
+                try:
+                    self._run(batch)
+                finally:
+                    with self._lock:
+                        for k in batch:
+                            self._running.pop(k, None)
+        except BaseException:
+            with self._lock:
+                self._leader = False
+            raise
+
+    def _run(self, batch: dict[Hashable, Future[Any]]) -> None:
+        keys = list(batch)
+        self.stats["calls"] += 1
+        try:
+            results = self.compute(keys)
+        except Exception:
+            if len(keys) == 1:
+                self.stats["rows"] += 1
+                raise_into(batch[keys[0]])
+                return
+            for k in keys:  # one bad row must not fail its batch-mates
+                self._run({k: batch[k]})
+            return
+        self.stats["rows"] += len(keys)
+        for k, r in zip(keys, results):
+            batch[k].set_result(r)
+
+
+def raise_into(future: Future[Any]) -> None:
+    """Set the exception being handled on ``future``."""
+    import sys
+
+    error = sys.exc_info()[1]
+    future.set_exception(error if error is not None else RuntimeError("unknown error"))
+
+
+def batcher_for(loaded: Any, name: str, compute: Compute) -> MicroBatcher:
+    """The model's batcher called ``name`` (created on first use with ``compute``)."""
+    facts = loaded.facts
+    key = f"batcher:{name}"
+    with _CREATE:
+        if key not in facts:
+            facts[key] = MicroBatcher(compute)
+    batcher: MicroBatcher = facts[key]
+    return batcher
+
+
+_CREATE = threading.Lock()

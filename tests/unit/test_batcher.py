@@ -1,0 +1,87 @@
+"""Micro-batching: concurrent callers share batches and in-flight rows; failures stay their own."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from lingua_core import get_compressor
+from lingua_core.models.batcher import MicroBatcher
+
+
+def _together(n: int, fn):
+    barrier = threading.Barrier(n)
+
+    def run(i: int):
+        barrier.wait()
+        return fn(i)
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(run, range(n)))
+
+
+def test_concurrent_callers_compute_each_row_once_and_share_batches():
+    seen: list[tuple[str, ...]] = []
+    lock = threading.Lock()
+
+    def compute(rows):
+        with lock:
+            seen.append(tuple(rows))
+        return [r.upper() for r in rows]
+
+    b = MicroBatcher(compute)
+    rows = [f"row{i}" for i in range(10)]
+    out = _together(32, lambda i: b.score(rows[i % 3 :] + rows[: i % 3], max_wait_ms=50))
+    assert all(sorted(o) == sorted(r.upper() for r in rows) for o in out)
+    computed = [r for call in seen for r in call]
+    assert sorted(computed) == sorted(rows)  # every row once, whoever asked for it
+    assert len(seen) < 32 and b.stats["shared"] > 0
+
+
+def test_a_failing_row_fails_its_own_request_only():
+    def compute(rows):
+        if "bad" in rows:
+            msg = "out of memory on a single row"
+            raise RuntimeError(msg)
+        return [len(r) for r in rows]
+
+    b = MicroBatcher(compute)
+
+    def call(i: int):
+        try:
+            return b.score(["bad", "x"] if i == 0 else [f"good{i}"], max_wait_ms=50)
+        except RuntimeError as e:
+            return str(e)
+
+    out = _together(8, call)
+    assert out[0] == "out of memory on a single row"
+    assert out[1:] == [[5]] * 7
+
+
+def test_no_wait_still_dedupes_identical_rows_in_one_call():
+    calls = []
+    b = MicroBatcher(lambda rows: calls.append(list(rows)) or [1] * len(rows))
+    assert b.score(["a", "a", "b"], max_wait_ms=0) == [1, 1, 1]
+    assert calls == [["a", "b"]]
+
+
+@pytest.mark.parametrize("max_wait_ms", [0, 5])
+def test_32_concurrent_calls_on_10_passages_score_each_passage_once(
+    tiny_llama_dir, nq20, max_wait_ms
+):
+    """Each passage fits one window: 10 rows in all, however the 32 calls interleave (without
+    sharing in-flight rows, the calls that miss the cache together would each score theirs)."""
+    passages = nq20[:10]
+    opts = {"model": str(tiny_llama_dir), "unit": "token", "max_wait_ms": max_wait_ms}
+    alone = [
+        get_compressor("selective_context", **opts).compress([p], rate=0.5)[0] for p in passages
+    ]
+    shared = get_compressor("selective_context", **opts)
+    facts = shared._loaded().facts
+    (batcher,) = [v for k, v in facts.items() if k.startswith("batcher:lm-nll")]
+    before = dict(batcher.stats)
+    got = _together(32, lambda i: shared.compress([passages[i % 10]], rate=0.5)[0])
+    assert batcher.stats["rows"] - before["rows"] == 10  # each passage's row through the model once
+    assert got == [alone[i % 10] for i in range(32)]  # the same results as calls made alone
