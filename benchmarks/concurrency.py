@@ -1,18 +1,23 @@
-"""One shared embedded model under 32 threads and 64 asyncio tasks: same results, bounded memory.
+"""Concurrency on one shared embedded SmolLM2: sequential vs 8 / 32 / 64 threads and 64 tasks.
 
-Each mode runs in a fresh child process that loads the embedded SmolLM2 once and runs the same
-96 calls (mixed methods and rates: Selective Context phrase and token units, LLMLingua,
-LongLLMLingua, random, naive; 2-6 NQ passages each):
+Each (workload, mode) runs in a fresh child process that loads the embedded SmolLM2 once and
+makes the same calls: 10-20 NQ passages each, with a question, cycling over Selective Context
+(phrase and token units), LLMLingua and LongLLMLingua at rates 0.2-0.7, through one shared
+compressor per method (caches on, as an application holds them).
 
-- ``sequential``: one call after another (the reference results);
-- ``threads``: a pool of 32 threads;
-- ``tasks``: 64 asyncio tasks through the LangChain adapter (``acompress_documents``) and the
-  LlamaIndex one (``apostprocess_nodes``), the rest sequential.
+Workloads:
 
-Reported per mode: wall time, resident set after loading and its peak during the calls
-(``ru_maxrss``), and whether every result equals the sequential one (a hash of all results).
+- ``distinct``: no passage appears in two calls;
+- ``shared``: half of every call's passages come from one common set of 10 (as when concurrent
+  RAG calls retrieve the same popular passages).
 
-    .venv/bin/python benchmarks/concurrency.py [--calls 96] [--out FILE]
+Modes: ``sequential`` (one call after another: the reference results and time), ``threads-N``
+(a pool of N threads) and ``tasks-64`` (64 asyncio tasks through the LangChain and LlamaIndex
+adapters' async methods). Reported: wall time, its ratio to sequential (higher is faster),
+peak resident set, rows the LM scored and rows shared in flight (the micro-batcher's counts),
+and whether every result equals the sequential one.
+
+    .venv/bin/python benchmarks/concurrency.py [--calls 32] [--out FILE]
 """
 
 from __future__ import annotations
@@ -38,36 +43,49 @@ SPECS = (
     ("selective_context", {"unit": "token"}),
     ("llmlingua", {}),
     ("longllmlingua", {}),
-    ("random", {}),
-    ("naive", {}),
 )
+MODES = ("sequential", "threads-8", "threads-32", "threads-64", "tasks-64")
 
 
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child(mode: str, calls: int) -> dict:
+def jobs(workload: str, calls: int, passages: list[str]) -> list[tuple[int, list[str], float]]:
+    common, pool = passages[:10], passages[10:]
+    out, used = [], 0
+    for i in range(calls):
+        n = 10 + (i * 7) % 11  # 10-20 passages
+        if workload == "shared":
+            own = n - n // 2
+            texts = common[: n // 2] + pool[used : used + own]
+            used += own
+        else:
+            texts = pool[used : used + n]
+            used += n
+        out.append((i % len(SPECS), texts, RATES[i % len(RATES)]))
+    return out
+
+
+def child(workload: str, mode: str, calls: int) -> dict:
     from lingua_core import get_compressor
 
-    passages = load_passages(DEFAULT_DATA, 40)
+    passages = load_passages(DEFAULT_DATA, 10 + 20 * calls)
     comps = [get_compressor(m, **o) for m, o in SPECS]
     for c in comps:
         c.warmup()
-    comps[0].compress(passages[30:32], rate=0.5)  # first forward outside the measurement
-    jobs = [
-        (i % len(comps), passages[i % 25 : i % 25 + 2 + i % 5], RATES[i % len(RATES)])
-        for i in range(calls)
-    ]
+    get_compressor("random").compress(passages[:2], rate=0.5)
+    comps[0].compress(["Warm-up text outside the measurement."], rate=0.5)
+    work = jobs(workload, calls, passages)
+    loaded = comps[0]._loaded()
     before = rss_mb()
     t0 = time.perf_counter()
     if mode == "sequential":
-        out = [comps[k].compress(t, rate=r, query=QUERY) for k, t, r in jobs]
-        texts = [[x.text for x in res] for res in out]
-    elif mode == "threads":
-        with ThreadPoolExecutor(max_workers=int(os.environ.get("WORKERS", "32"))) as pool:
-            out = list(pool.map(lambda j: comps[j[0]].compress(j[1], rate=j[2], query=QUERY), jobs))
-        texts = [[x.text for x in res] for res in out]
+        texts = [[x.text for x in comps[k].compress(t, rate=r, query=QUERY)] for k, t, r in work]
+    elif mode.startswith("threads-"):
+        with ThreadPoolExecutor(max_workers=int(mode.split("-")[1])) as pool:
+            got = pool.map(lambda j: comps[j[0]].compress(j[1], rate=j[2], query=QUERY), work)
+            texts = [[x.text for x in res] for res in got]
     else:
         from langchain_core.documents import Document
         from llama_index.core.schema import NodeWithScore, TextNode
@@ -89,54 +107,66 @@ def child(mode: str, calls: int) -> dict:
             return [n.node.get_content() for n in got]
 
         async def main() -> list[list[str]]:
-            head = [one(i, *jobs[i]) for i in range(min(64, calls))]
-            first = await asyncio.gather(*head)
-            rest = [await one(i, *jobs[i]) for i in range(64, calls)]
-            return [*first, *rest]
+            sem = asyncio.Semaphore(64)
+
+            async def bounded(i: int) -> list[str]:
+                async with sem:
+                    return await one(i, *work[i])
+
+            return list(await asyncio.gather(*(bounded(i) for i in range(calls))))
 
         texts = asyncio.run(main())
     seconds = time.perf_counter() - t0
+    stats = {k: v.stats for k, v in loaded.facts.items() if str(k).startswith("batcher:")}
+    rows = sum(s["rows"] for s in stats.values())
+    shared = sum(s["shared"] for s in stats.values())
     digest = hashlib.sha256(json.dumps(texts).encode()).hexdigest()[:16]
     return {
+        "workload": workload,
         "mode": mode,
         "seconds": seconds,
         "rss_before": before,
         "rss_peak": rss_mb(),
+        "rows": rows,
+        "shared": shared,
         "digest": digest,
     }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--calls", type=int, default=96)
-    ap.add_argument("--child", default=None)
-    ap.add_argument("--out", default=str(ROOT / "benchmarks/results/concurrency.txt"))
+    ap.add_argument("--calls", type=int, default=32)
+    ap.add_argument("--child", nargs=2, default=None, metavar=("WORKLOAD", "MODE"))
+    ap.add_argument("--out", default=str(ROOT / "benchmarks/results/concurrency.md"))
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.calls)))
+        print(json.dumps(child(*args.child, args.calls)))
         return
     rows = []
-    for mode in ("sequential", "threads", "tasks"):
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", mode, "--calls", str(args.calls)],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        rows.append(json.loads(out.strip().splitlines()[-1]))
-        print(rows[-1], flush=True)
-    ref = rows[0]["digest"]
+    for workload in ("distinct", "shared"):
+        for mode in MODES:
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", workload, mode, "--calls", str(args.calls)],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            rows.append(json.loads(out.strip().splitlines()[-1]))
+            print(rows[-1], flush=True)
     lines = [
-        f"# benchmarks/concurrency.py --calls {args.calls}: embedded SmolLM2, {platform.machine()}"
-        f" CPU x{__import__('os').cpu_count()}",
+        f"# benchmarks/concurrency.py --calls {args.calls}: embedded SmolLM2, "
+        f"{platform.machine()} CPU x{os.cpu_count()}; 10-20 NQ passages per call",
         "",
-        "| mode | seconds | RSS after load MB | peak RSS MB | increase MB | same results |",
-        "|---|---|---|---|---|---|",
+        "| workload | mode | seconds | speed vs sequential | peak RSS MB | LM rows | rows shared "
+        "in flight | same results |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        ref = next(x for x in rows if x["workload"] == r["workload"] and x["mode"] == "sequential")
         lines.append(
-            f"| {r['mode']} | {r['seconds']:.1f} | {r['rss_before']:.0f} | {r['rss_peak']:.0f} | "
-            f"{r['rss_peak'] - r['rss_before']:.0f} | {'yes' if r['digest'] == ref else 'NO'} |"
+            f"| {r['workload']} | {r['mode']} | {r['seconds']:.1f} | "
+            f"{ref['seconds'] / r['seconds']:.2f}x | {r['rss_peak']:.0f} | {r['rows']} | "
+            f"{r['shared']} | {'yes' if r['digest'] == ref['digest'] else 'NO'} |"
         )
     text = "\n".join(lines) + "\n"
     print(text)

@@ -8,10 +8,11 @@ A reader answers chat messages; :func:`get_reader` builds one from ``--reader``:
   most words with the prompt's last line);
 - ``PROVIDER:MODEL`` (``anthropic:claude-3-haiku-20240307``, ``openai:gpt-4o-mini``,
   ``deepseek:deepseek-chat``, ``together:...``): any chat model LangChain's
-  ``init_chat_model`` builds, its key from the provider's usual environment variable. A missing
-  provider package or key is a clear error, raised by :meth:`HostedReader.check` before a run
-  starts (a dry run needs neither). Rate limits and overload are retried with exponential
-  backoff.
+  ``init_chat_model`` builds, its key from the provider's usual environment variable. The core
+  imports no LLM framework: the chat model comes from a reader plugin (the entry-point group
+  ``lingua.readers``; ``langchain_lingua`` registers one). A missing plugin, provider package or
+  key is a clear error, raised by :meth:`HostedReader.check` before a run starts (a dry run
+  needs none of them). Rate limits and overload are retried with exponential backoff.
 
 :class:`ResponseCache` records every reply as it arrives, keyed by reader and prompt, so that an
 interrupted run resumes without paying for a call twice.
@@ -20,7 +21,7 @@ interrupted run resumes without paying for a call twice.
 from __future__ import annotations
 
 import hashlib
-import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -28,7 +29,8 @@ import random
 import re
 import threading
 import time
-import warnings
+from collections.abc import Callable
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -53,6 +55,10 @@ PRICES: dict[str, tuple[float, float]] = {
     "deepseek:deepseek-chat": (0.27, 1.10),
     "together:meta-llama/Llama-3.3-70B-Instruct-Turbo": (0.88, 0.88),
 }
+
+#: Entry-point group of the plugins that build hosted chat models: ``factory(spec) -> chat``,
+#: where ``chat`` has LangChain's ``bind(max_tokens=...)`` and ``invoke(messages)``.
+READER_PLUGINS = "lingua.readers"
 
 _RETRIABLE = re.compile(r"rate.?limit|overloaded|too many requests|\b429\b|\b503\b|\b529\b", re.I)
 
@@ -128,18 +134,22 @@ class HostedReader:
         self._lock = threading.Lock()
 
     def check(self) -> None:
-        """Fail now, naming what is missing, if the provider package or key is absent.
+        """Fail now, naming what is missing: the reader plugin, provider package or key.
 
         Raises:
-            ImportError: For a missing provider package (with its ``pip install`` line).
+            ImportError: For a missing plugin or provider package (with its ``pip install``).
             ValueError: For a missing API key (naming its environment variable).
         """
         package, module, key = PROVIDERS[self.provider]
-        try:
-            importlib.import_module(module)
-        except ImportError:
+        if self._chat is None and not _plugins():
+            msg = (
+                f"reader {self.name!r} needs a hosted-reader plugin: pip install "
+                "'lingua-rag[langchain,hosted]' (langchain_lingua registers one)"
+            )
+            raise ImportError(msg)
+        if importlib.util.find_spec(module) is None:
             msg = f"reader {self.name!r} needs the package {package!r}: pip install {package}"
-            raise ImportError(msg) from None
+            raise ImportError(msg)
         if not os.environ.get(key):
             msg = f"reader {self.name!r} needs an API key in the environment variable {key}"
             raise ValueError(msg)
@@ -148,13 +158,7 @@ class HostedReader:
         with self._lock:
             if self._chat is None:
                 self.check()
-                try:
-                    from langchain.chat_models import init_chat_model
-                except ImportError:  # langchain-classic keeps the same entry point
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        from langchain_classic.chat_models import init_chat_model
-                self._chat = init_chat_model(f"{self.provider}:{self.model}", temperature=0)
+                self._chat = _plugins()[0](self.name)
         return self._chat.bind(max_tokens=max_tokens)
 
     def __call__(self, messages: Messages, max_tokens: int) -> str:
@@ -176,6 +180,11 @@ class HostedReader:
                 b.get("text", "") if isinstance(b, dict) else str(b) for b in content
             )
         return str(content).strip()
+
+
+def _plugins() -> list[Callable[[str], Any]]:
+    """The installed hosted-reader factories (entry-point group :data:`READER_PLUGINS`)."""
+    return [ep.load() for ep in entry_points(group=READER_PLUGINS)]
 
 
 def get_reader(spec: str | None) -> Reader | None:

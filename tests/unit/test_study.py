@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib.machinery
 import json
 import math
 import os
@@ -277,12 +278,21 @@ def test_an_unavailable_checkpoint_skips_the_algorithm_and_says_how_to_pass_mode
 def test_hosted_readers_name_what_is_missing(monkeypatch):
     with pytest.raises(ImportError, match="pip install langchain-anthropic"):
         HostedReader("anthropic:claude-3-haiku-20240307").check()
-    monkeypatch.setitem(sys.modules, "langchain_openai", types.ModuleType("langchain_openai"))
+    fake = types.ModuleType("langchain_openai")
+    fake.__spec__ = importlib.machinery.ModuleSpec("langchain_openai", None)
+    monkeypatch.setitem(sys.modules, "langchain_openai", fake)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(ValueError, match="OPENAI_API_KEY"):
         HostedReader("openai:gpt-4o-mini").check()
     with pytest.raises(ValueError, match="valid: none, local, fake, or PROVIDER:MODEL"):
         get_reader("acme:model")
+
+
+def test_hosted_readers_come_from_the_langchain_plugin_and_the_core_imports_no_framework():
+    from langchain_lingua.readers import chat_model
+    from lingua_core.eval.readers import _plugins
+
+    assert chat_model in _plugins()
 
 
 def test_hosted_readers_retry_rate_limits_with_backoff(monkeypatch):
