@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         SelectiveContext,
         SentenceEmbeddings,
     )
+    from lingua_core.serve import RemoteCompressor
 
 __all__ = [
     "BM25",
@@ -48,6 +49,7 @@ __all__ = [
     "Naive",
     "NoCompression",
     "Random",
+    "RemoteCompressor",
     "SelectiveContext",
     "SentenceEmbeddings",
     "TokenCounter",
@@ -61,5 +63,12 @@ __all__ = [
 __version__ = "0.1.0"
 
 # The typed constructors (lingua_core.compressors) import on first access.
-_TYPED = [name for name in __all__ if name[0].isupper() and name not in globals()]
-__getattr__, __dir__ = lazy_exports(__name__, dict.fromkeys(_TYPED, "lingua_core.compressors"))
+_TYPED = [
+    name
+    for name in __all__
+    if name[0].isupper() and name not in globals() and name != "RemoteCompressor"
+]
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {**dict.fromkeys(_TYPED, "lingua_core.compressors"), "RemoteCompressor": "lingua_core.serve"},
+)

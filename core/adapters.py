@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 try:
     import pydantic
@@ -26,6 +26,32 @@ from lingua_core.base import CompressionResult, Compressor, validate_budget
 from lingua_core.registry import DEFAULT_METHOD, get_compressor, resolve
 
 logger = logging.getLogger(__name__)
+
+
+class CompressorLike(Protocol):
+    """What adapters call: a local :class:`Compressor` or a remote one (same interface)."""
+
+    @property
+    def method(self) -> str:
+        """The method's name."""
+        ...
+
+    def compress(
+        self,
+        texts: Sequence[str],
+        *,
+        query: str | None = None,
+        rate: Any = None,
+        target_tokens: int | None = None,
+        **options: Any,
+    ) -> list[CompressionResult]:
+        """One result per text, in order."""
+        ...
+
+    def warmup(self) -> None:
+        """Load the model (or wait for the server) now."""
+        ...
+
 
 #: Metadata key under which adapters store a document's compression stats.
 STATS_KEY = "lingua"
@@ -236,6 +262,14 @@ class LinguaSettings(pydantic.BaseModel):
     options: dict[str, Any] = pydantic.Field(
         default_factory=dict, description="Further keyword arguments for get_compressor."
     )
+    endpoint: str | None = pydantic.Field(
+        None,
+        description="URL of a `lingua serve` server to compress on (RemoteCompressor) instead "
+        "of a local model; `method` is then sent only when given.",
+    )
+    api_key: str | None = pydantic.Field(
+        None, description="Bearer token for `endpoint` (default: $LINGUA_API_KEY)."
+    )
     keep_dropped: bool = pydantic.Field(
         False,
         description="Keep documents a coarse filter dropped (empty, flagged in the stats).",
@@ -251,24 +285,45 @@ class LinguaSettings(pydantic.BaseModel):
         ),
     )
 
-    _compressor: Compressor[Any] | None = pydantic.PrivateAttr(default=None)
+    _compressor: CompressorLike | None = pydantic.PrivateAttr(default=None)
 
     @pydantic.model_validator(mode="after")
     def _check_settings(self) -> LinguaSettings:
         resolve(self.method)  # an unknown method fails here, not (maybe silently) on use
         check_settings(self.rate, self.target_tokens, self.model, self.device, self.options)
+        if self.endpoint is not None and (self.model or self.device):
+            msg = "with endpoint= the server chooses the model and device; give neither"
+            raise ValueError(msg)
         return self
 
     @property
-    def compressor(self) -> Compressor[Any]:
-        """The core compressor, built on first access (thread-safe)."""
+    def compressor(self) -> CompressorLike:
+        """The compressor, built on first access (thread-safe).
+
+        A core compressor, or with ``endpoint`` a :class:`~lingua_core.RemoteCompressor`.
+        """
         if self._compressor is None:
             with _BUILD_LOCK:
                 if self._compressor is None:
-                    self._compressor = build_compressor(
-                        self.method, self.model, self.device, self.options
-                    )
-        return self._compressor
+                    if self.endpoint is not None:
+                        from lingua_core.serve.remote import RemoteCompressor
+
+                        named = "method" in self.model_fields_set
+                        self._compressor = RemoteCompressor(
+                            self.endpoint,
+                            method=self.method if named else None,
+                            options=self.options,
+                            api_key=self.api_key,
+                        )
+                    else:
+                        self._compressor = build_compressor(
+                            self.method, self.model, self.device, self.options
+                        )
+        built = self._compressor
+        if built is None:  # pragma: no cover - assigned above
+            msg = "compressor not built"
+            raise RuntimeError(msg)
+        return built
 
     def _compress_texts(self, texts: list[str], query: str | None) -> list[CompressionResult]:
         return self.compressor.compress(

@@ -143,6 +143,9 @@ def _build_parser() -> argparse.ArgumentParser:
         help="survived (answer in the compressed context, default), or a reader metric: "
         "answer_in_output, exact_match, f1 (runs made with --reader)",
     )
+    from lingua_core.serve.cli import register as register_serve
+
+    register_serve(sub)
     for plugin in _plugins():
         plugin(sub)
     return p

@@ -1,0 +1,195 @@
+"""A compressor that runs on a ``lingua serve`` server: the core interface over HTTP (httpx).
+
+``RemoteCompressor(url).compress(texts, query=..., rate=...)`` returns the same
+:class:`~lingua_core.result.CompressionResult` objects a local compressor returns, in input
+order; ``acompress`` is its async twin. Connection errors and 503 (a server warming up or
+restarting) are retried with exponential backoff; any other refusal raises with the server's
+message (400 as ``ValueError``, as the core would). The adapters take it in place of a local
+compressor: ``LinguaCompressor(endpoint="http://host:8000", method="...", rate=0.5)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from lingua_core._deps import require
+from lingua_core.result import CompressionResult
+
+#: Environment variable holding the API key when none is given.
+API_KEY_ENV = "LINGUA_API_KEY"
+
+
+class RemoteError(RuntimeError):
+    """The server refused a request (other than a bad request, which raises ``ValueError``)."""
+
+
+class RemoteCompressor:
+    """The core compressor interface, served by ``lingua serve`` at ``url``.
+
+    Args:
+        url: The server, e.g. ``"http://127.0.0.1:8000"``.
+        method: The method requests name; ``None``: the server's default.
+        options: Method options sent with every request.
+        api_key: Bearer token (default: ``$LINGUA_API_KEY``).
+        timeout: Seconds per request.
+        retries: Attempts on connection errors and 503.
+        backoff: First wait between attempts (doubled each time).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        method: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        retries: int = 5,
+        backoff: float = 0.2,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.method = method or ""
+        self.options = dict(options or {})
+        self.api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+        self.timeout, self.retries, self.backoff = timeout, max(1, int(retries)), backoff
+
+    def __repr__(self) -> str:
+        return f"RemoteCompressor({self.url!r}, method={self.method or None!r})"
+
+    def warmup(self, wait_s: float = 120.0) -> None:
+        """Wait until the server is ready (``/health`` answers 200), at most ``wait_s`` seconds.
+
+        Raises:
+            RemoteError: When it is not ready in time.
+        """
+        httpx = require("httpx")
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=5.0).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                msg = f"{self.url} not ready after {wait_s} s"
+                raise RemoteError(msg)
+            time.sleep(0.2)
+
+    def _request(
+        self,
+        texts: Sequence[str],
+        query: str | None,
+        rate: float | str | None,
+        target_tokens: int | None,
+        options: Mapping[str, Any],
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        body: dict[str, Any] = {"texts": list(texts), "options": {**self.options, **options}}
+        for key, value in (("query", query), ("rate", rate), ("target_tokens", target_tokens)):
+            if value is not None:
+                body[key] = value
+        if self.method:
+            body["method"] = self.method
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        return body, headers
+
+    def _results(self, status: int, payload: Any, texts: Sequence[str]) -> list[CompressionResult]:
+        if status == 400:
+            raise ValueError(_message(payload))
+        if status != 200:
+            msg = f"{self.url} answered {status}: {_message(payload)}"
+            raise RemoteError(msg)
+        out = []
+        for original, r in zip(texts, payload["results"]):
+            out.append(
+                CompressionResult(
+                    r["text"],
+                    original,
+                    tuple((int(s), int(e)) for s, e in r["spans"]),
+                    int(r["original_tokens"]),
+                    int(r["compressed_tokens"]),
+                    str(r["method"]),
+                    dropped=bool(r["dropped"]),
+                    order=r["order"],
+                    relevance=r["relevance"],
+                )
+            )
+        if len(out) != len(texts):
+            msg = f"{self.url} returned {len(out)} results for {len(texts)} texts"
+            raise RemoteError(msg)
+        return out
+
+    def compress(
+        self,
+        texts: Sequence[str],
+        *,
+        query: str | None = None,
+        rate: float | str | None = None,
+        target_tokens: int | None = None,
+        **options: Any,
+    ) -> list[CompressionResult]:
+        """Compress on the server; one result per text, in order (see the core's ``compress``).
+
+        Raises:
+            ValueError: For a request the server finds invalid (its message).
+            RemoteError: For another refusal, or a server that stays unreachable.
+        """
+        httpx = require("httpx")
+        texts = list(texts)
+        body, headers = self._request(texts, query, rate, target_tokens, options)
+        with httpx.Client(timeout=self.timeout) as client:
+            for attempt in range(self.retries):
+                try:
+                    r = client.post(f"{self.url}/v1/compress", json=body, headers=headers)
+                except httpx.TransportError as e:
+                    if attempt == self.retries - 1:
+                        msg = f"{self.url} unreachable: {e}"
+                        raise RemoteError(msg) from e
+                else:
+                    if r.status_code != 503 or attempt == self.retries - 1:
+                        return self._results(r.status_code, _json(r), texts)
+                time.sleep(self.backoff * 2**attempt)
+        raise RemoteError(self.url)  # pragma: no cover - the loop always returns or raises
+
+    async def acompress(
+        self,
+        texts: Sequence[str],
+        *,
+        query: str | None = None,
+        rate: float | str | None = None,
+        target_tokens: int | None = None,
+        **options: Any,
+    ) -> list[CompressionResult]:
+        """:meth:`compress` without blocking the event loop (``httpx.AsyncClient``)."""
+        httpx = require("httpx")
+        texts = list(texts)
+        body, headers = self._request(texts, query, rate, target_tokens, options)
+        async with httpx.AsyncClient(timeout=self.timeout) as client:
+            for attempt in range(self.retries):
+                try:
+                    r = await client.post(f"{self.url}/v1/compress", json=body, headers=headers)
+                except httpx.TransportError as e:
+                    if attempt == self.retries - 1:
+                        msg = f"{self.url} unreachable: {e}"
+                        raise RemoteError(msg) from e
+                else:
+                    if r.status_code != 503 or attempt == self.retries - 1:
+                        return self._results(r.status_code, _json(r), texts)
+                await asyncio.sleep(self.backoff * 2**attempt)
+        raise RemoteError(self.url)  # pragma: no cover - the loop always returns or raises
+
+
+def _json(response: Any) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return {"error": response.text[:500]}
+
+
+def _message(payload: Any) -> str:
+    if isinstance(payload, dict) and "error" in payload:
+        return str(payload["error"])
+    return str(payload)[:500]
