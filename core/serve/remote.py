@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -56,6 +57,24 @@ class RemoteCompressor:
         self.options = dict(options or {})
         self.api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
         self.timeout, self.retries, self.backoff = timeout, max(1, int(retries)), backoff
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def _sync_client(self) -> Any:
+        """One pooled ``httpx.Client`` per compressor (thread-safe, keeps connections open)."""
+        httpx = require("httpx")
+        with self._lock:
+            if self._client is None:
+                limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+                self._client = httpx.Client(timeout=self.timeout, limits=limits)
+            return self._client
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
 
     def __repr__(self) -> str:
         return f"RemoteCompressor({self.url!r}, method={self.method or None!r})"
@@ -140,18 +159,18 @@ class RemoteCompressor:
         httpx = require("httpx")
         texts = list(texts)
         body, headers = self._request(texts, query, rate, target_tokens, options)
-        with httpx.Client(timeout=self.timeout) as client:
-            for attempt in range(self.retries):
-                try:
-                    r = client.post(f"{self.url}/v1/compress", json=body, headers=headers)
-                except httpx.TransportError as e:
-                    if attempt == self.retries - 1:
-                        msg = f"{self.url} unreachable: {e}"
-                        raise RemoteError(msg) from e
-                else:
-                    if r.status_code != 503 or attempt == self.retries - 1:
-                        return self._results(r.status_code, _json(r), texts)
-                time.sleep(self.backoff * 2**attempt)
+        client = self._sync_client()
+        for attempt in range(self.retries):
+            try:
+                r = client.post(f"{self.url}/v1/compress", json=body, headers=headers)
+            except httpx.TransportError as e:
+                if attempt == self.retries - 1:
+                    msg = f"{self.url} unreachable: {e}"
+                    raise RemoteError(msg) from e
+            else:
+                if r.status_code != 503 or attempt == self.retries - 1:
+                    return self._results(r.status_code, _json(r), texts)
+            time.sleep(self.backoff * 2**attempt)
         raise RemoteError(self.url)  # pragma: no cover - the loop always returns or raises
 
     async def acompress(
