@@ -301,12 +301,17 @@ def plot(
     import matplotlib.pyplot as plt
 
     tasks = [t for t in TASK_TYPES if any(r.get("task_type") == t for r in records)]
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks) + 1.6, 3.6), squeeze=False)
+    every = sorted({str(r["algorithm"]) for r in records if r.get("task_type") in tasks})
+    cmap = plt.get_cmap("tab20" if len(every) > 10 else "tab10")
+    color = {name: cmap(i % cmap.N) for i, name in enumerate(every)}  # one colour per algorithm
     for ax, t in zip(axes[0], tasks):
         metric = metric_of(records, t, prefer)
         algos, rates, _, x = matrices(records, t, metric)
         for a, name in enumerate(algos):
-            (line,) = ax.plot(rates, x[a].mean(axis=0), marker="o", ms=3, label=name)
+            (line,) = ax.plot(
+                rates, x[a].mean(axis=0), marker="o", ms=3, label=name, color=color[name]
+            )
             r_star = analysis["thresholds"].get(name, {}).get(t, {}).get("r_star")
             if r_star is not None and not math.isnan(r_star):
                 ax.axvline(r_star, color=line.get_color(), ls=":", lw=1)
@@ -314,8 +319,13 @@ def plot(
         ax.set_xlabel("rate")
         ax.invert_xaxis()
     axes[0][0].set_ylabel("mean metric")
-    axes[0][-1].legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
+    labels: dict[str, Any] = {}
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            labels.setdefault(label, handle)
+    order = sorted(labels)
+    fig.legend([labels[k] for k in order], order, fontsize=7, loc="center right")
+    fig.tight_layout(rect=(0, 0, 0.86, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
