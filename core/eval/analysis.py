@@ -20,7 +20,8 @@ From per-sample records (a study's results file):
   of the same sample at the highest rate.
 
 Every test reports ``test``, ``statistic``, ``df``, ``p_value`` and ``n``; the verdicts state
-each hypothesis with them.
+each hypothesis with them. Algorithms that never compress (``none``: every record keeps at least
+99% of its tokens) get a threshold but stay out of the tests: they have no break point.
 """
 
 from __future__ import annotations
@@ -235,6 +236,7 @@ def analyse(
         raise ValueError(msg)
     thresholds: dict[str, dict[str, Any]] = defaultdict(dict)
     blocks, by_task, rows = [], {}, []
+    references = _references(records)
     for t in tasks:
         metric = metric_of(records, t, prefer)
         algos, rates, samples, x = matrices(records, t, metric)
@@ -249,6 +251,8 @@ def analyse(
                 "metric": metric,
                 "n": len(samples),
             }
+        tested = [a for a, name in enumerate(algos) if name not in references]
+        x, algos = x[tested], [algos[a] for a in tested]
         blocks.append((x, rates))
         by_task[t] = homogeneity([(x, rates)], tolerance, permutations=permutations)
         ok = _success(x, metric, tolerance)
@@ -273,7 +277,25 @@ def analyse(
             ),
         ],
         "tolerance": tolerance,
+        "references": sorted(references),
     }
+
+
+def _references(records: Sequence[dict[str, Any]]) -> set[str]:
+    """Algorithms that never compress (``none``): every record keeps >= 99% of its tokens.
+
+    They have a threshold (the lowest rate: nothing is lost) but no break point to compare, so
+    the tests leave them out.
+    """
+    seen: dict[str, bool] = {}
+    for r in records:
+        achieved = r.get("achieved_rate")
+        if achieved is None:
+            seen.setdefault(str(r["algorithm"]), False)
+            continue
+        name = str(r["algorithm"])
+        seen[name] = seen.get(name, True) and float(achieved) >= 0.99
+    return {name for name, never in seen.items() if never}
 
 
 def _verdict(hypothesis: str, test: dict[str, Any], alpha: float) -> str:
@@ -368,5 +390,11 @@ def markdown(result: dict[str, Any]) -> str:
             f"- {name}: {test['test']}; statistic {test['statistic']:.3f}, df {test['df']}, "
             f"p {test['p_value']:.3g}, n {test['n']}"
         )
+    if result.get("references"):
+        lines += [
+            "",
+            "Left out of the tests (they never compress, so have no break point): "
+            + ", ".join(result["references"]),
+        ]
     lines += ["", "Verdicts:", ""] + [f"- {v}" for v in result["verdict"]]
     return "\n".join(lines)

@@ -439,3 +439,18 @@ def test_a_missing_data_file_is_named_before_anything_runs(tmp_path):
         load_study(write(tmp_path, SMALL.replace("nq-open-oracle.jsonl.gz", "nope.jsonl")))
     with pytest.raises(StudyError, match="give --data-dir DIR"):
         load_study(BUILTIN, data_dir=tmp_path)
+
+
+def test_an_algorithm_that_never_compresses_is_left_out_of_the_tests():
+    same = [1.0, 1.0, 0.97, 0.6, 0.3]
+    tasks = ("qa_multidoc", "kv_retrieval")
+    recs = synthetic({(a, t): same for a in ("a", "b") for t in tasks}, RATES, n=30)
+    recs += synthetic({("none", t): [1.0] * 5 for t in tasks}, RATES, n=30)
+    for r in recs:
+        r["achieved_rate"] = 1.0 if r["algorithm"] == "none" else r["rate"]
+    result = analysis.analyse(recs, permutations=199)
+    assert result["references"] == ["none"]
+    assert result["thresholds"]["none"]["qa_multidoc"]["r_star"] == 0.1  # still in the table
+    assert result["homogeneity"]["df"] == 1  # a and b only
+    assert result["homogeneity"]["p_value"] > 0.05
+    assert "never compress" in analysis.markdown(result)
