@@ -5,7 +5,8 @@ From per-sample records (a study's results file):
 - **Thresholds.** For each task type and algorithm, ``r*`` is the lowest rate whose mean metric
   stays within ``tolerance`` of the metric at the highest rate (see
   :func:`lingua_core.eval.report.threshold`), with a bootstrap interval over samples. An
-  algorithm that never fails gets the lowest rate tested; one that never succeeds, the highest.
+  algorithm that never fails, or never succeeds, has a flat curve and gets the lowest rate
+  tested (it has nothing to lose).
 - **Homogeneity** (are the thresholds of all algorithms equal?): a permutation test on
   per-sample outcomes. The statistic is the range of ``r*`` across algorithms (summed over task
   types for the pooled test); its null distribution comes from permuting, within each sample,
