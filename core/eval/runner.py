@@ -112,7 +112,7 @@ def run_study(
         for phase in chosen:
             for tname in phase.tasks:
                 inst = study.tasks[tname]
-                examples = inst.type.load(inst.data, inst.start, inst.samples(phase), inst.options)
+                examples = inst.load(phase)
                 for algo in phase.algorithms:
                     _run_algorithm(
                         phase,

@@ -33,6 +33,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from lingua_core.eval.data import QAExample
 from lingua_core.eval.tasks import TASK_TYPES, TaskType, task_type
 
 BUILTIN = "builtin"
@@ -55,6 +56,10 @@ class TaskInstance:
     def samples(self, phase: Phase) -> int:
         """How many examples this task gives ``phase`` (the phase's count, capped by the task's)."""
         return phase.samples if self.max_samples is None else min(phase.samples, self.max_samples)
+
+    def load(self, phase: Phase) -> list[QAExample]:
+        """The examples this task gives ``phase``."""
+        return self.type.load(self.data, self.start, self.samples(phase), self.options)
 
 
 @dataclass(frozen=True)
@@ -300,7 +305,7 @@ def dry_run(study: Study, phase: Phase, *, reader: str | None = None) -> Estimat
     per_condition = len(phase.algorithms) * len(phase.rates)
     for tname in phase.tasks:
         inst = study.tasks[tname]
-        examples = inst.type.load(inst.data, inst.start, inst.samples(phase), inst.options)
+        examples = inst.load(phase)
         n = len(examples) * per_condition * phase.seeds
         calls += n
         if spec != "none":

@@ -95,10 +95,10 @@ class MicroBatcher:
         self.stats["calls"] += 1
         try:
             results = self.compute(keys)
-        except Exception:
+        except Exception as e:
             if len(keys) == 1:
                 self.stats["rows"] += 1
-                raise_into(batch[keys[0]])
+                batch[keys[0]].set_exception(e)
                 return
             for k in keys:  # one bad row must not fail its batch-mates
                 self._run({k: batch[k]})
@@ -106,14 +106,6 @@ class MicroBatcher:
         self.stats["rows"] += len(keys)
         for k, r in zip(keys, results):
             batch[k].set_result(r)
-
-
-def raise_into(future: Future[Any]) -> None:
-    """Set the exception being handled on ``future``."""
-    import sys
-
-    error = sys.exc_info()[1]
-    future.set_exception(error if error is not None else RuntimeError("unknown error"))
 
 
 def batcher_for(loaded: Any, name: str, compute: Compute) -> MicroBatcher:

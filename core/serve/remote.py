@@ -141,6 +141,26 @@ class RemoteCompressor:
             raise RemoteError(msg)
         return out
 
+    def _settle(
+        self, attempt: int, response: Any, error: Exception | None, texts: Sequence[str]
+    ) -> list[CompressionResult] | None:
+        """The results if this attempt settles the call; ``None`` to retry after a backoff.
+
+        Connection errors and 503 are retried until the last attempt.
+
+        Raises:
+            RemoteError: When the server stays unreachable, or refuses (see :meth:`_results`).
+        """
+        last = attempt == self.retries - 1
+        if error is not None:
+            if last:
+                msg = f"{self.url} unreachable: {error}"
+                raise RemoteError(msg) from error
+            return None
+        if response.status_code == 503 and not last:
+            return None
+        return self._results(response.status_code, _json(response), texts)
+
     def compress(
         self,
         texts: Sequence[str],
@@ -162,16 +182,14 @@ class RemoteCompressor:
         client = self._sync_client()
         for attempt in range(self.retries):
             try:
-                r = client.post(f"{self.url}/v1/compress", json=body, headers=headers)
+                r, error = client.post(f"{self.url}/v1/compress", json=body, headers=headers), None
             except httpx.TransportError as e:
-                if attempt == self.retries - 1:
-                    msg = f"{self.url} unreachable: {e}"
-                    raise RemoteError(msg) from e
-            else:
-                if r.status_code != 503 or attempt == self.retries - 1:
-                    return self._results(r.status_code, _json(r), texts)
+                r, error = None, e
+            done = self._settle(attempt, r, error, texts)
+            if done is not None:
+                return done
             time.sleep(self.backoff * 2**attempt)
-        raise RemoteError(self.url)  # pragma: no cover - the loop always returns or raises
+        raise RemoteError(self.url)  # pragma: no cover - the last attempt returns or raises
 
     async def acompress(
         self,
@@ -190,15 +208,14 @@ class RemoteCompressor:
             for attempt in range(self.retries):
                 try:
                     r = await client.post(f"{self.url}/v1/compress", json=body, headers=headers)
+                    error = None
                 except httpx.TransportError as e:
-                    if attempt == self.retries - 1:
-                        msg = f"{self.url} unreachable: {e}"
-                        raise RemoteError(msg) from e
-                else:
-                    if r.status_code != 503 or attempt == self.retries - 1:
-                        return self._results(r.status_code, _json(r), texts)
+                    r, error = None, e
+                done = self._settle(attempt, r, error, texts)
+                if done is not None:
+                    return done
                 await asyncio.sleep(self.backoff * 2**attempt)
-        raise RemoteError(self.url)  # pragma: no cover - the loop always returns or raises
+        raise RemoteError(self.url)  # pragma: no cover - the last attempt returns or raises
 
 
 def _json(response: Any) -> Any:
