@@ -1,9 +1,11 @@
-"""Concurrency on one shared embedded SmolLM2: sequential vs 8 / 32 / 64 threads and 64 tasks.
+"""Concurrency on one shared model: sequential vs 8 / 32 / 64 threads and 64 tasks.
 
-Each (workload, mode) runs in a fresh child process that loads the embedded SmolLM2 once and
-makes the same calls: 10-20 NQ passages each, with a question, cycling over Selective Context
-(phrase and token units), LLMLingua and LongLLMLingua at rates 0.2-0.7, through one shared
-compressor per method (caches on, as an application holds them).
+Each (workload, mode) runs in a fresh child process that loads the model once and makes the
+same calls: 10-20 NQ passages each, with a question, at rates 0.2-0.7, through one shared
+compressor per method (caches on, as an application holds them). ``--models lm`` (the default)
+cycles over Selective Context (phrase and token units), LLMLingua and LongLLMLingua on the
+embedded SmolLM2; ``--models encoder`` over the default method and the embeddings filter on the
+embedded MiniLM encoder.
 
 Workloads:
 
@@ -17,7 +19,7 @@ adapters' async methods). Reported: wall time, its ratio to sequential (higher i
 peak resident set, rows the LM scored and rows shared in flight (the micro-batcher's counts),
 and whether every result equals the sequential one.
 
-    .venv/bin/python benchmarks/concurrency.py [--calls 32] [--out FILE]
+    .venv/bin/python benchmarks/concurrency.py [--models lm|encoder] [--calls 32] [--out FILE]
 """
 
 from __future__ import annotations
@@ -38,12 +40,21 @@ from _common import DEFAULT_DATA, ROOT, load_passages
 
 RATES = (0.2, 0.33, 0.5, 0.7)
 QUERY = "Who won the first Nobel Prize in Physics?"
-SPECS = (
-    ("selective_context", {}),
-    ("selective_context", {"unit": "token"}),
-    ("llmlingua", {}),
-    ("longllmlingua", {}),
-)
+SPEC_SETS = {
+    "lm": (
+        ("selective_context", {}),
+        ("selective_context", {"unit": "token"}),
+        ("llmlingua", {}),
+        ("longllmlingua", {}),
+    ),
+    "encoder": (
+        ("default", {}),
+        ("default", {"multi_hop": False}),
+        ("embeddings_filter", {"k": 5}),
+    ),
+}
+MODEL_NAMES = {"lm": "embedded SmolLM2", "encoder": "embedded MiniLM encoder"}
+SPECS = SPEC_SETS["lm"]
 MODES = ("sequential", "threads-8", "threads-32", "threads-64", "tasks-64")
 
 
@@ -69,6 +80,7 @@ def jobs(workload: str, calls: int, passages: list[str]) -> list[tuple[int, list
 
 def child(workload: str, mode: str, calls: int) -> dict:
     from lingua_core import get_compressor
+    from lingua_core.methods.embedding import EmbeddingCompressor
 
     passages = load_passages(DEFAULT_DATA, 10 + 20 * calls)
     comps = [get_compressor(m, **o) for m, o in SPECS]
@@ -77,7 +89,10 @@ def child(workload: str, mode: str, calls: int) -> dict:
     get_compressor("random").compress(passages[:2], rate=0.5)
     comps[0].compress(["Warm-up text outside the measurement."], rate=0.5)
     work = jobs(workload, calls, passages)
-    loaded = comps[0]._loaded()
+    first = comps[0]
+    loaded = (
+        first.embedder().loaded() if isinstance(first, EmbeddingCompressor) else first._loaded()
+    )
     before = rss_mb()
     t0 = time.perf_counter()
     if mode == "sequential":
@@ -136,9 +151,14 @@ def child(workload: str, mode: str, calls: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calls", type=int, default=32)
+    ap.add_argument("--models", choices=sorted(SPEC_SETS), default="lm")
     ap.add_argument("--child", nargs=2, default=None, metavar=("WORKLOAD", "MODE"))
-    ap.add_argument("--out", default=str(ROOT / "benchmarks/results/concurrency.md"))
+    ap.add_argument("--out", default=None, help="default: results/concurrency[_encoder].md")
     args = ap.parse_args()
+    global SPECS
+    SPECS = SPEC_SETS[args.models]
+    suffix = "" if args.models == "lm" else f"_{args.models}"
+    out_path = args.out or str(ROOT / f"benchmarks/results/concurrency{suffix}.md")
     if args.child:
         print(json.dumps(child(*args.child, args.calls)))
         return
@@ -146,7 +166,17 @@ def main() -> None:
     for workload in ("distinct", "shared"):
         for mode in MODES:
             out = subprocess.run(
-                [sys.executable, __file__, "--child", workload, mode, "--calls", str(args.calls)],
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    workload,
+                    mode,
+                    "--calls",
+                    str(args.calls),
+                    "--models",
+                    args.models,
+                ],
                 check=True,
                 capture_output=True,
                 text=True,
@@ -154,11 +184,12 @@ def main() -> None:
             rows.append(json.loads(out.strip().splitlines()[-1]))
             print(rows[-1], flush=True)
     lines = [
-        f"# benchmarks/concurrency.py --calls {args.calls}: embedded SmolLM2, "
+        f"# benchmarks/concurrency.py --models {args.models} --calls {args.calls}: "
+        f"{MODEL_NAMES[args.models]}, "
         f"{platform.machine()} CPU x{os.cpu_count()}; 10-20 NQ passages per call",
         "",
-        "| workload | mode | seconds | speed vs sequential | peak RSS MB | LM rows | rows shared "
-        "in flight | same results |",
+        "| workload | mode | seconds | speed vs sequential | peak RSS MB | model rows "
+        "| rows shared in flight | same results |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -170,7 +201,7 @@ def main() -> None:
         )
     text = "\n".join(lines) + "\n"
     print(text)
-    with open(args.out, "w", encoding="utf-8") as f:
+    with open(out_path, "w", encoding="utf-8") as f:
         f.write(text)
 
 

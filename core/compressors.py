@@ -214,6 +214,7 @@ class LLMLingua2(LLMLingua2Compressor):
         budget_scope: Literal["chunk", "text", "global"] = "text",
         max_len: int = 512,
         batch_tokens: int | None = None,
+        max_wait_ms: float = 2.0,
     ) -> None:
         super().__init__(**_given(locals()))
 
@@ -240,6 +241,7 @@ class CoarseToFine(CoarseToFineCompressor):
         allow_pickle: bool = False,
         max_length: int = 256,
         batch_tokens: int | None = None,
+        max_wait_ms: float = 2.0,
         fusion: Literal["z", "rrf"] = "z",
         doc_weight: float = 1.0,
         bm25_weight: float = 0.3,
@@ -280,6 +282,7 @@ class EmbeddingsFilter(EmbeddingsFilterCompressor):
         allow_pickle: bool = False,
         max_length: int = 256,
         batch_tokens: int | None = None,
+        max_wait_ms: float = 2.0,
         similarity_threshold: float | None = None,
         k: int | None = None,
     ) -> None:
@@ -307,6 +310,7 @@ class SentenceEmbeddings(SentenceEmbeddingsCompressor):
         allow_pickle: bool = False,
         max_length: int = 256,
         batch_tokens: int | None = None,
+        max_wait_ms: float = 2.0,
         percentile_cutoff: float | None = None,
         threshold_cutoff: float | None = None,
     ) -> None:

@@ -26,6 +26,7 @@ import numpy as np
 from lingua_core._deps import require
 from lingua_core._lru import LRU
 from lingua_core.models import LoadedModel, load_encoder
+from lingua_core.models.batcher import batcher_for
 from lingua_core.scorers._batching import pad, resolve_batch_tokens, run_in_batches
 
 logger = logging.getLogger(__name__)
@@ -108,6 +109,9 @@ class Embedder:
         max_length: Tokens per text (longer texts are truncated; MiniLM was trained on 256).
         batch_tokens: Most padded tokens per forward pass. ``None``: 4096 on CPU, 65536 on CUDA.
         cache_size: Calls whose embeddings the LRU cache keeps (0: none).
+        max_wait_ms: How long the first of concurrent calls on the encoder waits for others to
+            join its batch (:class:`~lingua_core.models.batcher.MicroBatcher`); 0: no wait
+            (identical texts in flight are still embedded once).
         model_kwargs: Passed to ``from_pretrained``.
         trust_remote_code: Allow code from the model repository to run.
         allow_pickle: Allow pickle weights.
@@ -123,6 +127,7 @@ class Embedder:
         max_length: int = 256,
         batch_tokens: int | None = None,
         cache_size: int = 256,
+        max_wait_ms: float = 2.0,
         model_kwargs: dict[str, Any] | None = None,
         trust_remote_code: bool = False,
         allow_pickle: bool = False,
@@ -137,6 +142,7 @@ class Embedder:
         self.max_length = max_length
         self.batch_tokens = batch_tokens
         self.batch_size = batch_size
+        self.max_wait_ms = max_wait_ms
         self.model_kwargs = dict(model_kwargs or {})
         self.trust_remote_code = trust_remote_code
         self.allow_pickle = allow_pickle
@@ -187,21 +193,33 @@ class Embedder:
         return out
 
     def _forward(self, loaded: LoadedModel, texts: list[str]) -> np.ndarray:
-        torch = require("torch")
         tok = loaded.tokenizer
         limit = min(self.max_length, int(getattr(tok, "model_max_length", 10**6) or 10**6))
         enc = tok(texts, truncation=True, max_length=limit, add_special_tokens=True)
-        rows = [(i, ids) for i, ids in enumerate(enc["input_ids"])]
-        rows.sort(key=lambda r: -len(r[1]))
-        out = np.zeros((len(texts), int(loaded.model.config.hidden_size)), dtype=np.float32)
+        rows = [tuple(ids) for ids in enc["input_ids"]]
+        cap = resolve_batch_tokens(self.batch_tokens, loaded.device, cpu=4096, cuda=65536)
+        if self.batch_size is not None:  # old spelling: a row count, this call's rows only
+            cap = max(1, self.batch_size) * max(len(r) for r in rows)
+            return np.stack(self._pool_rows(loaded, cap, rows))
+        # Concurrent callers of this encoder share batches and in-flight rows (MicroBatcher);
+        # batches run on the model's worker thread, under inference_mode (LoadedModel.run).
+        batcher = batcher_for(loaded, f"embed:{cap}", lambda r: self._pool_rows(loaded, cap, r))
+        return np.stack(batcher.score(rows, max_wait_ms=self.max_wait_ms))
+
+    @staticmethod
+    def _pool_rows(
+        loaded: LoadedModel, cap: int, rows: Sequence[tuple[int, ...]]
+    ) -> list[np.ndarray]:
+        """One pooled, unit-length float32 vector per row of token ids."""
+        torch = require("torch")
+        tok = loaded.tokenizer
+        order = sorted(range(len(rows)), key=lambda i: -len(rows[i]))
+        out: list[np.ndarray] = [np.zeros(0, dtype=np.float32)] * len(rows)
         pooling = loaded.facts["pooling"]
         pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
-        cap = resolve_batch_tokens(self.batch_tokens, loaded.device, cpu=4096, cuda=65536)
-        if self.batch_size is not None:  # old spelling: a row count
-            cap = max(1, self.batch_size) * max(len(r[1]) for r in rows)
 
-        def step(batch: Sequence[tuple[int, list[int]]]) -> None:
-            ids, mask = pad([r[1] for r in batch], pad_id, loaded.device)
+        def step(batch: Sequence[int]) -> None:
+            ids, mask = pad([rows[i] for i in batch], pad_id, loaded.device)
             hidden = loaded.model(input_ids=ids, attention_mask=mask).last_hidden_state.float()
             m = mask.unsqueeze(-1).to(hidden.dtype)
             if pooling == "cls":
@@ -214,7 +232,8 @@ class Embedder:
             else:
                 pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
             vec = torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy()
-            out[[r[0] for r in batch]] = vec
+            for b, i in enumerate(batch):
+                out[i] = vec[b].copy()
 
-        run_in_batches(rows, lambda r: len(r[1]), cap, step, loaded.run)
+        run_in_batches(order, lambda i: len(rows[i]), cap, step, loaded.run)
         return out

@@ -132,6 +132,17 @@ def budget_scope_option(
     return option(default, doc, choices=choices)
 
 
+def max_wait_option() -> Any:
+    """The ``max_wait_ms`` option of methods whose model forwards are micro-batched."""
+    return option(
+        2.0,
+        "Concurrent calls on one model: how long the first waits for others to join its "
+        "forward batch (identical rows in flight are computed once); 0: no wait.",
+        check=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1000,
+        expect="a number of milliseconds in [0, 1000]",
+    )
+
+
 def seed_option() -> Any:
     """The ``seed`` option of seeded methods."""
     return option(0, "Seed mixed with each text's hash.", check=is_int, expect="an int")

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from lingua_core.methods._model import ModelCompressor
 from lingua_core.models import EMBEDDED_CAUSAL_LM, LoadedModel, load_causal_lm
-from lingua_core.options import MethodOptions, is_int, option
+from lingua_core.options import MethodOptions, is_int, max_wait_option, option
 
 
 def _positive_int(v: Any) -> bool:
@@ -31,13 +31,7 @@ class LMOptions(MethodOptions):
         check=lambda v: v is None or _positive_int(v),
         expect="None or a positive int",
     )
-    max_wait_ms: float = option(
-        2.0,
-        "Concurrent calls on one model: how long the first waits for others to join its "
-        "forward batch (identical rows in flight are computed once); 0: no wait.",
-        check=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1000,
-        expect="a number of milliseconds in [0, 1000]",
-    )
+    max_wait_ms: float = max_wait_option()
 
 
 L = TypeVar("L", bound=LMOptions)

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from lingua_core.base import Compressor
-from lingua_core.options import MethodOptions, is_int, option
+from lingua_core.options import MethodOptions, is_int, max_wait_option, option
 from lingua_core.outcome import CallContext, TextOutcome
 from lingua_core.rank import bm25_scores
 from lingua_core.select import select, unit_costs
@@ -66,6 +66,7 @@ class EncoderOptions(MethodOptions):
         check=lambda v: v is None or (is_int(v) and v > 0),
         expect="None or a positive int",
     )
+    max_wait_ms: float = max_wait_option()
 
 
 E = TypeVar("E", bound=EncoderOptions)
@@ -103,6 +104,7 @@ class EmbeddingCompressor(Compressor[E]):
                         dtype=dtype,
                         max_length=self.options.max_length,
                         batch_tokens=self.options.batch_tokens,
+                        max_wait_ms=self.options.max_wait_ms,
                         model_kwargs=self.model_kwargs,
                         trust_remote_code=self.trust_remote_code,
                         allow_pickle=self.allow_pickle,

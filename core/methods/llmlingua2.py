@@ -38,6 +38,7 @@ from lingua_core.options import (
     flag,
     forced_positions,
     is_int,
+    max_wait_option,
     option,
     strings,
 )
@@ -122,6 +123,7 @@ class LLMLingua2Options(MethodOptions):
         check=lambda v: v is None or (is_int(v) and v > 0),
         expect="None or a positive int",
     )
+    max_wait_ms: float = max_wait_option()
 
 
 class LLMLingua2Compressor(ModelCompressor[LLMLingua2Options]):
@@ -158,7 +160,10 @@ class LLMLingua2Compressor(ModelCompressor[LLMLingua2Options]):
         from lingua_core.scorers.classifier import TokenClassifierScorer
 
         return TokenClassifierScorer(
-            self._loaded(), max_len=opts.max_len, batch_tokens=opts.batch_tokens
+            self._loaded(),
+            max_len=opts.max_len,
+            batch_tokens=opts.batch_tokens,
+            max_wait_ms=opts.max_wait_ms,
         )
 
     # ------------------------------------------------------------------ the method

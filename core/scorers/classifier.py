@@ -4,7 +4,9 @@ Texts are tokenized once with offsets; texts longer than the model's window are 
 at chunk-end tokens (``.`` and newlines by default), never inside a word. All chunks of all texts
 run in length-sorted batches with dynamic padding (no padding to 512) under
 ``torch.inference_mode``, one device transfer per batch and a cap on padded tokens per batch, so
-that a very long text runs in bounded memory.
+that a very long text runs in bounded memory. Concurrent calls on one model share batches, and a
+chunk in flight for another call is not run again
+(:class:`~lingua_core.models.batcher.MicroBatcher`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 
 from lingua_core._deps import require
 from lingua_core.models import LoadedModel
+from lingua_core.models.batcher import batcher_for
 from lingua_core.scorers._batching import pad, resolve_batch_tokens, run_in_batches
 from lingua_core.tokens import encode_with_offsets
 
@@ -48,12 +51,20 @@ class TokenClassifierScorer:
         max_len: Most tokens per chunk, special tokens included (capped by the model).
         batch_tokens: Most padded tokens per forward pass (at least one chunk). ``None``: 512 on
             CPU, where larger batches measured slower (cache-bound), 16384 on CUDA.
+        max_wait_ms: How long the first of concurrent calls waits for others to join its
+            batch; 0: no wait (identical chunks in flight are still run once).
     """
 
     def __init__(
-        self, loaded: LoadedModel, *, max_len: int = 512, batch_tokens: int | None = None
+        self,
+        loaded: LoadedModel,
+        *,
+        max_len: int = 512,
+        batch_tokens: int | None = None,
+        max_wait_ms: float = 2.0,
     ) -> None:
         self.loaded = loaded
+        self.max_wait_ms = max_wait_ms
         tok = loaded.tokenizer
         if not getattr(tok, "is_fast", False):
             msg = f"LLMLingua-2 needs a fast tokenizer (with offsets); {loaded.source!r} has none"
@@ -146,29 +157,36 @@ class TokenClassifierScorer:
 
     def keep_probs(self, tokenized: Sequence[Tokenized]) -> list[np.ndarray]:
         """Probability of label 1 ("keep") for every token of every text, in one batched pass."""
-        torch = require("torch")
-        rows: list[tuple[int, np.ndarray]] = []  # (text index, token indices of the chunk)
+        spans: list[tuple[int, np.ndarray]] = []  # (text index, token indices of the chunk)
         for t, tk in enumerate(tokenized):
             if tk.ids.size == 0:
                 continue
             bounds = np.flatnonzero(np.diff(tk.chunk)) + 1
             for idx in np.split(np.arange(tk.ids.shape[0]), bounds):
-                rows.append((t, idx))
+                spans.append((t, idx))
+        rows = [(self.cls_id, *tokenized[t].ids[idx].tolist(), self.sep_id) for t, idx in spans]
+        # Concurrent callers of this model share batches and in-flight chunks (MicroBatcher);
+        # batches run on the model's worker thread, under inference_mode (LoadedModel.run).
+        batcher = batcher_for(self.loaded, f"tc-keep:{self.batch_tokens}", self._probs_rows)
+        probs = batcher.score(rows, max_wait_ms=self.max_wait_ms)
         out = [np.zeros(tk.ids.shape[0], dtype=np.float32) for tk in tokenized]
-        rows.sort(key=lambda r: -r[1].shape[0])
+        for (t, idx), p in zip(spans, probs):
+            out[t][idx] = p
+        return out
+
+    def _probs_rows(self, rows: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
+        """Keep-probabilities of each row's tokens between its special tokens."""
+        torch = require("torch")
+        order = sorted(range(len(rows)), key=lambda i: -len(rows[i]))
+        out: list[np.ndarray] = [np.zeros(0, dtype=np.float32)] * len(rows)
         model = self.loaded.model
 
-        def step(batch: Sequence[tuple[int, np.ndarray]]) -> None:
-            seqs = [
-                np.concatenate([[self.cls_id], tokenized[t].ids[idx], [self.sep_id]])
-                for t, idx in batch
-            ]
-            ids, mask = pad(seqs, self.pad_id, self.loaded.device)
+        def step(batch: Sequence[int]) -> None:
+            ids, mask = pad([rows[i] for i in batch], self.pad_id, self.loaded.device)
             logits = model(input_ids=ids, attention_mask=mask).logits
             probs = torch.softmax(logits.float(), dim=-1)[..., 1].cpu().numpy()
-            for b, (t, idx) in enumerate(batch):
-                out[t][idx] = probs[b, 1 : idx.shape[0] + 1]
+            for b, i in enumerate(batch):
+                out[i] = probs[b, 1 : len(rows[i]) - 1].copy()
 
-        # Batches run on the model's worker thread, under inference_mode (LoadedModel.run).
-        run_in_batches(rows, lambda r: r[1].shape[0] + 2, self.batch_tokens, step, self.loaded.run)
+        run_in_batches(order, lambda i: len(rows[i]), self.batch_tokens, step, self.loaded.run)
         return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
 
 from lingua_core import get_compressor
@@ -85,3 +86,40 @@ def test_32_concurrent_calls_on_10_passages_score_each_passage_once(
     got = _together(32, lambda i: shared.compress([passages[i % 10]], rate=0.5)[0])
     assert batcher.stats["rows"] - before["rows"] == 10  # each passage's row through the model once
     assert got == [alone[i % 10] for i in range(32)]  # the same results as calls made alone
+
+
+def _batcher(loaded, prefix: str) -> MicroBatcher:
+    (batcher,) = [v for k, v in loaded.facts.items() if k.startswith(f"batcher:{prefix}")]
+    return batcher
+
+
+def test_llmlingua2_concurrent_calls_run_each_chunk_once(tiny_bert_clf_dir, nq20):
+    """The token classifier's chunks go through its batcher: 32 calls over 10 passages run 10
+    chunks, with the results of calls made alone."""
+    passages = nq20[:10]
+    opts = {"model": str(tiny_bert_clf_dir), "max_wait_ms": 5}
+    alone = [get_compressor("llmlingua2", **opts).compress([p], rate=0.5)[0] for p in passages]
+    shared = get_compressor("llmlingua2", **opts)
+    shared.compress(["warm the batcher up"], rate=0.5)
+    batcher = _batcher(shared._loaded(), "tc-keep")
+    before = dict(batcher.stats)
+    got = _together(32, lambda i: shared.compress([passages[i % 10]], rate=0.5)[0])
+    assert batcher.stats["rows"] - before["rows"] == 10
+    assert got == [alone[i % 10] for i in range(32)]
+
+
+def test_encoder_concurrent_calls_embed_each_text_once(nq20):
+    """The sentence encoder (the default's) embeds a passage shared by concurrent calls once;
+    vectors equal those of a call made alone."""
+    from lingua_core.embed import Embedder
+
+    passages = nq20[:10]
+    alone = Embedder(cache_size=0, max_wait_ms=0).embed(passages)
+    shared = Embedder(cache_size=0, max_wait_ms=5)
+    shared.embed(["warm the batcher up"])
+    batcher = _batcher(shared.loaded(), "embed:")
+    before = dict(batcher.stats)
+    got = _together(16, lambda i: shared.embed([passages[i % 10]])[0])
+    assert batcher.stats["rows"] - before["rows"] == 10
+    for i, v in enumerate(got):
+        np.testing.assert_allclose(v, alone[i % 10], rtol=0, atol=1e-6)
