@@ -25,6 +25,7 @@ INSTALL_HINTS: dict[str, str] = {
     "fastapi": "pip install 'lingua-rag[serve]'",
     "uvicorn": "pip install 'lingua-rag[serve]'",
     "httpx": "pip install 'lingua-rag[serve]'",
+    "ray": "pip install 'lingua-rag[ray]'",
 }
 
 

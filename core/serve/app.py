@@ -21,6 +21,8 @@ import asyncio
 import hmac
 import json
 import logging
+import os
+import socket
 import threading
 import time
 from collections import Counter
@@ -65,6 +67,8 @@ class Service:
         max_body: Most bytes of a request body.
         api_key: Bearer token every request must carry (``None``: no auth).
         timeout_s: Seconds a compression may take before the request fails with 504.
+        instance: Name of this server in the ``X-Lingua-Instance`` response header and the
+            log (default ``HOST:PID``; a Ray Serve replica gives its replica id).
     """
 
     def __init__(
@@ -76,6 +80,7 @@ class Service:
         max_body: int = 8_000_000,
         api_key: str | None = None,
         timeout_s: float = 120.0,
+        instance: str | None = None,
     ) -> None:
         from lingua_core.registry import DEFAULT_METHOD, resolve
 
@@ -83,6 +88,7 @@ class Service:
         self.max_texts, self.max_chars, self.max_body = max_texts, max_chars, max_body
         self.api_key = api_key
         self.timeout_s = timeout_s
+        self.instance = instance or f"{socket.gethostname()}:{os.getpid()}"
         self.ready = False
         self._compressors: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -204,6 +210,12 @@ def create_app(service: Service | None = None, *, warmup: bool = True) -> Any:
 
     app = FastAPI(title="lingua-rag", lifespan=lifespan)
     app.state.service = svc
+
+    @app.middleware("http")
+    async def name_instance(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        response.headers["X-Lingua-Instance"] = svc.instance
+        return response
 
     def refuse(e: RequestError, method: str) -> Any:
         svc.counts[f"{method}|{e.status}"] += 1

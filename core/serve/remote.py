@@ -11,6 +11,7 @@ compressor: ``LinguaCompressor(endpoint="http://host:8000", method="...", rate=0
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import threading
 import time
@@ -22,6 +23,16 @@ from lingua_core.result import CompressionResult
 
 #: Environment variable holding the API key when none is given.
 API_KEY_ENV = "LINGUA_API_KEY"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (``localhost``, 127.0.0.0/8, ``::1``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class RemoteError(RuntimeError):
