@@ -8,6 +8,9 @@ goes first on ``PYTHONPATH`` through a folder that links its ``core`` as ``lingu
     PYTHONPATH=/tmp/oldpath python benchmarks/same_outputs.py /tmp/old.json
     python benchmarks/same_outputs.py /tmp/new.json --compare /tmp/old.json
 
+``SAME_OUTPUTS_TEXTS_ONLY=1`` hashes the compressed texts alone (what reaches the LLM), for a
+change that moves scores but should rarely move a selection.
+
 Inputs: NQ questions 500-503 (10 passages each) and HotpotQA records 50-52, rates 0.33 and 0.1,
 plus a 200-token total budget; every method on the embedded models (LLMLingua-2 needs a
 classifier checkpoint: its unit tests compare it on tiny models). Each result's text, spans,
@@ -60,7 +63,12 @@ def hashes() -> dict[str, str]:
     return out
 
 
+TEXTS_ONLY = os.environ.get("SAME_OUTPUTS_TEXTS_ONLY") == "1"
+
+
 def _digest(results: list) -> str:
+    if TEXTS_ONLY:  # what reaches the LLM, without the scores
+        return hashlib.sha1(json.dumps([r.text for r in results]).encode()).hexdigest()
     rows = [
         [
             r.text,

@@ -200,15 +200,17 @@ class Embedder:
         cap = resolve_batch_tokens(self.batch_tokens, loaded.device, cpu=4096, cuda=65536)
         if self.batch_size is not None:  # old spelling: a row count, this call's rows only
             cap = max(1, self.batch_size) * max(len(r) for r in rows)
-            return np.stack(self._pool_rows(loaded, cap, rows))
+            return np.stack(self._pool_rows(loaded, cap, rows, limit))
         # Concurrent callers of this encoder share batches and in-flight rows (MicroBatcher);
         # batches run on the model's worker thread, under inference_mode (LoadedModel.run).
-        batcher = batcher_for(loaded, f"embed:{cap}", lambda r: self._pool_rows(loaded, cap, r))
+        batcher = batcher_for(
+            loaded, f"embed:{cap}:{limit}", lambda r: self._pool_rows(loaded, cap, r, limit)
+        )
         return np.stack(batcher.score(rows, max_wait_ms=self.max_wait_ms))
 
     @staticmethod
     def _pool_rows(
-        loaded: LoadedModel, cap: int, rows: Sequence[tuple[int, ...]]
+        loaded: LoadedModel, cap: int, rows: Sequence[tuple[int, ...]], limit: int
     ) -> list[np.ndarray]:
         """One pooled, unit-length float32 vector per row of token ids."""
         torch = require("torch")
@@ -219,7 +221,7 @@ class Embedder:
         pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
 
         def step(batch: Sequence[int]) -> None:
-            ids, mask = pad([rows[i] for i in batch], pad_id, loaded.device)
+            ids, mask = pad([rows[i] for i in batch], pad_id, loaded.device, limit)
             hidden = loaded.model(input_ids=ids, attention_mask=mask).last_hidden_state.float()
             m = mask.unsqueeze(-1).to(hidden.dtype)
             if pooling == "cls":
@@ -235,5 +237,5 @@ class Embedder:
             for b, i in enumerate(batch):
                 out[i] = vec[b].copy()
 
-        run_in_batches(order, lambda i: len(rows[i]), cap, step, loaded.run)
+        run_in_batches(order, lambda i: len(rows[i]), cap, step, loaded.run, max_width=limit)
         return out

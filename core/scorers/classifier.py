@@ -182,11 +182,18 @@ class TokenClassifierScorer:
         model = self.loaded.model
 
         def step(batch: Sequence[int]) -> None:
-            ids, mask = pad([rows[i] for i in batch], self.pad_id, self.loaded.device)
+            ids, mask = pad([rows[i] for i in batch], self.pad_id, self.loaded.device, self.max_len)
             logits = model(input_ids=ids, attention_mask=mask).logits
             probs = torch.softmax(logits.float(), dim=-1)[..., 1].cpu().numpy()
             for b, i in enumerate(batch):
                 out[i] = probs[b, 1 : len(rows[i]) - 1].copy()
 
-        run_in_batches(order, lambda i: len(rows[i]), self.batch_tokens, step, self.loaded.run)
+        run_in_batches(
+            order,
+            lambda i: len(rows[i]),
+            self.batch_tokens,
+            step,
+            self.loaded.run,
+            max_width=self.max_len,
+        )
         return out

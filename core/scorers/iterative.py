@@ -122,6 +122,7 @@ def iterative_scores(
         scorer.batch_tokens,
         step,
         scorer.loaded.run,
+        bucket=False,
     )
     return scores, keeps
 

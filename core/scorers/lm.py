@@ -83,6 +83,7 @@ class CausalLMScorer:
         max_pos = getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", 0)
         limit = (max_pos - 1) if max_pos else window
         self.window = max(2, min(window, limit))
+        self.max_width = int(max_pos) if max_pos else None  # padding stops at the positions
         self.context = max(0, min(context, self.window // 2))
         self.batch_tokens = resolve_batch_tokens(
             batch_tokens, loaded.device, cpu=1024, cuda=16384, at_least=self.window + 1
@@ -230,12 +231,21 @@ class CausalLMScorer:
         out: list[np.ndarray] = [np.zeros(0, dtype=np.float32)] * len(rows)
 
         def step(batch: Sequence[int]) -> None:
-            ids, mask = pad([rows[i] for i in batch], self.pad_id, self.loaded.device)
+            ids, mask = pad(
+                [rows[i] for i in batch], self.pad_id, self.loaded.device, self.max_width
+            )
             nll = self._nll(ids, mask).cpu().numpy()
             for b, i in enumerate(batch):
                 out[i] = nll[b, : len(rows[i]) - 1].copy()
 
-        run_in_batches(order, lambda i: len(rows[i]), self.batch_tokens, step, self.loaded.run)
+        run_in_batches(
+            order,
+            lambda i: len(rows[i]),
+            self.batch_tokens,
+            step,
+            self.loaded.run,
+            max_width=self.max_width,
+        )
         return out
 
     def surprisal_ids(

@@ -108,18 +108,22 @@ def test_llmlingua2_concurrent_calls_run_each_chunk_once(tiny_bert_clf_dir, nq20
     assert got == [alone[i % 10] for i in range(32)]
 
 
-def test_encoder_concurrent_calls_embed_each_text_once(nq20):
-    """The sentence encoder (the default's) embeds a passage shared by concurrent calls once;
-    vectors equal those of a call made alone."""
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_encoder_concurrent_calls_embed_each_text_once_with_the_same_bits(nq20, dtype):
+    """The sentence encoder (the default's) embeds a passage shared by concurrent calls once,
+    and a vector does not depend on its batch-mates, in bf16 too (rows padded to a multiple of
+    8 and batched by padded length): concurrent results are bit-identical to calls made alone."""
     from lingua_core.embed import Embedder
 
     passages = nq20[:10]
-    alone = Embedder(cache_size=0, max_wait_ms=0).embed(passages)
-    shared = Embedder(cache_size=0, max_wait_ms=5)
+    solo = Embedder(dtype=dtype, cache_size=0, max_wait_ms=0)
+    alone = np.stack([solo.embed([p])[0] for p in passages])
+    np.testing.assert_array_equal(solo.embed(nq20)[:10], alone)  # batched with 10 others
+    shared = Embedder(dtype=dtype, cache_size=0, max_wait_ms=5)
     shared.embed(["warm the batcher up"])
     batcher = _batcher(shared.loaded(), "embed:")
     before = dict(batcher.stats)
     got = _together(16, lambda i: shared.embed([passages[i % 10]])[0])
     assert batcher.stats["rows"] - before["rows"] == 10
     for i, v in enumerate(got):
-        np.testing.assert_allclose(v, alone[i % 10], rtol=0, atol=1e-6)
+        np.testing.assert_array_equal(v, alone[i % 10])

@@ -353,10 +353,13 @@ def test_blocks_of_a_long_text_are_balanced(tiny_llama_dir, nq20):
     n = c.token_counter.count([text])[0]
     assert 70 < n < 126  # two blocks of at most 63 tokens
     widths = []
-    handle = c._loaded().model.base_model.register_forward_pre_hook(
-        lambda _m, a, k: widths.append(k.get("input_ids", a[0] if a else None).shape[1]),
-        with_kwargs=True,
-    )
+
+    def real_length(_m, a, k):  # padding (to a multiple of 8) excluded
+        mask = k.get("attention_mask")
+        ids = k.get("input_ids", a[0] if a else None)
+        widths.append(ids.shape[1] if mask is None else int(mask.sum(-1).max()))
+
+    handle = c._loaded().model.base_model.register_forward_pre_hook(real_length, with_kwargs=True)
     try:
         c.compress([text], rate=0.5)
     finally:
