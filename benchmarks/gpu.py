@@ -275,7 +275,7 @@ def run_ours(
     tokens, _ = model_tokens(folder, calls)
     out = row(f"lingua {method}", folder.name, dtype, bt, lat, tokens)
     out["peak_mb"] = _peak_mb(device)
-    del comp
+    comp = None  # free the model before the next row
     clear_models()
     return out
 
@@ -297,7 +297,7 @@ def run_reference(folder: Path, calls: list[list[str]], device: str, assets: Pat
     tokens, _ = model_tokens(folder, calls)
     out = row("reference llmlingua 0.2.2", folder.name, "float32", "-", lat, tokens)
     out["peak_mb"] = _peak_mb(device)
-    del comp
+    comp = None  # free the model before the next row
     return out
 
 

@@ -4,12 +4,11 @@ The pooling is the model's own: read from its sentence-transformers configuratio
 (``modules.json`` and ``1_Pooling/config.json``: mean, CLS, max or last-token pooling) when the
 folder has one, mean pooling over the attention mask otherwise; vectors are L2-normalised, so a
 dot product is a cosine. Texts are tokenized once, sorted by length and run in batches capped in
-padded tokens (dynamic padding: a batch is as long as its longest text), every batch on the
-model's worker (:meth:`lingua_core.models.LoadedModel.run`). Repeated texts within a call are
-embedded once, and a repeated call (the same texts: a rate sweep, a retry) comes from an LRU
-cache. Texts are not cached one by one across calls: a text's vector depends on the other texts
-of its batch in the last bits (the kernels differ by shape, ~1e-7), and a result must not depend
-on which other call ran first (threads sharing a compressor get the sequential results). Used
+padded tokens (rows padded to a multiple of 8 and batched by padded length, so that a vector is
+bit-identical whatever its batch-mates), every batch on the model's worker
+(:meth:`lingua_core.models.LoadedModel.run`), through the encoder's micro-batcher: concurrent
+calls share batches and texts in flight. Repeated texts within a call are embedded once, and a
+repeated call (the same texts: a rate sweep, a retry) comes from an LRU cache. Used
 by the embedding methods, the RAG demo and the framework embedding classes.
 """
 
@@ -97,6 +96,26 @@ def check_encoder(loaded: LoadedModel) -> None:
             "model= an embedding model folder or hub id (e.g. all-MiniLM-L6-v2)."
         )
         raise ValueError(msg)
+
+
+def _truncated(tok: Any, texts: list[str], limit: int) -> list[tuple[int, ...]]:
+    """Token ids of each text with special tokens, cut to ``limit`` as ``truncation=True`` does.
+
+    The tokenizer's own truncation is a setting on the shared Rust tokenizer, not an argument:
+    a thread that turns it on truncates another thread's token counts (measured: 204 of 3,000
+    concurrent counts wrong). So the tokenizer is called with the settings every other caller
+    uses and the rows are cut here, keeping the leading and trailing special tokens.
+    """
+    enc = tok(texts, add_special_tokens=True, return_special_tokens_mask=True, verbose=False)
+    rows = []
+    for ids, special in zip(enc["input_ids"], enc["special_tokens_mask"]):
+        if len(ids) > limit:
+            lead = next((i for i, s in enumerate(special) if not s), len(special))
+            trail = next((i for i, s in enumerate(reversed(special)) if not s), 0)
+            body = ids[lead : len(ids) - trail][: max(0, limit - lead - trail)]
+            ids = ids[:lead] + body + ids[len(ids) - trail :]
+        rows.append(tuple(ids))
+    return rows
 
 
 class Embedder:
@@ -195,8 +214,7 @@ class Embedder:
     def _forward(self, loaded: LoadedModel, texts: list[str]) -> np.ndarray:
         tok = loaded.tokenizer
         limit = min(self.max_length, int(getattr(tok, "model_max_length", 10**6) or 10**6))
-        enc = tok(texts, truncation=True, max_length=limit, add_special_tokens=True)
-        rows = [tuple(ids) for ids in enc["input_ids"]]
+        rows = _truncated(tok, texts, limit)
         cap = resolve_batch_tokens(self.batch_tokens, loaded.device, cpu=4096, cuda=65536)
         if self.batch_size is not None:  # old spelling: a row count, this call's rows only
             cap = max(1, self.batch_size) * max(len(r) for r in rows)

@@ -7,7 +7,8 @@ the caller waits for that result. The first caller to find no batch forming beco
 pending row in one call (which the scorer splits into ``batch_tokens``-capped forwards on the
 model's worker thread) and hands each caller its rows; a caller that arrives while a batch runs
 joins the next one. With ``max_wait_ms=0`` nobody waits, but identical in-flight rows are still
-computed once.
+computed once. The results of the last ``keep`` rows stay at hand, so a caller that asks for a
+row just finished for another (before that caller's own caches have it) does not compute it again.
 
 A failing batch is retried row by row, so one bad request (an out-of-memory row, say) fails
 alone and its batch-mates get their results. Results do not depend on who shares a batch:
@@ -22,6 +23,8 @@ from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
+from lingua_core._lru import LRU
+
 Compute = Callable[[Sequence[Any]], list[Any]]
 
 
@@ -31,18 +34,20 @@ class MicroBatcher:
     Args:
         compute: Scores a list of rows; returns one result per row, in order.
         max_rows: Most rows one merged call takes (the rest wait for the next).
+        keep: Results of this many recently computed rows kept for later callers (0: none).
     """
 
-    def __init__(self, compute: Compute, *, max_rows: int = 4096) -> None:
+    def __init__(self, compute: Compute, *, max_rows: int = 4096, keep: int = 2048) -> None:
         self.compute = compute
         self.max_rows = max_rows
+        self._done = LRU(keep)
         self._lock = threading.Lock()
         self._pending: dict[Hashable, Future[Any]] = {}  # waiting for a batch
         self._running: dict[Hashable, Future[Any]] = {}  # in the batch being computed
         self._leader = False
-        #: Rows computed, merged calls made and rows served from in-flight work (for tests and
-        #: benchmarks).
-        self.stats = {"rows": 0, "calls": 0, "shared": 0}
+        #: Rows computed, merged calls made, rows served from in-flight work and rows served
+        #: from recent results (for tests and benchmarks).
+        self.stats = {"rows": 0, "calls": 0, "shared": 0, "recent": 0}
 
     def score(self, rows: Sequence[Hashable], *, max_wait_ms: float = 2.0) -> list[Any]:
         """The results of ``rows`` (duplicates and rows in flight for others computed once).
@@ -55,7 +60,11 @@ class MicroBatcher:
         with self._lock:
             for row in rows:
                 fut = self._running.get(row) or self._pending.get(row)
-                if fut is None:
+                if fut is None and row in self._done:
+                    fut = Future()
+                    fut.set_result(self._done.get(row))
+                    self.stats["recent"] += 1
+                elif fut is None:
                     fut = Future()
                     self._pending[row] = fut
                 else:
@@ -66,6 +75,11 @@ class MicroBatcher:
         if lead:
             self._lead(max_wait_ms)
         return [f.result() for f in futures]
+
+    def forget(self) -> None:
+        """Drop the recent results (rows in flight are unaffected)."""
+        with self._lock:
+            self._done.clear()
 
     def _lead(self, max_wait_ms: float) -> None:
         try:
@@ -105,6 +119,7 @@ class MicroBatcher:
             return
         self.stats["rows"] += len(keys)
         for k, r in zip(keys, results):
+            self._done[k] = r
             batch[k].set_result(r)
 
 

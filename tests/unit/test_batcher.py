@@ -61,6 +61,17 @@ def test_a_failing_row_fails_its_own_request_only():
     assert out[1:] == [[5]] * 7
 
 
+def test_a_row_just_finished_for_another_caller_is_not_computed_again():
+    calls = []
+    b = MicroBatcher(lambda rows: calls.append(list(rows)) or [len(r) for r in rows], keep=2)
+    assert b.score(["aa", "b"], max_wait_ms=0) == [2, 1]
+    assert b.score(["b", "ccc"], max_wait_ms=0) == [1, 3]
+    assert calls == [["aa", "b"], ["ccc"]] and b.stats["recent"] == 1
+    b.score(["dddd"], max_wait_ms=0)  # keep=2: "aa" is forgotten first
+    b.score(["aa"], max_wait_ms=0)
+    assert calls[-1] == ["aa"]
+
+
 def test_no_wait_still_dedupes_identical_rows_in_one_call():
     calls = []
     b = MicroBatcher(lambda rows: calls.append(list(rows)) or [1] * len(rows))
@@ -82,6 +93,7 @@ def test_32_concurrent_calls_on_10_passages_score_each_passage_once(
     shared = get_compressor("selective_context", **opts)
     facts = shared._loaded().facts
     (batcher,) = [v for k, v in facts.items() if k.startswith("batcher:lm-nll")]
+    batcher.forget()  # the calls made alone left their rows' results at hand
     before = dict(batcher.stats)
     got = _together(32, lambda i: shared.compress([passages[i % 10]], rate=0.5)[0])
     assert batcher.stats["rows"] - before["rows"] == 10  # each passage's row through the model once
@@ -102,6 +114,7 @@ def test_llmlingua2_concurrent_calls_run_each_chunk_once(tiny_bert_clf_dir, nq20
     shared = get_compressor("llmlingua2", **opts)
     shared.compress(["warm the batcher up"], rate=0.5)
     batcher = _batcher(shared._loaded(), "tc-keep")
+    batcher.forget()
     before = dict(batcher.stats)
     got = _together(32, lambda i: shared.compress([passages[i % 10]], rate=0.5)[0])
     assert batcher.stats["rows"] - before["rows"] == 10
@@ -122,8 +135,47 @@ def test_encoder_concurrent_calls_embed_each_text_once_with_the_same_bits(nq20, 
     shared = Embedder(dtype=dtype, cache_size=0, max_wait_ms=5)
     shared.embed(["warm the batcher up"])
     batcher = _batcher(shared.loaded(), "embed:")
+    batcher.forget()
     before = dict(batcher.stats)
     got = _together(16, lambda i: shared.embed([passages[i % 10]])[0])
     assert batcher.stats["rows"] - before["rows"] == 10
     for i, v in enumerate(got):
         np.testing.assert_array_equal(v, alone[i % 10])
+
+
+def test_embedding_does_not_truncate_other_threads_token_counts():
+    """The encoder's truncation must not leak into a concurrent count on the same tokenizer
+    (the Rust tokenizer's truncation is shared state: turning it on truncated 204 of 3,000
+    concurrent counts before the embedder cut rows itself)."""
+    from lingua_core.embed import Embedder
+    from lingua_core.tokens import HFTokenCounter
+
+    embedder = Embedder(max_length=16, cache_size=0, max_wait_ms=0)
+    tok = embedder.loaded().tokenizer
+    counter = HFTokenCounter(tok)
+    texts = ["word " * 300, "another long text " * 60]
+    want = counter.count(texts)
+    assert min(want) > 16
+    embedder.embed(texts)
+    assert tok.backend_tokenizer.truncation is None  # the shared setting is left alone
+    stop = threading.Event()
+
+    def embed_forever() -> None:
+        while not stop.is_set():
+            embedder.embed(texts)
+
+    worker = threading.Thread(target=embed_forever)
+    worker.start()
+    try:
+        wrong = sum(counter.count(texts) != want for _ in range(300))
+    finally:
+        stop.set()
+        worker.join()
+    assert wrong == 0
+    from transformers import AutoTokenizer
+
+    from lingua_core.embed import _truncated
+
+    own = AutoTokenizer.from_pretrained(embedder.loaded().source)  # truncation as HF does it
+    ref = own(texts, truncation=True, max_length=16)["input_ids"]
+    assert _truncated(tok, texts, 16) == [tuple(r) for r in ref]
