@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
 
 import numpy as np
 
+from lingua_core.models.rows import call_rows
 from lingua_core.options import (
     MethodOptions,
     Option,
@@ -26,6 +27,7 @@ from lingua_core.options import (
 from lingua_core.outcome import CallContext, TextOutcome
 from lingua_core.result import CompressionResult, join_results
 from lingua_core.select import select, unit_costs
+from lingua_core.stored import score_texts, stored_rows
 from lingua_core.text import Units, assemble
 from lingua_core.tokens import TokenCounter, get_token_counter
 
@@ -80,6 +82,8 @@ class Compressor(Generic[OptionsT]):
         trust_remote_code: Allow code from a model repository to run (off by default).
         allow_pickle: Allow weights in pickle format (``pytorch_model.bin``), which can run code
             when loaded; off by default: weights load from safetensors only.
+        cache_dir: Folder of a persistent score cache shared by processes
+            (:mod:`lingua_core.models.row_cache`); ``None``: ``$LINGUA_SCORE_CACHE``, else off.
         **options: Method options; defaults for every call (the fields of
             :attr:`options_class`).
 
@@ -103,6 +107,8 @@ class Compressor(Generic[OptionsT]):
     question_aware: ClassVar[bool] = False
     #: Whether the method takes ``rate="auto"`` (keeps what is relevant, reports the rate).
     supports_auto_rate: ClassVar[bool] = False
+    #: Whether :meth:`score` can store the method's query-independent scores.
+    stores_scores: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -116,6 +122,7 @@ class Compressor(Generic[OptionsT]):
         token_counter: Any = None,
         trust_remote_code: bool = False,
         allow_pickle: bool = False,
+        cache_dir: str | None = None,
         **options: Any,
     ) -> None:
         if not self.uses_model and (model is not None or model_kwargs):
@@ -127,6 +134,7 @@ class Compressor(Generic[OptionsT]):
         self.model_kwargs = dict(model_kwargs or {})
         self.trust_remote_code = bool(trust_remote_code)
         self.allow_pickle = bool(allow_pickle)
+        self.cache_dir = cache_dir
         self._token_counter_spec = token_counter
         self._counter: TokenCounter | None = None
         self._lock = threading.Lock()
@@ -199,6 +207,7 @@ class Compressor(Generic[OptionsT]):
         query: str | None = None,
         rate: float | Literal["auto"] | None = None,
         target_tokens: int | None = None,
+        scores: Sequence[Any] | None = None,
         **options: Any,
     ) -> list[CompressionResult]:
         """Compress each text; one result per input, in the same order.
@@ -209,6 +218,9 @@ class Compressor(Generic[OptionsT]):
             rate: Fraction of tokens to keep, in (0, 1]; or ``"auto"`` where the method
                 supports it (it keeps what is relevant; ``result.rate`` reports the rate).
             target_tokens: Total budget in tokens across all texts.
+            scores: Stored scores (:meth:`score`), one payload or ``None`` per text: their rows
+                are not computed again; a payload that does not match is ignored with a
+                warning.
             **options: Per-call overrides of the method options.
 
         Returns:
@@ -221,6 +233,12 @@ class Compressor(Generic[OptionsT]):
             ValueError: For an invalid rate or budget, both given, or an unknown option.
         """
         items = validate_texts(texts)
+        rows = stored_rows(self, items, scores)
+        if rows is not None:
+            with call_rows(rows):
+                return self.compress(
+                    items, query=query, rate=rate, target_tokens=target_tokens, **options
+                )
         self._check_auto(rate, target_tokens)
         validate_budget(None if rate == "auto" else rate, target_tokens)
         if query is not None and not isinstance(query, str):
@@ -274,6 +292,28 @@ class Compressor(Generic[OptionsT]):
                     relevance=kept[j].relevance,
                 )
         return [r for r in results if r is not None]
+
+    def score(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+        """Stored scores: each text's query-independent scores, as a JSON-safe payload.
+
+        Compute them once (when the corpus is indexed), keep them with each document
+        (:func:`lingua_core.stored.dumps` makes one string of a payload) and pass them back as
+        ``compress(texts, scores=...)``: the rows they hold are not computed again, and the
+        result equals the online one.
+
+        Raises:
+            ValueError: For a method whose scores all depend on the query (naming those that
+                store scores).
+        """
+        return score_texts(self, validate_texts(texts))
+
+    def _model_fingerprints(self) -> list[str]:
+        """Fingerprints of the models whose rows :meth:`score` stores."""
+        return []
+
+    def _scoring_call(self, text: str) -> None:
+        """Run the method's query-independent scoring of ``text`` (under a recording call)."""
+        self.compress([text], rate=0.5)
 
     def _check_auto(self, rate: Any, target_tokens: Any) -> None:
         if not (isinstance(rate, str) and rate == "auto"):

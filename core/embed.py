@@ -26,6 +26,7 @@ from lingua_core._deps import require
 from lingua_core._lru import LRU
 from lingua_core.models import LoadedModel, load_encoder
 from lingua_core.models.batcher import batcher_for
+from lingua_core.models.rows import current_call_rows, row_key
 from lingua_core.scorers._batching import pad, resolve_batch_tokens, run_in_batches
 
 logger = logging.getLogger(__name__)
@@ -182,6 +183,13 @@ class Embedder:
             loaded.facts["pooling"] = read_pooling(loaded.source)
         return loaded
 
+    def row_key(self, text: str) -> str:
+        """The key of ``text``'s row (see :mod:`lingua_core.models.rows`)."""
+        loaded = self.loaded()
+        tok = loaded.tokenizer
+        limit = min(self.max_length, int(getattr(tok, "model_max_length", 10**6) or 10**6))
+        return row_key("embed", _truncated(tok, [text], limit)[0])
+
     @property
     def dim(self) -> int:
         """Size of one embedding."""
@@ -195,7 +203,9 @@ class Embedder:
         """
         loaded = self.loaded()
         items = tuple(texts)
-        hit: np.ndarray | None = self._cache.get(items)
+        ctx = current_call_rows()
+        recording = ctx is not None and ctx.recording  # score(): every row must reach the record
+        hit: np.ndarray | None = None if recording else self._cache.get(items)
         if hit is not None:
             again: np.ndarray = hit.copy()
             return again

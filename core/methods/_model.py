@@ -34,6 +34,11 @@ class ModelCompressor(Compressor[M]):
         self._loaded()
         super().warmup()
 
+    def _model_fingerprints(self) -> list[str]:
+        from lingua_core.models.rows import model_fingerprint
+
+        return [model_fingerprint(self._loaded())]
+
     def _default_counter(self) -> TokenCounter:
         name = self.default_model_name if self.model is None else str(self.model)
         return HFTokenCounter(self._loaded().tokenizer, name=name)

@@ -174,6 +174,7 @@ class CoarseToFineCompressor(EmbeddingCompressor[CoarseToFineOptions]):
     default_rate = 0.5
     supports_auto_rate = True
     options_class = CoarseToFineOptions
+    scoring_overrides = {"multi_hop": False}  # noqa: RUF012 - read only
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -71,6 +71,9 @@ class EncoderOptions(MethodOptions):
 
 E = TypeVar("E", bound=EncoderOptions)
 
+#: The question of :meth:`EmbeddingCompressor.score`'s scoring call (its own row is not stored).
+_SCORING_QUERY = "scoring"
+
 
 class EmbeddingCompressor(Compressor[E]):
     """A compressor that scores with a sentence-embedding model, loaded once and shared.
@@ -81,6 +84,9 @@ class EmbeddingCompressor(Compressor[E]):
 
     uses_model = True
     question_aware = True
+    stores_scores = True
+    #: Option overrides of the scoring call of :meth:`score` (no query-dependent passes).
+    scoring_overrides: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -110,6 +116,22 @@ class EmbeddingCompressor(Compressor[E]):
                         allow_pickle=self.allow_pickle,
                     )
         return self._embedder_obj
+
+    def _model_fingerprints(self) -> list[str]:
+        from lingua_core.models.rows import model_fingerprint
+
+        return [model_fingerprint(self.embedder().loaded())]
+
+    def _scoring_call(self, text: str) -> None:
+        """Embed ``text``'s units as a call would; the placeholder question's row is dropped."""
+        from lingua_core.models.rows import current_call_rows
+
+        self.compress([text], query=_SCORING_QUERY, rate=0.5, **self.scoring_overrides)
+        ctx = current_call_rows()
+        if ctx is not None and ctx.recorded:
+            drop = self.embedder().row_key(_SCORING_QUERY)
+            for rows in ctx.recorded.values():
+                rows.pop(drop, None)
 
     def warmup(self) -> None:
         """Load the encoder and the token counter now."""

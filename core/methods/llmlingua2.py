@@ -133,6 +133,7 @@ class LLMLingua2Compressor(ModelCompressor[LLMLingua2Options]):
     description = "Keep-probability per word from a token-classification encoder (BERT, XLM-R)."
     default_model_name = HUB_IDS["xlm-roberta"]
     options_class = LLMLingua2Options
+    stores_scores = True
 
     def _loaded(self) -> LoadedModel:
         model = self.model if self.model is not None else HUB_IDS["xlm-roberta"]

@@ -16,6 +16,7 @@ import numpy as np
 
 from lingua_core._lru import LRU
 from lingua_core.methods._lm import CausalLMCompressor, LMOptions
+from lingua_core.models.rows import current_call_rows
 from lingua_core.options import budget_scope_option, option, unit_option
 from lingua_core.scorers.lm import TokenScores
 from lingua_core.text import Units, assign_to_units, merge_overlapping, segment
@@ -46,6 +47,7 @@ class SelectiveContextCompressor(CausalLMCompressor[SelectiveContextOptions]):
     description = "Self-information of tokens, phrases or sentences under a small causal LM."
     default_rate = 0.5
     options_class = SelectiveContextOptions
+    stores_scores = True
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -55,6 +57,9 @@ class SelectiveContextCompressor(CausalLMCompressor[SelectiveContextOptions]):
         """Token surprisal of each text; cached, since it does not depend on the rate."""
         scorer = self._scorer(opts)
         keys = [(t, scorer.window, scorer.context, scorer.start_id) for t in texts]
+        ctx = current_call_rows()
+        if ctx is not None and ctx.recording:  # score(): every row must reach the record
+            return scorer.surprisal(texts)  # type: ignore[no-any-return]
         out: list[TokenScores | None] = [self._cache.get(k) for k in keys]
         todo = [i for i, x in enumerate(out) if x is None]
         if todo:

@@ -24,6 +24,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from lingua_core._lru import LRU
+from lingua_core.models.rows import current_call_rows, model_fingerprint, row_key
 
 Compute = Callable[[Sequence[Any]], list[Any]]
 
@@ -37,8 +38,18 @@ class MicroBatcher:
         keep: Results of this many recently computed rows kept for later callers (0: none).
     """
 
-    def __init__(self, compute: Compute, *, max_rows: int = 4096, keep: int = 2048) -> None:
+    def __init__(
+        self,
+        compute: Compute,
+        *,
+        max_rows: int = 4096,
+        keep: int = 2048,
+        kind: str = "rows",
+        fingerprint: Callable[[], str] | None = None,
+    ) -> None:
         self.compute = compute
+        self.kind = kind
+        self._fingerprint = fingerprint
         self.max_rows = max_rows
         self._done = LRU(keep)
         self._lock = threading.Lock()
@@ -52,9 +63,27 @@ class MicroBatcher:
     def score(self, rows: Sequence[Hashable], *, max_wait_ms: float = 2.0) -> list[Any]:
         """The results of ``rows`` (duplicates and rows in flight for others computed once).
 
+        Rows that the call's stored scores or score cache hold
+        (:func:`lingua_core.models.rows.current_call_rows`) are not computed.
+
         Raises:
             Exception: Whatever computing one of the caller's own rows raised.
         """
+        ctx = current_call_rows()
+        if ctx is None or self._fingerprint is None:
+            return self._score(rows, max_wait_ms)
+        fp = self._fingerprint()
+        keys = [row_key(self.kind, r) for r in rows]
+        found = ctx.lookup(fp, list(dict.fromkeys(keys)))
+        todo = {k: r for k, r in zip(keys, rows) if k not in found}
+        if todo:
+            fresh = dict(zip(todo, self._score(list(todo.values()), max_wait_ms)))
+            ctx.computed(fp, fresh)
+            found.update(fresh)
+        ctx.used(fp, found)
+        return [found[k] for k in keys]
+
+    def _score(self, rows: Sequence[Hashable], max_wait_ms: float) -> list[Any]:
         futures: list[Future[Any]] = []
         lead = False
         with self._lock:
@@ -124,12 +153,20 @@ class MicroBatcher:
 
 
 def batcher_for(loaded: Any, name: str, compute: Compute) -> MicroBatcher:
-    """The model's batcher called ``name`` (created on first use with ``compute``)."""
+    """The model's batcher called ``name`` (created on first use with ``compute``).
+
+    The part of ``name`` before the first ``:`` is the kind of its rows, in row keys: batchers
+    whose names differ after it (a batch size) compute the same results.
+    """
     facts = loaded.facts
     key = f"batcher:{name}"
     with _CREATE:
         if key not in facts:
-            facts[key] = MicroBatcher(compute)
+            facts[key] = MicroBatcher(
+                compute,
+                kind=name.split(":")[0],
+                fingerprint=lambda: model_fingerprint(loaded),
+            )
     batcher: MicroBatcher = facts[key]
     return batcher
 

@@ -203,8 +203,10 @@ def test_embedder_caches_and_batches_by_length():
         again = emb.embed([*texts, texts[0]])
         assert shapes == []  # a repeated call: all from the cache
         assert np.array_equal(again, first)
-        emb.embed(texts[:2])
-        assert shapes  # other calls are embedded in their own batches (no per-text reuse)
+        part = emb.embed(texts[:2])  # another call: its texts' rows were just computed
+        assert shapes == [] and np.array_equal(part, first[:2])  # batch-invariant, so reused
+        emb.embed(["a text not seen before"])
+        assert shapes
     finally:
         handle.remove()
 

@@ -1,0 +1,201 @@
+"""Stored scores: the query-independent part of a method's scoring, computed once per text.
+
+:meth:`Compressor.score <lingua_core.base.Compressor.score>` returns one payload per text, a
+JSON-safe dict (``json.dumps`` works on it as returned; :func:`dumps` gives the one string a
+vector store's metadata takes)::
+
+    {"format": "lingua-scores", "version": 1, "method": "llmlingua2",
+     "fingerprint": "…",                  # method + the models' fingerprints
+     "rows": {MODEL_FINGERPRINT: {ROW_KEY: BASE64_FLOAT32, ...}}}
+
+A row is one forward row of the text (a classifier chunk, an LM window, an embedded sentence)
+and its values are exactly the float32 results the scorer computes online, so selection from
+stored scores equals online selection (forwards are batch-invariant). Offsets are not stored:
+they come from the tokenizer at query time, which costs microseconds and cannot disagree with
+the rows (a row key hashes the token ids).
+
+``compress(texts, scores=[...])`` brings the payloads' rows to the call; a payload that is not
+one (truncated, another version, another method or model) is ignored with a warning naming why,
+and its text is scored anew.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from lingua_core.models.rows import (
+    ENCODING_VERSION,
+    CallRows,
+    call_rows,
+    current_call_rows,
+    decode_array,
+    encode_array,
+)
+
+logger = logging.getLogger("lingua_core")
+
+FORMAT = "lingua-scores"
+#: The metadata key the framework adapters store payloads under.
+METADATA_KEY = "lingua_scores"
+
+
+def fingerprint(method: str, model_fingerprints: Sequence[str]) -> str:
+    """A payload's fingerprint: the method and the fingerprints of the models it scores with."""
+    parts = [ENCODING_VERSION, method, sorted(model_fingerprints)]
+    return hashlib.blake2b(json.dumps(parts).encode(), digest_size=8).hexdigest()
+
+
+def make_payload(
+    method: str, model_fingerprints: Sequence[str], rows: Mapping[str, Mapping[str, np.ndarray]]
+) -> dict[str, Any]:
+    """One text's payload from the rows its scoring used (by model fingerprint)."""
+    return {
+        "format": FORMAT,
+        "version": ENCODING_VERSION,
+        "method": method,
+        "fingerprint": fingerprint(method, model_fingerprints),
+        "rows": {
+            fp: {k: encode_array(v) for k, v in sorted(r.items())}
+            for fp, r in sorted(rows.items())
+            if fp in model_fingerprints
+        },
+    }
+
+
+def dumps(payload: Mapping[str, Any]) -> str:
+    """A payload as one compact JSON string (for metadata that takes scalars only)."""
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True)
+
+
+def _why_not(payload: Any, method: str, expected: str) -> str | None:
+    if not isinstance(payload, Mapping) or payload.get("format") != FORMAT:
+        return "not a lingua-scores payload"
+    if payload.get("version") != ENCODING_VERSION:
+        return f"encoding version {payload.get('version')!r}, this version reads {ENCODING_VERSION}"
+    if payload.get("method") != method:
+        return f"scored by {payload.get('method')!r}, not {method!r}"
+    if payload.get("fingerprint") != expected:
+        return "another model, dtype or device kind (fingerprint differs)"
+    if not isinstance(payload.get("rows"), Mapping):
+        return "no rows"
+    return None
+
+
+def read_payloads(
+    payloads: Sequence[Any], method: str, model_fingerprints: Sequence[str]
+) -> dict[str, dict[str, np.ndarray]]:
+    """The rows of every usable payload, by model fingerprint (the others logged and skipped).
+
+    Args:
+        payloads: One per text: a payload dict, its JSON string, or ``None`` (none stored).
+        method: The compressor's method.
+        model_fingerprints: The compressor's models' fingerprints.
+    """
+    expected = fingerprint(method, model_fingerprints)
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for i, payload in enumerate(payloads):
+        if payload is None:
+            continue
+        if isinstance(payload, (str, bytes)):
+            try:
+                payload = json.loads(payload)
+            except ValueError as e:
+                logger.warning("stored scores of text %d ignored (scored anew): %s", i, e)
+                continue
+        why = _why_not(payload, method, expected)
+        if why is None:
+            try:
+                rows = {
+                    fp: {k: decode_array(v) for k, v in r.items()}
+                    for fp, r in payload["rows"].items()
+                    if fp in model_fingerprints
+                }
+            except (ValueError, TypeError, AttributeError) as e:
+                why = f"rows do not decode ({e})"
+        if why is not None:
+            logger.warning("stored scores of text %d ignored (scored anew): %s", i, why)
+            continue
+        for fp, r in rows.items():
+            out.setdefault(fp, {}).update(r)
+    return out
+
+
+def payload_bytes_per_100_words(
+    payloads: Sequence[Mapping[str, Any]], texts: Sequence[str]
+) -> float:
+    """Size of the payloads as JSON strings, per 100 words of their texts."""
+    words = sum(len(t.split()) for t in texts)
+    return 100.0 * sum(len(dumps(p)) for p in payloads) / max(1, words)
+
+
+def _storing_methods() -> str:
+    from lingua_core.registry import METHODS, method_class
+
+    return ", ".join(m for m in sorted(METHODS) if method_class(m).stores_scores)
+
+
+def _cache(comp: Any) -> Any:
+    if not comp.uses_model:
+        return None
+    from lingua_core.models.row_cache import open_cache
+
+    return open_cache(comp.cache_dir)
+
+
+def stored_rows(comp: Any, items: Sequence[str], scores: Sequence[Any] | None) -> CallRows | None:
+    """The :class:`CallRows` a ``compress`` call runs under (``None``: nothing to bring)."""
+    if current_call_rows() is not None:  # inside score() or a call that set them up
+        return None
+    cache = _cache(comp)
+    if scores is None and cache is None:
+        return None
+    known: dict[str, dict[str, np.ndarray]] = {}
+    if scores is not None:
+        if isinstance(scores, (str, bytes, Mapping)) or len(scores) != len(items):
+            msg = f"scores must be a list with one payload (or None) per text: {len(items)} texts"
+            raise ValueError(msg)
+        if not comp.stores_scores:
+            msg = (
+                f"method {comp.method!r} stores no scores (they depend on the query); "
+                f"methods that do: {_storing_methods()}"
+            )
+            raise ValueError(msg)
+        if any(p is not None for p in scores):
+            known = read_payloads(scores, comp.method, comp._model_fingerprints())
+    return CallRows(known, cache=cache)
+
+
+def score_texts(comp: Any, items: Sequence[str]) -> list[dict[str, Any]]:
+    """:meth:`Compressor.score`: one payload per text, texts scored concurrently.
+
+    Each text is scored alone, under a recording call, so its payload holds its own rows; the
+    texts run in threads, whose forwards the model's micro-batcher merges into shared batches.
+    """
+    if not comp.stores_scores:
+        msg = (
+            f"method {comp.method!r} has no query-independent scores to store; methods "
+            f"that do: {_storing_methods()}"
+        )
+        raise ValueError(msg)
+    fps = comp._model_fingerprints()
+    cache = _cache(comp)
+
+    def one(text: str) -> dict[str, Any]:
+        rows = CallRows(record=True, cache=cache)
+        with call_rows(rows):
+            if text.strip():
+                comp._scoring_call(text)
+        return make_payload(comp.method, fps, rows.recorded or {})
+
+    if len(items) <= 1:
+        return [one(t) for t in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(min(8, len(items)), thread_name_prefix="lingua-score") as pool:
+        return list(pool.map(one, items))
