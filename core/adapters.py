@@ -24,6 +24,7 @@ except ImportError as e:  # pragma: no cover - pydantic comes with either framew
 
 from lingua_core.base import CompressionResult, Compressor, validate_budget
 from lingua_core.registry import DEFAULT_METHOD, get_compressor, resolve
+from lingua_core.stored import METADATA_KEY, dumps
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,10 @@ class CompressorLike(Protocol):
         """Load the model (or wait for the server) now."""
         ...
 
+
+#: Metadata key of a document's stored scores (a JSON string, :func:`lingua_core.stored.dumps`):
+#: written by ``LinguaDocumentTransformer(mode="score")``, read by the compressor adapters.
+SCORES_KEY = METADATA_KEY
 
 #: Metadata key under which adapters store a document's compression stats.
 STATS_KEY = "lingua"
@@ -228,6 +233,45 @@ def compress_or_pass(
     )
 
 
+@dataclass
+class Scored:
+    """What an indexing call in ``mode="score"`` produced for its texts, in input order.
+
+    Attributes:
+        extra: Metadata to add to each document: ``{"lingua_scores": JSON string}``, or
+            nothing on passthrough.
+        stats: The ``metadata["lingua"]`` dict of each input.
+    """
+
+    extra: list[dict[str, Any]]
+    stats: list[dict[str, Any]]
+
+
+def score_or_pass(settings: Any, texts: list[str]) -> Scored:
+    """Store ``texts``' scores (:meth:`Compressor.score`) under the ``on_error`` policy."""
+    method = resolve(settings.method)[0]
+    try:
+        payloads = settings.compressor.score(texts)
+    except Exception as error:
+        if settings.on_error != "passthrough":
+            raise
+        logger.warning(
+            "%s: scoring failed (%s); returning the %d input(s) without stored scores "
+            "(on_error='passthrough')",
+            type(settings).__name__,
+            error_text(error),
+            len(texts),
+            exc_info=error,
+        )
+        flag = {"error": error_text(error), "passthrough": True, "method": method}
+        return Scored([{} for _ in texts], [dict(flag) for _ in texts])
+    strings = [dumps(p) for p in payloads]
+    return Scored(
+        [{SCORES_KEY: x} for x in strings],
+        [{"method": method, "stored_scores_bytes": len(x)} for x in strings],
+    )
+
+
 #: Held by the class, not by each instance: building compressors is rare and quick to guard.
 _BUILD_LOCK = threading.Lock()
 
@@ -325,15 +369,34 @@ class LinguaSettings(pydantic.BaseModel):
             raise RuntimeError(msg)
         return built
 
-    def _compress_texts(self, texts: list[str], query: str | None) -> list[CompressionResult]:
-        return self.compressor.compress(
-            texts, query=query or None, rate=self.rate, target_tokens=self.target_tokens
+    def _compress_texts(
+        self, texts: list[str], query: str | None, scores: Sequence[Any] | None = None
+    ) -> list[CompressionResult]:
+        comp = self.compressor
+        extra: dict[str, Any] = {}
+        if (
+            scores is not None
+            and any(x is not None for x in scores)
+            and getattr(comp, "stores_scores", False)
+        ):
+            extra["scores"] = list(scores)  # stored at indexing time (LinguaDocumentTransformer)
+        return comp.compress(
+            texts, query=query or None, rate=self.rate, target_tokens=self.target_tokens, **extra
         )
 
-    def _compress_or_pass(self, texts: list[str], query: str | None, ids: Sequence[Any]) -> Outcome:
-        """Compress ``texts`` under the ``on_error`` policy (see :func:`compress_or_pass`)."""
+    def _compress_or_pass(
+        self,
+        texts: list[str],
+        query: str | None,
+        ids: Sequence[Any],
+        scores: Sequence[Any] | None = None,
+    ) -> Outcome:
+        """Compress ``texts`` under the ``on_error`` policy (see :func:`compress_or_pass`).
+
+        ``scores``: each text's stored scores (``metadata["lingua_scores"]``) or ``None``.
+        """
         return compress_or_pass(
-            lambda: self._compress_texts(texts, query),
+            lambda: self._compress_texts(texts, query, scores),
             texts,
             ids,
             method=resolve(self.method)[0],

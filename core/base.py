@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
 
 import numpy as np
 
-from lingua_core.models.rows import call_rows
+from lingua_core.models.rows import STAT_KEYS, call_rows
 from lingua_core.options import (
     MethodOptions,
     Option,
@@ -135,6 +136,7 @@ class Compressor(Generic[OptionsT]):
         self.trust_remote_code = bool(trust_remote_code)
         self.allow_pickle = bool(allow_pickle)
         self.cache_dir = cache_dir
+        self._score_stats: Counter[str] = Counter()
         self._token_counter_spec = token_counter
         self._counter: TokenCounter | None = None
         self._lock = threading.Lock()
@@ -236,9 +238,12 @@ class Compressor(Generic[OptionsT]):
         rows = stored_rows(self, items, scores)
         if rows is not None:
             with call_rows(rows):
-                return self.compress(
+                out = self.compress(
                     items, query=query, rate=rate, target_tokens=target_tokens, **options
                 )
+            with self._lock:
+                self._score_stats.update(rows.stats)
+            return out
         self._check_auto(rate, target_tokens)
         validate_budget(None if rate == "auto" else rate, target_tokens)
         if query is not None and not isinstance(query, str):
@@ -306,6 +311,18 @@ class Compressor(Generic[OptionsT]):
                 store scores).
         """
         return score_texts(self, validate_texts(texts))
+
+    def score_stats(self) -> dict[str, Any]:
+        """Rows this compressor took from stored scores and the score cache, and the hit rate.
+
+        ``{"stored": ..., "cache_hits": ..., "cache_misses": ..., "cache_hit_rate": ...}``
+        (the rate is ``None`` before any lookup).
+        """
+        with self._lock:
+            out: dict[str, Any] = {k: self._score_stats[k] for k in STAT_KEYS}
+        looked = out["cache_hits"] + out["cache_misses"]
+        out["cache_hit_rate"] = out["cache_hits"] / looked if looked else None
+        return out
 
     def _model_fingerprints(self) -> list[str]:
         """Fingerprints of the models whose rows :meth:`score` stores."""

@@ -106,7 +106,12 @@ def read_payloads(
             try:
                 payload = json.loads(payload)
             except ValueError as e:
-                logger.warning("stored scores of text %d ignored (scored anew): %s", i, e)
+                logger.warning(
+                    "stored scores of text %d ignored (scored anew): truncated or invalid "
+                    "JSON (%s)",
+                    i,
+                    e,
+                )
                 continue
         why = _why_not(payload, method, expected)
         if why is None:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lingua_core._deps import require
-from lingua_core.adapters import EVENT_NAME, STATS_KEY, LinguaSettings
+from lingua_core.adapters import EVENT_NAME, SCORES_KEY, STATS_KEY, LinguaSettings
 
 require("langchain_core")
 
@@ -57,7 +57,10 @@ class LinguaCompressor(LinguaSettings, BaseDocumentCompressor):
     ) -> tuple[list[Document], dict[str, Any]]:
         docs = list(documents)
         outcome = self._compress_or_pass(
-            [d.page_content for d in docs], query, [d.id for d in docs]
+            [d.page_content for d in docs],
+            query,
+            [d.id for d in docs],
+            [d.metadata.get(SCORES_KEY) for d in docs],
         )
         out = []
         for doc, text, stats, dropped in zip(docs, outcome.texts, outcome.stats, outcome.dropped):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from lingua_core._deps import require
-from lingua_core.adapters import STATS_KEY, LinguaSettings
+from lingua_core.adapters import STATS_KEY, LinguaSettings, score_or_pass
 from lingua_core.registry import INDEXING_METHOD, method_class
 
 require("langchain_core")
@@ -17,13 +17,18 @@ from pydantic import Field  # noqa: E402
 
 
 class LinguaDocumentTransformer(LinguaSettings, BaseDocumentTransformer):
-    """Compress documents once, before they are indexed, with a query-agnostic method.
+    """At indexing time: compress documents once, or store their scores for query time.
 
-    Same fields as :class:`langchain_lingua.LinguaCompressor`; a question-aware method
-    (``longllmlingua``) is rejected, since there is no question at indexing time. Every input
+    ``mode="compress"`` (the default) compresses with a query-agnostic method; a question-aware
+    one (``longllmlingua``) is rejected, since there is no question at indexing time.
+    ``mode="score"`` keeps every document's full text and stores the method's query-independent
+    scores in ``metadata["lingua_scores"]`` (one JSON string, which vector stores that take only
+    scalars accept); ``LinguaCompressor`` and ``LinguaPostprocessor`` with the same method and
+    model pick them up at query time and skip that scoring (the default method then embeds only
+    the question). Same fields as :class:`langchain_lingua.LinguaCompressor`. Every input
     comes back, in order, with its metadata, id and ``metadata["lingua"]`` stats. With
-    ``on_error="passthrough"``, a failed compression logs a warning and returns the inputs
-    unchanged, flagged ``metadata["lingua"]["passthrough"]`` (see ``LinguaCompressor``).
+    ``on_error="passthrough"``, a failure logs a warning and returns the inputs unchanged,
+    flagged ``metadata["lingua"]["passthrough"]`` (see ``LinguaCompressor``).
 
     Example:
         >>> from langchain_core.documents import Document
@@ -33,12 +38,32 @@ class LinguaDocumentTransformer(LinguaSettings, BaseDocumentTransformer):
 
     method: str = Field(
         INDEXING_METHOD,
-        description="A query-agnostic method name or alias (the default method needs a query).",
+        description="A query-agnostic method name or alias (the default method needs a query); "
+        "with mode='score', a method that stores scores.",
+    )
+    mode: Literal["compress", "score"] = Field(
+        "compress",
+        description="'compress': compress the documents; 'score': keep them whole and store "
+        "their scores in metadata['lingua_scores'] for query-time compression.",
     )
 
     def model_post_init(self, context: Any, /) -> None:
-        """Reject question-aware methods when the transformer is built."""
+        """Reject methods that cannot run at indexing time when the transformer is built."""
         super().model_post_init(context)
+        if self.mode == "score":
+            if not method_class(self.method).stores_scores:
+                from lingua_core.registry import available_methods
+
+                valid = [m for m in available_methods() if method_class(m).stores_scores]
+                msg = (
+                    f"method {self.method!r} has no query-independent scores to store; "
+                    f"mode='score' takes: {', '.join(valid)}"
+                )
+                raise ValueError(msg)
+            if self.endpoint is not None:
+                msg = "mode='score' stores scores of a local model: give no endpoint"
+                raise ValueError(msg)
+            return
         if method_class(self.method).question_aware:
             from lingua_core.registry import available_methods
 
@@ -56,7 +81,18 @@ class LinguaDocumentTransformer(LinguaSettings, BaseDocumentTransformer):
             Exception: What compression raised, unless ``on_error="passthrough"``.
         """
         docs = list(documents)
-        outcome = self._compress_or_pass([d.page_content for d in docs], None, [d.id for d in docs])
+        texts = [d.page_content for d in docs]
+        if self.mode == "score":
+            outcome = score_or_pass(self, texts)
+            return [
+                Document(
+                    page_content=doc.page_content,
+                    metadata={**doc.metadata, **extra, STATS_KEY: stats},
+                    id=doc.id,
+                )
+                for doc, extra, stats in zip(docs, outcome.extra, outcome.stats)
+            ]
+        outcome = self._compress_or_pass(texts, None, [d.id for d in docs])
         return [
             Document(page_content=text, metadata={**doc.metadata, STATS_KEY: stats}, id=doc.id)
             for doc, text, stats in zip(docs, outcome.texts, outcome.stats)

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from lingua_core._deps import require
-from lingua_core.adapters import EVENT_NAME, STATS_KEY, LinguaSettings
+from lingua_core.adapters import EVENT_NAME, SCORES_KEY, STATS_KEY, LinguaSettings
 
 require("llama_index.core")
 
@@ -84,6 +84,7 @@ class LinguaPostprocessor(LinguaSettings, BaseNodePostprocessor):
             [nodes[i].node.get_content(metadata_mode=MetadataMode.NONE) for i in todo],
             query,
             [nodes[i].node.node_id for i in todo],
+            [nodes[i].node.metadata.get(SCORES_KEY) for i in todo],
         )
         by_index = {
             i: (text, stats, dropped)
@@ -102,9 +103,10 @@ class LinguaPostprocessor(LinguaSettings, BaseNodePostprocessor):
                 node.set_content(text)
             # model_copy is shallow: new containers so the input node is left untouched.
             node.metadata = {**node.metadata, STATS_KEY: stats}
+            hidden = [STATS_KEY] + ([SCORES_KEY] if SCORES_KEY in node.metadata else [])
             for attr in ("excluded_llm_metadata_keys", "excluded_embed_metadata_keys"):
-                keys = list(getattr(node, attr))
-                setattr(node, attr, keys if STATS_KEY in keys else [*keys, STATS_KEY])
+                keys = list(getattr(node, attr))  # neither reaches the LLM or the embedder
+                setattr(node, attr, keys + [k for k in hidden if k not in keys])
             out.append(NodeWithScore(node=node, score=item.score))
         dispatcher.event(LinguaCompressionEvent(stats=outcome.call))
         return out

@@ -30,6 +30,8 @@ import numpy as np
 
 #: Version of the stored-scores encoding (part of every fingerprint).
 ENCODING_VERSION = 1
+#: The counters of :attr:`CallRows.stats`.
+STAT_KEYS = ("stored", "cache_hits", "cache_misses")
 
 
 def row_key(kind: str, row: Hashable) -> str:
@@ -123,7 +125,7 @@ class CallRows:
         self.recorded: dict[str, dict[str, np.ndarray]] | None = {} if record else None
         self.cache = cache
         #: Rows served from stored scores and from the cache (the call's stats).
-        self.stats = {"stored": 0, "cache_hits": 0, "cache_misses": 0}
+        self.stats = dict.fromkeys(STAT_KEYS, 0)
 
     @property
     def recording(self) -> bool:
