@@ -27,7 +27,7 @@ from lingua_core.options import (
 )
 from lingua_core.outcome import CallContext, TextOutcome
 from lingua_core.result import CompressionResult, join_results
-from lingua_core.select import select, unit_costs
+from lingua_core.select import select, unit_costs_many
 from lingua_core.stored import score_texts, stored_rows
 from lingua_core.text import Units, assemble
 from lingua_core.tokens import TokenCounter, get_token_counter
@@ -382,7 +382,7 @@ class Compressor(Generic[OptionsT]):
         """
         units = [self._segment(t, opts) for t in texts]
         counter = self.token_counter
-        costs = [unit_costs(t, u, counter) for t, u in zip(texts, units)]
+        costs = unit_costs_many(texts, units, counter)
         budgets = self._budgets(n_tokens, rate, target_tokens)
         if all(b >= n for b, n in zip(budgets, n_tokens)):
             keeps = [np.ones(len(u), dtype=bool) for u in units]  # everything fits: no scoring

@@ -22,14 +22,27 @@ from collections.abc import Sequence
 import numpy as np
 
 from lingua_core.text import Units, assign_to_units
-from lingua_core.tokens import TokenCounter
+from lingua_core.tokens import TokenCounter, token_ends_many
 
 SCOPES = ("text", "global")
 RULES = ("budget", "threshold")
 
 
+def unit_costs_many(
+    texts: Sequence[str], units: Sequence[Units], counter: TokenCounter
+) -> list[np.ndarray]:
+    """:func:`unit_costs` of several texts, tokenized in one call where the counter allows."""
+    ends = token_ends_many(counter, texts)
+    return [unit_costs(t, u, counter, ends=e) for t, u, e in zip(texts, units, ends)]
+
+
 def unit_costs(
-    text: str, units: Units, counter: TokenCounter, *, standalone: bool = False
+    text: str,
+    units: Units,
+    counter: TokenCounter,
+    *,
+    standalone: bool = False,
+    ends: np.ndarray | None = None,
 ) -> np.ndarray:
     """Tokens of ``counter`` held by each unit.
 
@@ -37,13 +50,15 @@ def unit_costs(
     tokens that end in whitespace between units (e.g. a newline token) are charged to the next
     unit, since runs are rejoined with whitespace anyway: the costs add up to the text's tokens.
     ``standalone=True`` counts each unit's own text on its own (how LLMLingua-2 weighs words).
+    ``ends``: the text's token ends, if already known (:func:`token_ends_many`).
     """
     costs = np.zeros(len(units), dtype=np.int64)
     if len(units) == 0:
         return costs
     if standalone:
         return np.asarray(counter.count(units.texts(text)), dtype=np.int64)
-    ends = counter.token_ends(text)
+    if ends is None:
+        ends = counter.token_ends(text)
     if ends.size == 0:
         return costs
     pos = ends - 1

@@ -107,6 +107,13 @@ class HFTokenCounter:
         return _spread_by_words(text, self.tokenizer.tokenize)
 
 
+def token_ends_many(counter: TokenCounter, texts: Sequence[str]) -> list[np.ndarray]:
+    """``counter.token_ends`` of each text; one tokenizer call for a fast HF tokenizer."""
+    if isinstance(counter, HFTokenCounter) and counter._fast and len(texts) > 1:
+        return [ends for _, _, ends in encode_with_offsets(counter.tokenizer, texts)[1]]
+    return [counter.token_ends(t) for t in texts]
+
+
 class TiktokenCounter:
     """Counts with a tiktoken encoding."""
 

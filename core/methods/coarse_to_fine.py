@@ -49,7 +49,7 @@ from lingua_core.methods.embedding import EmbeddingCompressor, EncoderOptions
 from lingua_core.options import flag, is_int, option
 from lingua_core.outcome import CallContext, TextOutcome
 from lingua_core.rank import FUSIONS, bm25_scores, fuse
-from lingua_core.select import select, unit_costs
+from lingua_core.select import select, unit_costs_many
 from lingua_core.text import (
     Units,
     assemble,
@@ -239,7 +239,7 @@ class CoarseToFineCompressor(EmbeddingCompressor[CoarseToFineOptions]):
             )
 
         counter = self.token_counter
-        costs = np.concatenate([unit_costs(t, u, counter) for t, u in zip(texts, units)])
+        costs = np.concatenate(unit_costs_many(texts, units, counter))
         if rate == "auto":
             lo, hi = float(score.min()), float(score.max())
             keep = score >= lo + float(opts.auto_threshold) * (hi - lo)
