@@ -143,9 +143,11 @@ def _build_parser() -> argparse.ArgumentParser:
         help="survived (answer in the compressed context, default), or a reader metric: "
         "answer_in_output, exact_match, f1 (runs made with --reader)",
     )
+    from lingua_core.corpus import register as register_corpus
     from lingua_core.serve.cli import register as register_serve
 
     register_serve(sub)
+    register_corpus(sub)
     for plugin in _plugins():
         plugin(sub)
     return p

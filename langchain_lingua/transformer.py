@@ -83,14 +83,14 @@ class LinguaDocumentTransformer(LinguaSettings, BaseDocumentTransformer):
         docs = list(documents)
         texts = [d.page_content for d in docs]
         if self.mode == "score":
-            outcome = score_or_pass(self, texts)
+            scored = score_or_pass(self, texts)
             return [
                 Document(
                     page_content=doc.page_content,
                     metadata={**doc.metadata, **extra, STATS_KEY: stats},
                     id=doc.id,
                 )
-                for doc, extra, stats in zip(docs, outcome.extra, outcome.stats)
+                for doc, extra, stats in zip(docs, scored.extra, scored.stats)
             ]
         outcome = self._compress_or_pass(texts, None, [d.id for d in docs])
         return [
