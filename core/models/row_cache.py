@@ -39,6 +39,11 @@ CREATE INDEX IF NOT EXISTS rows_atime ON rows (atime);
 """
 
 
+def _busy(error: BaseException) -> bool:
+    text = str(error).lower()
+    return "locked" in text or "busy" in text
+
+
 class RowCache:
     """Row results in ``folder/scores.sqlite``.
 
@@ -65,9 +70,18 @@ class RowCache:
         if conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
+            # Switching to WAL does not wait for a busy database (another process creating or
+            # switching it at the same moment): retry, a few seconds at most.
+            for attempt in range(12):
+                try:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute("PRAGMA synchronous=NORMAL")
+                    conn.executescript(_SCHEMA)
+                    break
+                except sqlite3.OperationalError as e:
+                    if not _busy(e) or attempt == 11:
+                        raise
+                    time.sleep(0.01 * 2 ** min(attempt, 8))
             self._local.conn = conn
         return conn
 
@@ -77,6 +91,11 @@ class RowCache:
         try:
             return fn(*args)
         except (sqlite3.Error, OSError) as e:
+            if isinstance(e, sqlite3.OperationalError) and _busy(e):
+                # Other processes held the database past the timeout: skip this lookup or
+                # write (it is a cache), keep the cache on.
+                logger.warning("score cache %s busy; skipped one operation: %s", self.path, e)
+                return None
             if isinstance(e, sqlite3.DatabaseError) and "not a database" in str(e):
                 logger.warning("score cache %s is not a database: starting it again", self.path)
                 return self._restart(fn, *args)

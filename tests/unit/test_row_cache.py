@@ -45,7 +45,7 @@ def test_the_environment_variable_turns_the_cache_on(tiny_llama_dir, nq20, tmp_p
     assert (tmp_path / "env" / "scores.sqlite").exists()
 
 
-def test_two_processes_writing_at_once_lose_nothing(tmp_path):
+def test_processes_writing_at_once_lose_nothing(tmp_path):
     script = textwrap.dedent(
         f"""
         import sys
@@ -59,12 +59,12 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path):
         assert cache.enabled
         """
     )
-    procs = [subprocess.Popen([sys.executable, "-c", script, w]) for w in ("a", "b")]
-    assert [p.wait(120) for p in procs] == [0, 0]
+    procs = [subprocess.Popen([sys.executable, "-c", script, w]) for w in "abcd"]
+    assert [p.wait(120) for p in procs] == [0, 0, 0, 0]
     cache = RowCache(tmp_path)
-    keys = [f"{w}:{j}" for w in "ab" for j in range(400)]
+    keys = [f"{w}:{j}" for w in "abcd" for j in range(400)]
     got = cache.get_many("fp", keys)
-    assert len(got) == 800
+    assert len(got) == 1600
     assert all(np.array_equal(got[k], np.full(64, int(k[2:]), np.float32)) for k in keys)
 
 
