@@ -1,7 +1,8 @@
 """Corpus throughput: the local engine against Ray Data with 2 actors, on the same rows.
 
-Rows: NQ gold passages and ~150-word chunks of QMSum meeting transcripts (whole lines), with
-distinct ids, half and half. The job is the indexing step of the default method (``lingua
+Rows: NQ gold passages (up to half of the rows; the file has 2,655) and ~150-word chunks of QMSum
+meeting transcripts (whole lines) for the rest, with distinct ids; fewer rows than asked when
+both run out. The job is the indexing step of the default method (``lingua
 corpus score``: stored sentence and passage embeddings, embedded MiniLM). Each engine runs in a
 fresh child process on a fresh output folder; the Ray run includes starting its local cluster.
 Reported: rows/s, words/s, the ratio, and a plan for 100 million passages from the measured
@@ -43,7 +44,7 @@ def build_rows(n: int) -> list[dict]:
             if len(chunks) >= n - len(nq):
                 break
     texts = nq + chunks[: n - len(nq)]
-    return [{"id": f"r{i}", "text": t} for i, t in enumerate(texts)]
+    return [{"id": f"nq{i}" if i < len(nq) else f"qm{i}", "text": t} for i, t in enumerate(texts)]
 
 
 def child(engine: str, src: str, out: str, actors: int) -> None:
@@ -59,6 +60,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=4000)
     ap.add_argument("--actors", type=int, default=2)
+    ap.add_argument(
+        "--price", type=float, default=0.10, help="assumed USD per hour of a 2-vCPU machine"
+    )
     ap.add_argument("--child", nargs=3, metavar=("ENGINE", "IN", "OUT"))
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/corpus.md")
     args = ap.parse_args()
@@ -96,7 +100,8 @@ def main() -> None:
         f"# benchmarks/corpus.py --rows {args.rows}: `lingua corpus score --method default` "
         f"(embedded MiniLM), {platform.machine()} CPU x{os.cpu_count()}",
         "",
-        f"{len(rows)} rows ({args.rows // 2} NQ passages, the rest ~150-word QMSum chunks), "
+        f"{len(rows)} rows ({sum(r['id'].startswith('nq') for r in rows)} NQ passages, the rest "
+        "~150-word QMSum chunks), "
         f"{words} words, distinct ids.",
         "",
         "| engine | seconds | rows/s | words/s | vs local | rows written |",
@@ -116,7 +121,10 @@ def main() -> None:
         "",
         "**100 million passages** at this machine's Ray throughput: "
         f"{per_m:.1f} machine-hours per million passages, {100 * per_m:,.0f} machine-hours "
-        "for 100 million (2 CPU cores each). Assumptions: passages like these (~100-150 "
+        f"for 100 million (2 CPU cores each); at an assumed ${args.price:.2f} per machine-hour "
+        f"(a 2-vCPU cloud VM on demand), ${per_m * args.price:.2f} per million passages and "
+        f"${100 * per_m * args.price:,.0f} for 100 million. Assumptions: passages like these "
+        "(~100-150 "
         "words), throughput scaling linearly with actors (one model per actor, no shared "
         "state), and a cluster of N such machines dividing the wall time by N. No GPU was "
         "measured here: benchmarks/gpu.py measures the encoders' GPU throughput when a GPU is "

@@ -26,7 +26,7 @@ from lingua_core._deps import require
 from lingua_core._lru import LRU
 from lingua_core.models import LoadedModel, load_encoder
 from lingua_core.models.batcher import batcher_for
-from lingua_core.models.rows import current_call_rows, row_key
+from lingua_core.models.rows import call_rows, current_call_rows, model_fingerprint, text_key
 from lingua_core.scorers._batching import pad, resolve_batch_tokens, run_in_batches
 
 logger = logging.getLogger(__name__)
@@ -183,12 +183,9 @@ class Embedder:
             loaded.facts["pooling"] = read_pooling(loaded.source)
         return loaded
 
-    def row_key(self, text: str) -> str:
-        """The key of ``text``'s row (see :mod:`lingua_core.models.rows`)."""
-        loaded = self.loaded()
-        tok = loaded.tokenizer
-        limit = min(self.max_length, int(getattr(tok, "model_max_length", 10**6) or 10**6))
-        return row_key("embed", _truncated(tok, [text], limit)[0])
+    def key(self, text: str) -> str:
+        """The key of ``text``'s vector in stored scores and the score cache."""
+        return text_key(f"embed-text:{self._limit(self.loaded())}", text)
 
     @property
     def dim(self) -> int:
@@ -215,15 +212,43 @@ class Embedder:
             todo.setdefault(t, []).append(i)
         if todo:
             fresh = list(todo)
-            vectors = self._forward(loaded, fresh)
+            if ctx is None:
+                vectors = self._forward(loaded, fresh)
+            else:
+                vectors = self._forward_keyed(loaded, fresh, ctx)
             for t, v in zip(fresh, vectors):
                 out[todo[t]] = v
         self._cache[items] = out.copy()
         return out
 
+    def _forward_keyed(self, loaded: LoadedModel, texts: list[str], ctx: Any) -> np.ndarray:
+        """Vectors with stored scores or the score cache (:mod:`lingua_core.models.rows`).
+
+        Texts are looked up by text (their tokens follow from the text and the tokenizer, which
+        the model fingerprint covers), so a stored text is not even tokenized; the others are
+        embedded, through the batcher, and handed to the cache and the record.
+        """
+        fp = model_fingerprint(loaded)
+        kind = f"embed-text:{self._limit(loaded)}"
+        keys = [text_key(kind, t) for t in texts]
+        found = ctx.lookup(fp, keys)
+        missing = [i for i, k in enumerate(keys) if k not in found]
+        if missing:
+            with call_rows(None):  # looked up and recorded here, by text: not again by row
+                vectors = self._forward(loaded, [texts[i] for i in missing])
+            fresh = {keys[i]: v for i, v in zip(missing, vectors)}
+            ctx.computed(fp, fresh)
+            found.update(fresh)
+        ctx.used(fp, found)
+        return np.stack([found[k] for k in keys])
+
+    def _limit(self, loaded: LoadedModel) -> int:
+        tok = loaded.tokenizer
+        return min(self.max_length, int(getattr(tok, "model_max_length", 10**6) or 10**6))
+
     def _forward(self, loaded: LoadedModel, texts: list[str]) -> np.ndarray:
         tok = loaded.tokenizer
-        limit = min(self.max_length, int(getattr(tok, "model_max_length", 10**6) or 10**6))
+        limit = self._limit(loaded)
         rows = _truncated(tok, texts, limit)
         cap = resolve_batch_tokens(self.batch_tokens, loaded.device, cpu=4096, cuda=65536)
         if self.batch_size is not None:  # old spelling: a row count, this call's rows only

@@ -31,6 +31,7 @@ import numpy as np
 
 from lingua_core.models.rows import (
     ENCODING_VERSION,
+    UNITS,
     CallRows,
     call_rows,
     current_call_rows,
@@ -63,7 +64,7 @@ def make_payload(
         "rows": {
             fp: {k: encode_array(v) for k, v in sorted(r.items())}
             for fp, r in sorted(rows.items())
-            if fp in model_fingerprints
+            if fp in model_fingerprints or fp == UNITS
         },
     }
 
@@ -119,7 +120,7 @@ def read_payloads(
                 rows = {
                     fp: {k: decode_array(v) for k, v in r.items()}
                     for fp, r in payload["rows"].items()
-                    if fp in model_fingerprints
+                    if fp in model_fingerprints or fp == UNITS
                 }
             except (ValueError, TypeError, AttributeError) as e:
                 why = f"rows do not decode ({e})"

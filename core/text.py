@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from lingua_core.models.rows import UNITS, current_call_rows, text_key
+
 #: The units :func:`segment` makes without a tokenizer (``"token"`` needs the model's own).
 TEXT_UNITS: tuple[str, ...] = ("word", "phrase", "sentence")
 
@@ -133,8 +135,43 @@ def sentence_units(text: str) -> Units:
     """Sentences found offline by pysbd (rule-based, abbreviation-aware), split at blank lines too.
 
     Offsets are recovered by locating each sentence in order, so they are exact even where pysbd's
-    own ``char_span`` mode is not.
+    own ``char_span`` mode is not. Under stored scores or the score cache
+    (:mod:`lingua_core.models.rows`), a text's sentences are looked up there first and stored
+    there after: segmenting is most of what a call with stored embeddings costs.
     """
+    ctx = current_call_rows()
+    if ctx is None or len(text) >= 1 << 24:  # offsets are stored as float32: exact below 2^24
+        return _sentence_units(text)
+    key = text_key(_sentence_kind(), text)
+    found = ctx.lookup(UNITS, [key])
+    if key in found:
+        arr = found[key].astype(np.int64)
+        half = arr.shape[0] // 2
+        return Units(arr[:half], arr[half:])
+    units = _sentence_units(text)
+    stored = {key: np.concatenate([units.starts, units.ends]).astype(np.float32)}
+    ctx.computed(UNITS, stored)
+    ctx.used(UNITS, stored)
+    return units
+
+
+def _sentence_kind() -> str:
+    """Row kind of stored sentence offsets: changes with pysbd's version and this algorithm."""
+    global _SENTENCE_KIND
+    if _SENTENCE_KIND is None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            _SENTENCE_KIND = f"sent-pysbd{version('pysbd')}-v1"
+        except PackageNotFoundError:
+            _SENTENCE_KIND = "sent-v1"
+    return _SENTENCE_KIND
+
+
+_SENTENCE_KIND: str | None = None
+
+
+def _sentence_units(text: str) -> Units:
     starts: list[int] = []
     ends: list[int] = []
     seg = _pysbd_segmenter()

@@ -129,7 +129,7 @@ class EmbeddingCompressor(Compressor[E]):
         self.compress([text], query=_SCORING_QUERY, rate=0.5, **self.scoring_overrides)
         ctx = current_call_rows()
         if ctx is not None and ctx.recorded:
-            drop = self.embedder().row_key(_SCORING_QUERY)
+            drop = self.embedder().key(_SCORING_QUERY)
             for rows in ctx.recorded.values():
                 rows.pop(drop, None)
 

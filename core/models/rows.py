@@ -30,6 +30,9 @@ import numpy as np
 
 #: Version of the stored-scores encoding (part of every fingerprint).
 ENCODING_VERSION = 1
+#: The pseudo model fingerprint under which text units (sentence offsets) are kept: they
+#: depend on the segmenter (its version is in their row kind), not on a model.
+UNITS = "units"
 #: The counters of :attr:`CallRows.stats`.
 STAT_KEYS = ("stored", "cache_hits", "cache_misses")
 
@@ -38,6 +41,12 @@ def row_key(kind: str, row: Hashable) -> str:
     """``KIND:HASH`` of one row of token ids (hash: 96 bits of BLAKE2b, base64)."""
     data = np.asarray(row, dtype=np.int64).tobytes()
     digest = hashlib.blake2b(data, digest_size=12).digest()
+    return f"{kind}:{base64.b64encode(digest).decode('ascii')}"
+
+
+def text_key(kind: str, text: str) -> str:
+    """``KIND:HASH`` of a text, for scorers whose rows follow from the text and the model."""
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).digest()
     return f"{kind}:{base64.b64encode(digest).decode('ascii')}"
 
 

@@ -137,3 +137,19 @@ def test_payload_size_per_100_words(tiny_llama_dir, nq20):
         for v in r.values()
     ]
     assert sum(values) >= sum(len(t.split()) for t in texts)  # a value per token at least
+
+
+def test_the_default_stores_its_sentences_so_a_stored_call_does_not_segment(nq20, monkeypatch):
+    from lingua_core import text as text_module
+
+    texts = nq20[:4]
+    payloads = get_compressor("default").score(texts)
+    assert all("units" in p["rows"] for p in payloads)
+    online = get_compressor("default").compress(texts, query=QUERY, rate=0.3)
+
+    def no_segmenting(text):
+        raise AssertionError("segmented a text whose sentences were stored")
+
+    monkeypatch.setattr(text_module, "_sentence_units", no_segmenting)
+    fresh = get_compressor("default")
+    assert fresh.compress(texts, query=QUERY, rate=0.3, scores=payloads) == online
