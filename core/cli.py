@@ -143,14 +143,61 @@ def _build_parser() -> argparse.ArgumentParser:
         help="survived (answer in the compressed context, default), or a reader metric: "
         "answer_in_output, exact_match, f1 (runs made with --reader)",
     )
-    from lingua_core.corpus import register as register_corpus
     from lingua_core.serve.cli import register as register_serve
 
     register_serve(sub)
-    register_corpus(sub)
+    _register_corpus(sub)
     for plugin in _plugins():
         plugin(sub)
     return p
+
+
+def _register_corpus(sub: Any) -> None:
+    """Add ``lingua corpus score|compress`` to the ``lingua`` parser."""
+    c = sub.add_parser("corpus", help="score or compress a corpus (JSONL / Parquet) to Parquet")
+    jobs = c.add_subparsers(dest="job", required=True)
+    from lingua_core.corpus import ENGINES, JOBS
+
+    for job in JOBS:
+        j = jobs.add_parser(job, help=f"{job} every row of IN into the Parquet folder OUT")
+        j.add_argument("source", metavar="IN", help=".jsonl, .jsonl.gz or .parquet")
+        j.add_argument("out", metavar="OUT", help="folder of Parquet files (resumed if there)")
+        j.add_argument("--method", required=True)
+        if job == "compress":
+            j.add_argument("--rate", type=float, required=True)
+        j.add_argument("--model", default=None)
+        j.add_argument("--engine", choices=ENGINES, default=None, help="default: ray if installed")
+        j.add_argument("--actors", type=int, default=2, help="Ray actors (one model each)")
+        j.add_argument("--num-gpus", type=float, default=None, help="GPUs per actor")
+        j.add_argument("--batch-size", type=int, default=64)
+        j.add_argument("--address", default=None, help="Ray cluster (default: a local one)")
+        j.add_argument("--id-column", default="id")
+        j.add_argument("--text-column", default="text")
+        j.set_defaults(run=_corpus)
+
+
+def _corpus(args: Any) -> int:
+    options = {"model": args.model} if args.model else {}
+    from lingua_core.corpus import run_corpus
+
+    summary = run_corpus(
+        args.job,
+        args.source,
+        args.out,
+        method=args.method,
+        rate=getattr(args, "rate", None),
+        options=options,
+        engine=args.engine,
+        actors=args.actors,
+        num_gpus=args.num_gpus,
+        batch_size=args.batch_size,
+        address=args.address,
+        id_column=args.id_column,
+        text_column=args.text_column,
+        progress=True,
+    )
+    print(json.dumps(summary))
+    return 0
 
 
 def _plugins() -> list[Callable[[Any], None]]:

@@ -16,6 +16,8 @@ stored-scores string) or ``text`` (compressed), plus the stats as columns.
 
     lingua corpus score IN OUT --method llmlingua2 [--engine ray|local] [--actors 2]
     lingua corpus compress IN OUT --method M --rate 0.33
+
+(the command is in :mod:`lingua_core.cli`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import logging
 import os
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -194,10 +197,10 @@ def run_corpus(
     if progress:
         tqdm = require("tqdm")
         bar = tqdm.tqdm(total=len(rows), initial=len(rows) - len(todo), unit="text")
-    opts = dict(options or {})
+    plan = _Plan(job, name, dict(options or {}), rate, batch_size, actors, num_gpus, address)
     written = 0
     batches = _run_ray if engine == "ray" else _run_local
-    for result in batches(job, name, opts, rate, todo, batch_size, actors, num_gpus, address):
+    for result in batches(plan, todo):
         n = len(result["id"])
         _write_part(folder, [dict(zip(result, vals)) for vals in zip(*result.values())])
         written += n
@@ -213,51 +216,50 @@ def run_corpus(
     }
 
 
-def _run_local(
-    job: str,
-    method: str,
-    opts: dict[str, Any],
-    rate: Any,
-    todo: list[tuple[str, str]],
-    batch_size: int,
-    actors: int,
-    num_gpus: float | None,
-    address: str | None,
-) -> Iterator[dict[str, list[Any]]]:
+@dataclass(frozen=True)
+class _Plan:
+    """What every batch of a run does, and where."""
+
+    job: str
+    method: str
+    options: dict[str, Any]
+    rate: Any
+    batch_size: int
+    actors: int
+    num_gpus: float | None
+    address: str | None
+
+
+def _run_local(plan: _Plan, todo: list[tuple[str, str]]) -> Iterator[dict[str, list[Any]]]:
     if not todo:
         return
-    worker = _Worker(job, method, opts, rate)
-    for batch in _batches(todo, batch_size):
+    worker = _Worker(plan.job, plan.method, plan.options, plan.rate)
+    for batch in _batches(todo, plan.batch_size):
         yield worker(batch)
 
 
-def _run_ray(
-    job: str,
-    method: str,
-    opts: dict[str, Any],
-    rate: Any,
-    todo: list[tuple[str, str]],
-    batch_size: int,
-    actors: int,
-    num_gpus: float | None,
-    address: str | None,
-) -> Iterator[dict[str, list[Any]]]:
+def _run_ray(plan: _Plan, todo: list[tuple[str, str]]) -> Iterator[dict[str, list[Any]]]:
     if not todo:
         return
     ray = require("ray")
     require("ray.data")
     if not ray.is_initialized():
-        local = {} if address else {"_node_ip_address": "127.0.0.1", "num_cpus": max(1, actors)}
-        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, **local)
+        local: dict[str, Any] = {}
+        if not plan.address:  # a local cluster, on loopback
+            local = {"_node_ip_address": "127.0.0.1", "num_cpus": max(1, plan.actors)}
+        ray.init(
+            address=plan.address, include_dashboard=False, logging_level=logging.WARNING, **local
+        )
+    num_gpus = plan.num_gpus
     if num_gpus is None:
         num_gpus = 1.0 if _cuda() else 0.0
     ds = ray.data.from_items([{"id": i, "text": t} for i, t in todo])
     mapped = ds.map_batches(
         _Worker,
-        fn_constructor_args=(job, method, opts, rate),
-        batch_size=batch_size,
+        fn_constructor_args=(plan.job, plan.method, plan.options, plan.rate),
+        batch_size=plan.batch_size,
         batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(size=max(1, actors)),
+        compute=ray.data.ActorPoolStrategy(size=max(1, plan.actors)),
         num_gpus=num_gpus,
         num_cpus=1,
     )
@@ -286,47 +288,3 @@ def compress_corpus(
 ) -> dict[str, Any]:
     """Compressed text of every row (see :func:`run_corpus`)."""
     return run_corpus("compress", source, out, **kwargs)
-
-
-def register(sub: Any) -> None:
-    """Add ``lingua corpus score|compress`` to the ``lingua`` parser."""
-    c = sub.add_parser("corpus", help="score or compress a corpus (JSONL / Parquet) to Parquet")
-    jobs = c.add_subparsers(dest="job", required=True)
-    for job in JOBS:
-        j = jobs.add_parser(job, help=f"{job} every row of IN into the Parquet folder OUT")
-        j.add_argument("source", metavar="IN", help=".jsonl, .jsonl.gz or .parquet")
-        j.add_argument("out", metavar="OUT", help="folder of Parquet files (resumed if there)")
-        j.add_argument("--method", required=True)
-        if job == "compress":
-            j.add_argument("--rate", type=float, required=True)
-        j.add_argument("--model", default=None)
-        j.add_argument("--engine", choices=ENGINES, default=None, help="default: ray if installed")
-        j.add_argument("--actors", type=int, default=2, help="Ray actors (one model each)")
-        j.add_argument("--num-gpus", type=float, default=None, help="GPUs per actor")
-        j.add_argument("--batch-size", type=int, default=64)
-        j.add_argument("--address", default=None, help="Ray cluster (default: a local one)")
-        j.add_argument("--id-column", default="id")
-        j.add_argument("--text-column", default="text")
-        j.set_defaults(run=_cli)
-
-
-def _cli(args: Any) -> int:
-    options = {"model": args.model} if args.model else {}
-    summary = run_corpus(
-        args.job,
-        args.source,
-        args.out,
-        method=args.method,
-        rate=getattr(args, "rate", None),
-        options=options,
-        engine=args.engine,
-        actors=args.actors,
-        num_gpus=args.num_gpus,
-        batch_size=args.batch_size,
-        address=args.address,
-        id_column=args.id_column,
-        text_column=args.text_column,
-        progress=True,
-    )
-    print(json.dumps(summary))
-    return 0

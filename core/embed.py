@@ -27,7 +27,7 @@ from lingua_core._lru import LRU
 from lingua_core.models import LoadedModel, load_encoder
 from lingua_core.models.batcher import batcher_for
 from lingua_core.models.rows import call_rows, current_call_rows, model_fingerprint, text_key
-from lingua_core.scorers._batching import pad, resolve_batch_tokens, run_in_batches
+from lingua_core.scorers._batching import map_rows, resolve_batch_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -268,13 +268,9 @@ class Embedder:
         """One pooled, unit-length float32 vector per row of token ids."""
         torch = require("torch")
         tok = loaded.tokenizer
-        order = sorted(range(len(rows)), key=lambda i: -len(rows[i]))
-        out: list[np.ndarray] = [np.zeros(0, dtype=np.float32)] * len(rows)
         pooling = loaded.facts["pooling"]
-        pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
 
-        def step(batch: Sequence[int]) -> None:
-            ids, mask = pad([rows[i] for i in batch], pad_id, loaded.device, limit)
+        def forward(ids: Any, mask: Any) -> np.ndarray:
             hidden = loaded.model(input_ids=ids, attention_mask=mask).last_hidden_state.float()
             m = mask.unsqueeze(-1).to(hidden.dtype)
             if pooling == "cls":
@@ -286,9 +282,16 @@ class Embedder:
                 pooled = hidden[torch.arange(hidden.shape[0]), last]
             else:
                 pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
-            vec = torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy()
-            for b, i in enumerate(batch):
-                out[i] = vec[b].copy()
+            vec: np.ndarray = torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy()
+            return vec
 
-        run_in_batches(order, lambda i: len(rows[i]), cap, step, loaded.run, max_width=limit)
-        return out
+        return map_rows(
+            rows,
+            forward,
+            lambda vec, n: vec,
+            pad_id=tok.pad_token_id if tok.pad_token_id is not None else 0,
+            device=loaded.device,
+            batch_tokens=cap,
+            runner=loaded.run,
+            max_width=limit,
+        )

@@ -97,6 +97,36 @@ def run_in_batches(
         i = j
 
 
+def map_rows(
+    rows: Sequence[Sequence[int]],
+    forward: Callable[[Any, Any], np.ndarray],
+    per_row: Callable[[np.ndarray, int], np.ndarray],
+    *,
+    pad_id: int,
+    device: str,
+    batch_tokens: int,
+    runner: Callable[..., Any] | None = None,
+    max_width: int | None = None,
+) -> list[np.ndarray]:
+    """One result per row of token ids, in order: what every scorer's batcher computes.
+
+    Rows run longest first in :func:`run_in_batches`; ``forward(ids, mask)`` gives a batch's
+    output as a numpy array (one leading entry per row) and ``per_row(output_b, n)`` cuts out a
+    row of ``n`` tokens' result (copied, so it does not hold the batch's memory).
+    """
+    order = sorted(range(len(rows)), key=lambda i: -len(rows[i]))
+    out: list[np.ndarray] = [np.zeros(0, dtype=np.float32)] * len(rows)
+
+    def step(batch: Sequence[int]) -> None:
+        ids, mask = pad([rows[i] for i in batch], pad_id, device, max_width)
+        got = forward(ids, mask)
+        for b, i in enumerate(batch):
+            out[i] = per_row(got[b], len(rows[i])).copy()
+
+    run_in_batches(order, lambda i: len(rows[i]), batch_tokens, step, runner, max_width=max_width)
+    return out
+
+
 def _run_splitting(
     batch: Sequence[Row],
     length: Callable[[Row], int],

@@ -14,13 +14,14 @@ from __future__ import annotations
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from lingua_core._deps import require
 from lingua_core.models import LoadedModel
 from lingua_core.models.batcher import batcher_for
-from lingua_core.scorers._batching import pad, resolve_batch_tokens, run_in_batches
+from lingua_core.scorers._batching import map_rows, resolve_batch_tokens
 from lingua_core.tokens import encode_with_offsets
 
 
@@ -177,23 +178,20 @@ class TokenClassifierScorer:
     def _probs_rows(self, rows: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
         """Keep-probabilities of each row's tokens between its special tokens."""
         torch = require("torch")
-        order = sorted(range(len(rows)), key=lambda i: -len(rows[i]))
-        out: list[np.ndarray] = [np.zeros(0, dtype=np.float32)] * len(rows)
         model = self.loaded.model
 
-        def step(batch: Sequence[int]) -> None:
-            ids, mask = pad([rows[i] for i in batch], self.pad_id, self.loaded.device, self.max_len)
+        def forward(ids: Any, mask: Any) -> np.ndarray:
             logits = model(input_ids=ids, attention_mask=mask).logits
-            probs = torch.softmax(logits.float(), dim=-1)[..., 1].cpu().numpy()
-            for b, i in enumerate(batch):
-                out[i] = probs[b, 1 : len(rows[i]) - 1].copy()
+            probs: np.ndarray = torch.softmax(logits.float(), dim=-1)[..., 1].cpu().numpy()
+            return probs
 
-        run_in_batches(
-            order,
-            lambda i: len(rows[i]),
-            self.batch_tokens,
-            step,
-            self.loaded.run,
+        return map_rows(
+            rows,
+            forward,
+            lambda probs, n: probs[1 : n - 1],
+            pad_id=self.pad_id,
+            device=self.loaded.device,
+            batch_tokens=self.batch_tokens,
+            runner=self.loaded.run,
             max_width=self.max_len,
         )
-        return out

@@ -20,7 +20,7 @@ import numpy as np
 from lingua_core._deps import require
 from lingua_core.models import LoadedModel
 from lingua_core.models.batcher import batcher_for
-from lingua_core.scorers._batching import pad, resolve_batch_tokens, run_in_batches
+from lingua_core.scorers._batching import map_rows, resolve_batch_tokens
 from lingua_core.tokens import encode_with_offsets
 
 logger = logging.getLogger(__name__)
@@ -227,26 +227,16 @@ class CausalLMScorer:
 
     def _nll_rows(self, rows: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
         """Surprisal of each row's tokens after its first (one array of ``len(row) - 1``)."""
-        order = sorted(range(len(rows)), key=lambda i: -len(rows[i]))
-        out: list[np.ndarray] = [np.zeros(0, dtype=np.float32)] * len(rows)
-
-        def step(batch: Sequence[int]) -> None:
-            ids, mask = pad(
-                [rows[i] for i in batch], self.pad_id, self.loaded.device, self.max_width
-            )
-            nll = self._nll(ids, mask).cpu().numpy()
-            for b, i in enumerate(batch):
-                out[i] = nll[b, : len(rows[i]) - 1].copy()
-
-        run_in_batches(
-            order,
-            lambda i: len(rows[i]),
-            self.batch_tokens,
-            step,
-            self.loaded.run,
+        return map_rows(
+            rows,
+            lambda ids, mask: self._nll(ids, mask).cpu().numpy(),
+            lambda nll, n: nll[: n - 1],
+            pad_id=self.pad_id,
+            device=self.loaded.device,
+            batch_tokens=self.batch_tokens,
+            runner=self.loaded.run,
             max_width=self.max_width,
         )
-        return out
 
     def surprisal_ids(
         self, token_ids: Sequence[Sequence[int]], prefix_ids: Sequence[Sequence[int]] | None = None
