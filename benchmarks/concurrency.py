@@ -81,6 +81,7 @@ def jobs(workload: str, calls: int, passages: list[str]) -> list[tuple[int, list
 def child(workload: str, mode: str, calls: int) -> dict:
     from lingua_core import get_compressor
     from lingua_core.methods.embedding import EmbeddingCompressor
+    from lingua_core.models.batcher import batchers
 
     passages = load_passages(DEFAULT_DATA, 10 + 20 * calls)
     comps = [get_compressor(m, **o) for m, o in SPECS]
@@ -132,7 +133,7 @@ def child(workload: str, mode: str, calls: int) -> dict:
 
         texts = asyncio.run(main())
     seconds = time.perf_counter() - t0
-    stats = {k: v.stats for k, v in loaded.facts.items() if str(k).startswith("batcher:")}
+    stats = {k: v.stats for k, v in batchers(loaded).items()}
     rows = sum(s["rows"] for s in stats.values())
     shared = sum(s["shared"] for s in stats.values())
     digest = hashlib.sha256(json.dumps(texts).encode()).hexdigest()[:16]

@@ -56,10 +56,9 @@ def bert_base(folder: Path) -> Path:
 
 
 def forget(comp) -> None:
-    loaded = comp.embedder().loaded() if hasattr(comp, "embedder") else comp._loaded()
-    for k, v in loaded.facts.items():
-        if str(k).startswith("batcher:"):
-            v.forget()
+    from lingua_core.models.batcher import forget_recent
+
+    forget_recent(comp.embedder().loaded() if hasattr(comp, "embedder") else comp._loaded())
 
 
 def pct(xs: list[float], q: float) -> float:

@@ -147,11 +147,14 @@ def _storing_methods() -> str:
 
 
 def _cache(comp: Any) -> Any:
+    """The compressor's score cache (resolved once: every call of it asks)."""
     if not comp.uses_model:
         return None
-    from lingua_core.models.row_cache import open_cache
+    if "_row_cache" not in comp.__dict__:
+        from lingua_core.models.row_cache import open_cache
 
-    return open_cache(comp.cache_dir)
+        comp._row_cache = open_cache(comp.cache_dir)
+    return comp._row_cache
 
 
 def stored_rows(comp: Any, items: Sequence[str], scores: Sequence[Any] | None) -> CallRows | None:

@@ -171,4 +171,21 @@ def batcher_for(loaded: Any, name: str, compute: Compute) -> MicroBatcher:
     return batcher
 
 
+def batchers(loaded: Any) -> dict[str, MicroBatcher]:
+    """The model's batchers by name (their ``stats`` count its forwards; ``forget`` clears them)."""
+    return {
+        k.removeprefix("batcher:"): v
+        for k, v in list(loaded.facts.items())
+        if isinstance(k, str) and k.startswith("batcher:")
+    }
+
+
+def forget_recent(loaded: Any) -> int:
+    """Drop every batcher's recent results for ``loaded``; the rows they computed so far."""
+    found = batchers(loaded).values()
+    for b in found:
+        b.forget()
+    return sum(b.stats["rows"] for b in found)
+
+
 _CREATE = threading.Lock()

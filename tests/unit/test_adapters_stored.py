@@ -10,16 +10,8 @@ from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, Te
 
 from langchain_lingua import LinguaCompressor, LinguaDocumentTransformer
 from lingua_core.models import load_causal_lm
+from lingua_core.models.batcher import forget_recent as _rows
 from llamaindex_lingua import LinguaPostprocessor
-
-
-def _rows(loaded) -> int:
-    total = 0
-    for k, v in loaded.facts.items():
-        if k.startswith("batcher:"):
-            v.forget()
-            total += v.stats["rows"]
-    return total
 
 
 def test_scores_stored_at_indexing_are_used_by_both_adapters(tiny_llama_dir, nq20):

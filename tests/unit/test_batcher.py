@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lingua_core import get_compressor
-from lingua_core.models.batcher import MicroBatcher
+from lingua_core.models.batcher import MicroBatcher, batchers
 
 
 def _together(n: int, fn):
@@ -91,8 +91,7 @@ def test_32_concurrent_calls_on_10_passages_score_each_passage_once(
         get_compressor("selective_context", **opts).compress([p], rate=0.5)[0] for p in passages
     ]
     shared = get_compressor("selective_context", **opts)
-    facts = shared._loaded().facts
-    (batcher,) = [v for k, v in facts.items() if k.startswith("batcher:lm-nll")]
+    (batcher,) = [v for k, v in batchers(shared._loaded()).items() if k.startswith("lm-nll")]
     batcher.forget()  # the calls made alone left their rows' results at hand
     before = dict(batcher.stats)
     got = _together(32, lambda i: shared.compress([passages[i % 10]], rate=0.5)[0])
@@ -101,7 +100,7 @@ def test_32_concurrent_calls_on_10_passages_score_each_passage_once(
 
 
 def _batcher(loaded, prefix: str) -> MicroBatcher:
-    (batcher,) = [v for k, v in loaded.facts.items() if k.startswith(f"batcher:{prefix}")]
+    (batcher,) = [v for k, v in batchers(loaded).items() if k.startswith(prefix)]
     return batcher
 
 

@@ -8,6 +8,7 @@ import torch
 
 from lingua_core import get_compressor
 from lingua_core.models import load_causal_lm, load_token_classifier
+from lingua_core.models.batcher import forget_recent
 from lingua_core.scorers._batching import is_oom, run_in_batches
 
 
@@ -48,9 +49,7 @@ def test_oom_splits_the_batch_and_gives_the_same_result(
     expected = make().compress(texts, rate=0.4, query=query)
     loaded = load_token_classifier(str(tiny_bert_clf_dir)) if kind == "llmlingua2" else None
     loaded = loaded or load_causal_lm(str(tiny_llama_dir))
-    for key, value in loaded.facts.items():  # the batchers' recent results would hide OOMs
-        if key.startswith("batcher:"):
-            value.forget()
+    forget_recent(loaded)  # the batchers' recent results would hide OOMs
     calls: list[int] = []
     monkeypatch.setattr(target, "forward", oom_above(target, 3, calls))
     assert make().compress(texts, rate=0.4, query=query) == expected

@@ -12,16 +12,8 @@ import numpy as np
 
 from lingua_core import get_compressor
 from lingua_core.models import load_causal_lm
+from lingua_core.models.batcher import forget_recent as _forget_and_count
 from lingua_core.models.row_cache import RowCache
-
-
-def _forget_and_count(loaded) -> int:
-    n = 0
-    for k, v in loaded.facts.items():
-        if k.startswith("batcher:"):
-            v.forget()
-            n += v.stats["rows"]
-    return n
 
 
 def test_a_second_compressor_reads_the_cache_instead_of_the_model(tiny_llama_dir, nq20, tmp_path):

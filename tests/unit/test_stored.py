@@ -10,19 +10,18 @@ import pytest
 
 from lingua_core import get_compressor
 from lingua_core.models import load_causal_lm, load_token_classifier
+from lingua_core.models.batcher import batchers, forget_recent
 from lingua_core.stored import dumps
 
 QUERY = "Who won the first Nobel Prize in Physics?"
 
 
 def _forwards(loaded) -> int:
-    return sum(v.stats["rows"] for k, v in loaded.facts.items() if k.startswith("batcher:"))
+    return sum(b.stats["rows"] for b in batchers(loaded).values())
 
 
 def _forget(loaded) -> None:
-    for k, v in loaded.facts.items():
-        if k.startswith("batcher:"):
-            v.forget()
+    forget_recent(loaded)
 
 
 @pytest.fixture
