@@ -30,7 +30,7 @@ from lingua_core.result import CompressionResult, join_results
 from lingua_core.select import select, unit_costs_many
 from lingua_core.stored import score_texts, stored_rows
 from lingua_core.text import Units, assemble
-from lingua_core.tokens import TokenCounter, get_token_counter
+from lingua_core.tokens import TokenCounter, get_token_counter, one_pass
 
 logger = logging.getLogger(__name__)
 
@@ -235,15 +235,24 @@ class Compressor(Generic[OptionsT]):
             ValueError: For an invalid rate or budget, both given, or an unknown option.
         """
         items = validate_texts(texts)
-        rows = stored_rows(self, items, scores)
-        if rows is not None:
+        with one_pass():  # each text tokenized once per tokenizer in this call
+            rows = stored_rows(self, items, scores)
+            if rows is None:
+                return self._compress_call(items, query, rate, target_tokens, options)
             with call_rows(rows):
-                out = self.compress(
-                    items, query=query, rate=rate, target_tokens=target_tokens, **options
-                )
-            with self._lock:
-                self._score_stats.update(rows.stats)
-            return out
+                out = self._compress_call(items, query, rate, target_tokens, options)
+        with self._lock:
+            self._score_stats.update(rows.stats)
+        return out
+
+    def _compress_call(
+        self,
+        items: list[str],
+        query: str | None,
+        rate: float | Literal["auto"] | None,
+        target_tokens: int | None,
+        options: Mapping[str, Any],
+    ) -> list[CompressionResult]:
         self._check_auto(rate, target_tokens)
         validate_budget(None if rate == "auto" else rate, target_tokens)
         if query is not None and not isinstance(query, str):

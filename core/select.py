@@ -17,6 +17,7 @@ one budget, so informative texts keep more than redundant ones.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,9 +30,19 @@ RULES = ("budget", "threshold")
 
 
 def unit_costs_many(
-    texts: Sequence[str], units: Sequence[Units], counter: TokenCounter
+    texts: Sequence[str],
+    units: Sequence[Units],
+    counter: TokenCounter,
+    *,
+    standalone: bool = False,
 ) -> list[np.ndarray]:
     """:func:`unit_costs` of several texts, tokenized in one call where the counter allows."""
+    if standalone:  # every unit of every text counted in one call
+        pieces = [u.texts(t) for t, u in zip(texts, units)]
+        flat = counter.count([p for ps in pieces for p in ps])
+        bounds = np.cumsum([0, *(len(ps) for ps in pieces)])
+        arr = np.asarray(flat, dtype=np.int64)
+        return [arr[a:b] for a, b in itertools.pairwise(bounds)]
     ends = token_ends_many(counter, texts)
     return [unit_costs(t, u, counter, ends=e) for t, u, e in zip(texts, units, ends)]
 

@@ -222,6 +222,9 @@ def segment(text: str, unit: str) -> Units:
     return fn(text)
 
 
+_SPACE_RE = re.compile(r"\s")  # what str.strip() strips
+
+
 def merge_overlapping(starts: np.ndarray, ends: np.ndarray, text: str) -> tuple[Units, np.ndarray]:
     """Turn possibly overlapping, untrimmed token offsets into units.
 
@@ -243,8 +246,12 @@ def merge_overlapping(starts: np.ndarray, ends: np.ndarray, text: str) -> tuple[
         return Units.from_lists([], []), token_unit
     s = np.asarray(starts, dtype=np.int64).copy()
     e = np.asarray(ends, dtype=np.int64).copy()
-    # Trim whitespace at both ends (tokens are short: this loop is over characters of a token).
-    for i in np.flatnonzero(e > s).tolist():
+    # Trim whitespace at both ends, of the offsets that begin or end on whitespace only.
+    space = np.zeros(len(text) + 1, dtype=bool)
+    space[[m.start() for m in _SPACE_RE.finditer(text)]] = True
+    nonempty = e > s
+    edge = space[np.clip(s, 0, len(text))] | space[np.clip(e - 1, 0, len(text))]
+    for i in np.flatnonzero(nonempty & edge).tolist():
         a, b = int(s[i]), int(e[i])
         piece = text[a:b]
         stripped = piece.strip()
@@ -372,7 +379,7 @@ def bridge_texts(
         name = _QUALIFIER_RE.sub("", title or "").strip().lower()
         if i in found_docs or len(name) < 3 or name in q:
             continue
-        if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", seen):
+        if name in seen and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", seen):
             out.append(i)
     return out
 

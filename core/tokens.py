@@ -20,7 +20,9 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -29,27 +31,117 @@ import numpy as np
 from lingua_core._deps import require
 
 
-def encode_with_offsets(
-    tokenizer: Any, texts: Sequence[str]
-) -> tuple[Any, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
-    """Token ids and character offsets of each text, no special tokens, in one tokenizer call.
+class Encoded:
+    """One text's tokens (no special tokens): ids, character offsets and word ids, on demand."""
+
+    __slots__ = ("_enc", "_ids", "_offsets")
+
+    def __init__(self, encoding: Any) -> None:
+        self._enc = encoding  # a ``tokenizers.Encoding``
+        self._ids: np.ndarray | None = None
+        self._offsets: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self._enc)
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Token ids (int64)."""
+        if self._ids is None:
+            self._ids = np.asarray(self._enc.ids, dtype=np.int64)
+        return self._ids
+
+    def _offs(self) -> np.ndarray:
+        if self._offsets is None:
+            self._offsets = np.asarray(self._enc.offsets, dtype=np.int64).reshape(-1, 2)
+        return self._offsets
+
+    @property
+    def starts(self) -> np.ndarray:
+        """Start character offset of every token."""
+        return self._offs()[:, 0]
+
+    @property
+    def ends(self) -> np.ndarray:
+        """End character offset of every token."""
+        return self._offs()[:, 1]
+
+    def word_ids(self) -> np.ndarray:
+        """The tokenizer's word index of every token (-1 where it has none)."""
+        return np.asarray([-1 if w is None else w for w in self._enc.word_ids], dtype=np.int64)
+
+
+_ONE_PASS: ContextVar[dict[tuple[int, str], Encoded] | None] = ContextVar(
+    "lingua_one_pass", default=None
+)
+
+
+@contextmanager
+def one_pass() -> Iterator[None]:
+    """Within the block, each text is tokenized once per tokenizer, whoever asks.
+
+    A compression call counts its texts, scores them and charges their units, each step with the
+    same tokenizer: the first step's encodings serve the others. Nothing outlives the block.
+    """
+    if _ONE_PASS.get() is not None:
+        yield
+        return
+    token = _ONE_PASS.set({})
+    try:
+        yield
+    finally:
+        _ONE_PASS.reset(token)
+
+
+def _backend(tokenizer: Any) -> Any:
+    """The Rust backend of a fast tokenizer, if calling it directly gives what its call gives.
+
+    That holds with no truncation, no padding and the same special-token setting. Calling it
+    directly skips converting every encoding to Python lists, and leaves the shared backend's
+    settings alone (the tokenizer's call resets them, a race between threads).
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if (
+        backend is not None
+        and backend.truncation is None
+        and backend.padding is None
+        and bool(backend.encode_special_tokens)
+        == bool(getattr(tokenizer, "split_special_tokens", False))
+    ):
+        return backend
+    return None
+
+
+def _backend_encode(tokenizer: Any, texts: list[str]) -> list[Any]:
+    """``tokenizers`` encodings of texts without special tokens, as the tokenizer's call gives."""
+    backend = _backend(tokenizer)
+    if backend is not None:
+        return list(backend.encode_batch(texts, add_special_tokens=False))
+    enc = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+    return list(enc.encodings)
+
+
+def encode_many(tokenizer: Any, texts: Sequence[str]) -> list[Encoded]:
+    """Tokens of each text (no special tokens), in one tokenizer call.
+
+    Inside :func:`one_pass`, a text this tokenizer has already read is not read again.
 
     Args:
         tokenizer: A fast Hugging Face tokenizer (it gives exact offsets).
         texts: The texts.
-
-    Returns:
-        The tokenizer's encoding (for ``word_ids``), and per text its ids (int64), token starts
-        and token ends.
     """
-    enc = tokenizer(
-        list(texts), add_special_tokens=False, return_offsets_mapping=True, verbose=False
-    )
-    out = []
-    for ids, offs in zip(enc["input_ids"], enc["offset_mapping"]):
-        arr = np.asarray(offs, dtype=np.int64).reshape(-1, 2)
-        out.append((np.asarray(ids, dtype=np.int64), arr[:, 0].copy(), arr[:, 1].copy()))
-    return enc, out
+    texts = list(texts)
+    memo = _ONE_PASS.get()
+    if memo is None:
+        return [Encoded(e) for e in _backend_encode(tokenizer, texts)] if texts else []
+    tid = id(tokenizer)
+    out: list[Encoded | None] = [memo.get((tid, t)) for t in texts]
+    todo = list(dict.fromkeys(t for t, e in zip(texts, out) if e is None))
+    if todo:
+        for t, e in zip(todo, _backend_encode(tokenizer, todo)):
+            memo[(tid, t)] = Encoded(e)
+        out = [memo[(tid, t)] for t in texts]
+    return [e for e in out if e is not None]
 
 
 @runtime_checkable
@@ -87,30 +179,77 @@ class WordCounter:
 class HFTokenCounter:
     """Counts with a Hugging Face tokenizer (no special tokens added)."""
 
+    #: Texts up to this many characters (words, short units) have their counts memoized.
+    SHORT = 32
+    #: How many short texts' counts the memo holds (it starts again when full: ~6 MB).
+    MEMO_SIZE = 1 << 15
+
     def __init__(self, tokenizer: Any, name: str | None = None) -> None:
         self.tokenizer = tokenizer
         self.name = name or getattr(tokenizer, "name_or_path", "") or type(tokenizer).__name__
         self._fast = bool(getattr(tokenizer, "is_fast", False))
+        self._short: dict[str, int] = {}
 
     def count(self, texts: Sequence[str]) -> list[int]:
-        """Number of tokens of each text."""
+        """Number of tokens of each text.
+
+        Short texts (words: LLMLingua-2 weighs each word on its own) are counted once and
+        remembered; longer ones are tokenized once per call (:func:`one_pass`).
+        """
         if not texts:
             return []
-        enc = self.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
-        return [len(ids) for ids in enc]
+        if not self._fast:
+            enc = self.tokenizer(list(texts), add_special_tokens=False, verbose=False)
+            return [len(ids) for ids in enc["input_ids"]]
+        memo = self._short
+        out = [memo.get(t, -1) if len(t) <= self.SHORT else -1 for t in texts]
+        short = list(dict.fromkeys(t for t, n in zip(texts, out) if n < 0 and len(t) <= self.SHORT))
+        if short:
+            if len(memo) + len(short) > self.MEMO_SIZE:
+                memo.clear()
+            backend = _backend(self.tokenizer)
+            encs = (
+                backend.encode_batch_fast(short, add_special_tokens=False)
+                if backend is not None and hasattr(backend, "encode_batch_fast")
+                else _backend_encode(self.tokenizer, short)
+            )
+            found = {t: len(e) for t, e in zip(short, encs)}
+            memo.update(found)
+            out = [found.get(t, n) for t, n in zip(texts, out)]
+        rest = [i for i, n in enumerate(out) if n < 0]
+        if rest:
+            for i, e in zip(rest, encode_many(self.tokenizer, [texts[i] for i in rest])):
+                out[i] = len(e)
+        return out
+
+    def forget(self) -> None:
+        """Drop the memoized counts of short texts."""
+        self._short.clear()
 
     def token_ends(self, text: str) -> np.ndarray:
         """End offsets of the tokens of ``text`` (fast tokenizers give exact offsets)."""
         if self._fast:
-            return encode_with_offsets(self.tokenizer, [text])[1][0][2]
+            return encode_many(self.tokenizer, [text])[0].ends
         # Slow tokenizers have no offsets: spread the tokens of each word over the word.
         return _spread_by_words(text, self.tokenizer.tokenize)
+
+
+def shared_counter(loaded: Any, name: str) -> HFTokenCounter:
+    """The counter of a loaded model's tokenizer: one per model and name.
+
+    Every compressor on that model shares it, and so its memo of short texts' counts.
+    """
+    key = f"counter:{name}"
+    counter = loaded.facts.get(key)
+    if counter is None:
+        counter = loaded.facts.setdefault(key, HFTokenCounter(loaded.tokenizer, name=name))
+    return counter  # type: ignore[no-any-return]
 
 
 def token_ends_many(counter: TokenCounter, texts: Sequence[str]) -> list[np.ndarray]:
     """``counter.token_ends`` of each text; one tokenizer call for a fast HF tokenizer."""
     if isinstance(counter, HFTokenCounter) and counter._fast and len(texts) > 1:
-        return [ends for _, _, ends in encode_with_offsets(counter.tokenizer, texts)[1]]
+        return [e.ends for e in encode_many(counter.tokenizer, texts)]
     return [counter.token_ends(t) for t in texts]
 
 

@@ -13,7 +13,7 @@ from typing import ClassVar, TypeVar
 from lingua_core.base import Compressor
 from lingua_core.models import LoadedModel
 from lingua_core.options import MethodOptions
-from lingua_core.tokens import HFTokenCounter, TokenCounter
+from lingua_core.tokens import TokenCounter, shared_counter
 
 M = TypeVar("M", bound=MethodOptions)
 
@@ -41,4 +41,4 @@ class ModelCompressor(Compressor[M]):
 
     def _default_counter(self) -> TokenCounter:
         name = self.default_model_name if self.model is None else str(self.model)
-        return HFTokenCounter(self._loaded().tokenizer, name=name)
+        return shared_counter(self._loaded(), name)

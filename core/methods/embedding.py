@@ -28,7 +28,7 @@ from lingua_core.outcome import CallContext, TextOutcome
 from lingua_core.rank import bm25_scores
 from lingua_core.select import select, unit_costs
 from lingua_core.text import Units, assemble, sentence_units
-from lingua_core.tokens import HFTokenCounter, TokenCounter
+from lingua_core.tokens import TokenCounter, shared_counter
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ class EmbeddingCompressor(Compressor[E]):
         from lingua_core.models import EMBEDDED_ENCODER
 
         name = EMBEDDED_ENCODER if self.model is None else str(self.model)
-        return HFTokenCounter(self.embedder().loaded().tokenizer, name=name)
+        return shared_counter(self.embedder().loaded(), name)
 
     def cosines(self, units: list[str], query: str) -> np.ndarray:
         """Cosine of each unit's embedding to the query's."""

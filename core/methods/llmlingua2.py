@@ -43,7 +43,7 @@ from lingua_core.options import (
     strings,
 )
 from lingua_core.outcome import CallContext, TextOutcome
-from lingua_core.select import select, unit_costs
+from lingua_core.select import select, unit_costs_many
 from lingua_core.text import Units, assemble, merge_overlapping
 
 #: The published LLMLingua-2 checkpoints.
@@ -194,7 +194,7 @@ class LLMLingua2Compressor(ModelCompressor[LLMLingua2Options]):
             for text, tk, p in zip(texts, tokenized, probs)
         ]
         counter = self.token_counter
-        costs = [unit_costs(t, w.units, counter, standalone=True) for t, w in zip(texts, per_text)]
+        costs = unit_costs_many(texts, [w.units for w in per_text], counter, standalone=True)
 
         kept_texts = list(range(len(texts)))
         r = self.default_rate if rate is None else float(rate)

@@ -20,7 +20,7 @@ from lingua_core.models.rows import current_call_rows
 from lingua_core.options import budget_scope_option, option, unit_option
 from lingua_core.scorers.lm import TokenScores
 from lingua_core.text import Units, assign_to_units, merge_overlapping, segment
-from lingua_core.tokens import encode_with_offsets
+from lingua_core.tokens import encode_many
 
 
 @dataclass(frozen=True)
@@ -72,9 +72,8 @@ class SelectiveContextCompressor(CausalLMCompressor[SelectiveContextOptions]):
 
     def _segment(self, text: str, opts: SelectiveContextOptions) -> Units:
         if opts.unit == "token":
-            _, encoded = encode_with_offsets(self._loaded().tokenizer, [text])
-            _, starts, ends = encoded[0]
-            units, _ = merge_overlapping(starts, ends, text)
+            enc = encode_many(self._loaded().tokenizer, [text])[0]
+            units, _ = merge_overlapping(enc.starts, enc.ends, text)
             if len(units):
                 return units
             return segment(text, "word")  # no visible token (control characters): words

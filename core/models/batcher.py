@@ -6,9 +6,12 @@ the caller waits for that result. The first caller to find no batch forming beco
 *leader*: it waits up to ``max_wait_ms`` for other callers to add rows, then computes every
 pending row in one call (which the scorer splits into ``batch_tokens``-capped forwards on the
 model's worker thread) and hands each caller its rows; a caller that arrives while a batch runs
-joins the next one. With ``max_wait_ms=0`` nobody waits, but identical in-flight rows are still
-computed once. The results of the last ``keep`` rows stay at hand, so a caller that asks for a
-row just finished for another (before that caller's own caches have it) does not compute it again.
+joins the next one. The leader waits only while the model has callers at once (two callers'
+work overlapped within the last :data:`CONCURRENCY_WINDOW_S`): a caller alone does not pay the
+wait for batch-mates that are not coming. With ``max_wait_ms=0`` nobody waits, but identical
+in-flight rows are still computed once. The results of the last ``keep`` rows stay at hand, so
+a caller that asks for a row just finished for another (before that caller's own caches have it)
+does not compute it again.
 
 A failing batch is retried row by row, so one bad request (an out-of-memory row, say) fails
 alone and its batch-mates get their results. Results do not depend on who shares a batch:
@@ -27,6 +30,10 @@ from lingua_core._lru import LRU
 from lingua_core.models.rows import current_call_rows, model_fingerprint, row_key
 
 Compute = Callable[[Sequence[Any]], list[Any]]
+
+#: Seconds after two callers' work last overlapped during which a leader still waits for
+#: batch-mates (a caller alone, on an idle model, computes at once).
+CONCURRENCY_WINDOW_S = 1.0
 
 
 class MicroBatcher:
@@ -56,6 +63,7 @@ class MicroBatcher:
         self._pending: dict[Hashable, Future[Any]] = {}  # waiting for a batch
         self._running: dict[Hashable, Future[Any]] = {}  # in the batch being computed
         self._leader = False
+        self._overlap_at = float("-inf")  # when two callers' work last overlapped
         #: Rows computed, merged calls made, rows served from in-flight work and rows served
         #: from recent results (for tests and benchmarks).
         self.stats = {"rows": 0, "calls": 0, "shared": 0, "recent": 0}
@@ -99,10 +107,13 @@ class MicroBatcher:
                 else:
                     self.stats["shared"] += 1
                 futures.append(fut)
+            if self._leader or self._running:
+                self._overlap_at = time.monotonic()
             if self._pending and not self._leader:
                 self._leader = lead = True
+            alone = time.monotonic() - self._overlap_at > CONCURRENCY_WINDOW_S
         if lead:
-            self._lead(max_wait_ms)
+            self._lead(0.0 if alone else max_wait_ms)
         return [f.result() for f in futures]
 
     def forget(self) -> None:

@@ -45,11 +45,18 @@ def safe_cache_name(model_id: str) -> str:
     return name or "model"
 
 
+_PACKAGE_DIRS: dict[str, Path] = {}
+
+
 def _package_dir(package: str) -> Path | None:
+    """Folder of an installed package (found once; a missing one is looked for again)."""
+    if package in _PACKAGE_DIRS:
+        return _PACKAGE_DIRS[package]
     spec = importlib.util.find_spec(package)  # does not import the package
     if spec is None or not spec.submodule_search_locations:
         return None
-    return Path(next(iter(spec.submodule_search_locations)))
+    found = _PACKAGE_DIRS[package] = Path(next(iter(spec.submodule_search_locations)))
+    return found
 
 
 def embedded_encoder_path() -> Path:

@@ -249,7 +249,6 @@ def _load_model(
     if "use_safetensors" in kwargs:
         msg = "pass allow_pickle=True as its own option instead of use_safetensors in model_kwargs"
         raise ValueError(msg)
-    use_safetensors = _use_safetensors(source, allow_pickle)
     key = model_cache_key(
         kind,
         source,
@@ -260,6 +259,7 @@ def _load_model(
     )
 
     def _load() -> LoadedModel:
+        use_safetensors = _use_safetensors(source, allow_pickle)  # checked once, at load time
         transformers = require("transformers")
         warn_slow_bf16(torch_dtype, dev)
         hf = _hf_kwargs(source, trust_remote_code)

@@ -22,7 +22,7 @@ from lingua_core._deps import require
 from lingua_core.models import LoadedModel
 from lingua_core.models.batcher import batcher_for
 from lingua_core.scorers._batching import map_rows, resolve_batch_tokens
-from lingua_core.tokens import encode_with_offsets
+from lingua_core.tokens import encode_many
 
 
 @dataclass(frozen=True)
@@ -102,11 +102,9 @@ class TokenClassifierScorer:
         """Tokenize texts with offsets, word starts and chunk indices."""
         if not texts:
             return []
-        enc, encoded = encode_with_offsets(self.loaded.tokenizer, texts)
         out = []
-        for i, text in enumerate(texts):
-            ids, starts, ends = encoded[i]
-            wids = np.asarray([-1 if w is None else w for w in enc.word_ids(i)], dtype=np.int64)
+        for text, enc in zip(texts, encode_many(self.loaded.tokenizer, texts)):
+            ids, starts, ends, wids = enc.ids, enc.starts, enc.ends, enc.word_ids()
             word_starts = np.ones(ids.shape[0], dtype=bool)
             if ids.shape[0] > 1:
                 word_starts[1:] = wids[1:] != wids[:-1]

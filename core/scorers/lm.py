@@ -21,7 +21,7 @@ from lingua_core._deps import require
 from lingua_core.models import LoadedModel
 from lingua_core.models.batcher import batcher_for
 from lingua_core.scorers._batching import map_rows, resolve_batch_tokens
-from lingua_core.tokens import encode_with_offsets
+from lingua_core.tokens import encode_many
 
 logger = logging.getLogger(__name__)
 
@@ -190,8 +190,8 @@ class CausalLMScorer:
         """Token ids and character offsets of each text (no special tokens)."""
         if not texts:
             return []
-        _, encoded = encode_with_offsets(self.loaded.tokenizer, texts)
-        return [(ids.tolist(), starts, ends) for ids, starts, ends in encoded]
+        encoded = encode_many(self.loaded.tokenizer, texts)
+        return [(e.ids.tolist(), e.starts, e.ends) for e in encoded]
 
     def _windows(self, lengths: Sequence[int], widths: Sequence[int]) -> list[_Window]:
         wins = []

@@ -70,3 +70,54 @@ def test_rates_are_met_in_the_chosen_counter(counter, nq20, request):
 
 def test_default_counter_of_model_free_methods_is_words():
     assert isinstance(get_compressor("random").token_counter, WordCounter)
+
+
+def test_encodings_match_the_tokenizers_own_call_and_leave_its_settings_alone(smol_tokenizer):
+    from lingua_core.tokens import encode_many
+
+    texts = ["The quick brown fox.", " leading space", "Übergröße 東京 🚀", "", "a\n\nb"]
+    want = smol_tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+    for direct in (True, False):
+        backend = smol_tokenizer.backend_tokenizer
+        if not direct:  # a backend with truncation on is not called directly (the call resets it)
+            backend.enable_truncation(4)
+        got = encode_many(smol_tokenizer, texts)
+        for e, ids, offs in zip(got, want["input_ids"], want["offset_mapping"]):
+            assert e.ids.tolist() == ids and len(e) == len(ids)
+            assert list(zip(e.starts.tolist(), e.ends.tolist())) == [tuple(o) for o in offs]
+        if direct:
+            assert backend.truncation is None and backend.padding is None
+
+
+def test_a_call_tokenizes_each_text_once_per_tokenizer(tiny_llama_dir, nq20, monkeypatch):
+    import lingua_core.tokens as tokens
+
+    read: list[str] = []
+    real = tokens._backend_encode
+    monkeypatch.setattr(tokens, "_backend_encode", lambda tok, t: read.extend(t) or real(tok, t))
+    c = get_compressor("selective_context", model=str(tiny_llama_dir), unit="token")
+    out = c.compress(nq20[:6], query="Who?", rate=0.4)
+    # counted, scored and charged: each passage read once; then the compressed texts, counted
+    assert sorted(read) == sorted(nq20[:6] + [r.text for r in out])
+    read.clear()
+    c.compress(nq20[:6], query="Who?", rate=0.4)
+    assert sorted(read) == sorted(nq20[:6] + [r.text for r in out])  # nothing kept across calls
+
+
+def test_short_texts_counts_are_memoized_bounded_and_shared_by_compressors_of_a_model(
+    tiny_bert_clf_dir, minilm_tokenizer, monkeypatch
+):
+    words = ["The", "quick", "brown", "fox's", "jumped.", "Übergröße", "东京", "🚀", "x" * 40]
+    a = get_compressor("llmlingua2", model=str(tiny_bert_clf_dir))
+    b = get_compressor("llmlingua2", model=str(tiny_bert_clf_dir))
+    counter = a.token_counter
+    assert b.token_counter is counter  # one counter (and memo) per loaded model
+    want = [len(ids) for ids in minilm_tokenizer(words, add_special_tokens=False)["input_ids"]]
+    counter.forget()
+    assert counter.count(words) == want
+    assert counter.count(words) == want  # now from the memo
+    assert "x" * 40 not in counter._short and "fox's" in counter._short  # long texts are not kept
+    monkeypatch.setattr(type(counter), "MEMO_SIZE", 4)
+    assert counter.count(words) == want and len(counter._short) <= len(words)
+    counter.forget()
+    assert counter._short == {}
