@@ -137,7 +137,8 @@ def max_wait_option() -> Any:
     return option(
         2.0,
         "Concurrent calls on one model: how long the first waits for others to join its "
-        "forward batch (identical rows in flight are computed once); 0: no wait.",
+        "forward batch (identical rows in flight are computed once); a call alone on an idle "
+        "model does not wait; 0: no wait.",
         check=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1000,
         expect="a number of milliseconds in [0, 1000]",
     )

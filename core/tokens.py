@@ -202,7 +202,9 @@ class HFTokenCounter:
             enc = self.tokenizer(list(texts), add_special_tokens=False, verbose=False)
             return [len(ids) for ids in enc["input_ids"]]
         memo = self._short
-        out = [memo.get(t, -1) if len(t) <= self.SHORT else -1 for t in texts]
+        out = [memo.get(t, -1) for t in texts]  # only short texts are ever kept
+        if -1 not in out:
+            return out
         short = list(dict.fromkeys(t for t, n in zip(texts, out) if n < 0 and len(t) <= self.SHORT))
         if short:
             if len(memo) + len(short) > self.MEMO_SIZE:
