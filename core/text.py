@@ -222,7 +222,8 @@ def segment(text: str, unit: str) -> Units:
     return fn(text)
 
 
-_SPACE_RE = re.compile(r"\s")  # what str.strip() strips
+#: The characters ``str.strip()`` strips (``str.isspace``), as code points: 29, none above U+3000.
+_SPACE_CODES = np.asarray([c for c in range(0x3001) if chr(c).isspace()], dtype=np.uint32)
 
 
 def merge_overlapping(starts: np.ndarray, ends: np.ndarray, text: str) -> tuple[Units, np.ndarray]:
@@ -247,10 +248,14 @@ def merge_overlapping(starts: np.ndarray, ends: np.ndarray, text: str) -> tuple[
     s = np.asarray(starts, dtype=np.int64).copy()
     e = np.asarray(ends, dtype=np.int64).copy()
     # Trim whitespace at both ends, of the offsets that begin or end on whitespace only.
-    space = np.zeros(len(text) + 1, dtype=bool)
-    space[[m.start() for m in _SPACE_RE.finditer(text)]] = True
     nonempty = e > s
-    edge = space[np.clip(s, 0, len(text))] | space[np.clip(e - 1, 0, len(text))]
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)  # one per character
+    last = max(len(text) - 1, 0)
+    edge = np.zeros(n, dtype=bool)
+    if len(text):
+        edge = np.isin(codes[np.clip(s, 0, last)], _SPACE_CODES) | np.isin(
+            codes[np.clip(e - 1, 0, last)], _SPACE_CODES
+        )
     for i in np.flatnonzero(nonempty & edge).tolist():
         a, b = int(s[i]), int(e[i])
         piece = text[a:b]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import itertools
 import os
 import re
 import tempfile
@@ -53,7 +54,9 @@ class Encoded:
 
     def _offs(self) -> np.ndarray:
         if self._offsets is None:
-            self._offsets = np.asarray(self._enc.offsets, dtype=np.int64).reshape(-1, 2)
+            flat = itertools.chain.from_iterable(self._enc.offsets)
+            self._offsets = np.fromiter(flat, dtype=np.int64, count=2 * len(self._enc))
+            self._offsets = self._offsets.reshape(-1, 2)
         return self._offsets
 
     @property

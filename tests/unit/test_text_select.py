@@ -59,6 +59,55 @@ def test_merge_overlapping_trims_and_merges():
     assert idx.tolist() == [0, -1, 1, 1, 2]
 
 
+def _merge_reference(starts, ends, text):
+    """merge_overlapping as first written: strip every token's text (the spec it keeps)."""
+    s, e = list(starts), list(ends)
+    for i in range(len(s)):
+        piece = text[s[i] : e[i]]
+        if s[i] < e[i] and piece.strip() != piece:
+            if not piece.strip():
+                s[i] = e[i] = s[i]
+            else:
+                s[i] += len(piece) - len(piece.lstrip())
+                e[i] = s[i] + len(piece.strip())
+    units, owner, last_end = [], [], -1
+    for a, b in zip(s, e):
+        if b <= a:
+            owner.append(-1)
+        elif units and a < last_end:
+            units[-1][1] = max(units[-1][1], b)
+            owner.append(len(units) - 1)
+        else:
+            units.append([a, b])
+            owner.append(len(units) - 1)
+        last_end = max(last_end, b) if b > a else last_end
+    return units, owner
+
+
+def test_merge_overlapping_equals_stripping_every_token_on_random_offsets():
+    import string
+
+    rng = np.random.default_rng(0)
+    alphabet = list(string.ascii_letters + ",.;'\"()") + list(" \t\n\x1c\x85\xa0\u2009\u3000") * 3
+    alphabet += ["é", "🚀", "東"]
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet, size=int(rng.integers(0, 30))))
+        k = int(rng.integers(0, 10))
+        starts = np.sort(rng.integers(0, len(text) + 1, k))
+        ends = np.minimum(starts + rng.integers(0, 5, k), len(text))
+        units, idx = merge_overlapping(starts, ends, text)
+        want, owner = _merge_reference(starts.tolist(), ends.tolist(), text)
+        got = list(zip(units.starts.tolist(), units.ends.tolist()))
+        assert got == [tuple(u) for u in want], (text, starts, ends)
+        assert idx.tolist() == owner
+
+
+def test_the_whitespace_table_is_what_str_strip_strips():
+    from lingua_core.text import _SPACE_CODES
+
+    assert _SPACE_CODES.tolist() == [c for c in range(0x110000) if chr(c).isspace()]
+
+
 def test_assign_to_units():
     u = Units.from_lists([0, 6], [5, 11])
     assert assign_to_units(u, np.array([0, 4, 5, 6, 10, 11])).tolist() == [0, 0, -1, 1, 1, -1]
