@@ -90,28 +90,21 @@ def run_method(name: str, opts: dict, calls: list[list[str]], query: str | None 
     # Indexing runs its texts in threads, so the model's batchers saw overlapping calls: for a
     # second after that they wait max_wait_ms for batch-mates. Queries come at another time.
     time.sleep(CONCURRENCY_WINDOW_S)
-    stored_s, same = [], 0
+    # Each call twice, side by side: as is, then with the tokenizer's memo of word counts
+    # emptied first (LLMLingua-2 weighs every word on its own; the memo is shared by a model's
+    # compressors, so as is it holds the words of earlier passages).
+    stored_s, cold_s, same = [], [], 0
     for i, c in enumerate(calls):
-        fresh = get_compressor(name, **opts)
-        forget(fresh)
         mine = strings[i * len(c) : (i + 1) * len(c)]
-        t0 = time.perf_counter()
-        got = fresh.compress(c, query=query, rate=RATE, scores=mine)
-        stored_s.append(time.perf_counter() - t0)
-        same += got == online[i]
-    # Again with the tokenizer's memo of word counts emptied first (LLMLingua-2 weighs every
-    # word on its own; the memo is shared by the compressors of a model, so in the calls above
-    # it holds the words of the passages before).
-    cold_s = []
-    for i, c in enumerate(calls):
-        fresh = get_compressor(name, **opts)
-        forget(fresh)
-        getattr(fresh.token_counter, "forget", lambda: None)()
-        mine = strings[i * len(c) : (i + 1) * len(c)]
-        t0 = time.perf_counter()
-        got = fresh.compress(c, query=query, rate=RATE, scores=mine)
-        cold_s.append(time.perf_counter() - t0)
-        same += got == online[i]
+        for times, empty in ((stored_s, False), (cold_s, True)):
+            fresh = get_compressor(name, **opts)
+            forget(fresh)
+            if empty:
+                getattr(fresh.token_counter, "forget", lambda: None)()
+            t0 = time.perf_counter()
+            got = fresh.compress(c, query=query, rate=RATE, scores=mine)
+            times.append(time.perf_counter() - t0)
+            same += got == online[i]
     words = sum(len(t.split()) for t in texts)
     return {
         "method": name,
