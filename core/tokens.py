@@ -108,7 +108,7 @@ def _backend(tokenizer: Any) -> Any:
         backend is not None
         and backend.truncation is None
         and backend.padding is None
-        and bool(backend.encode_special_tokens)
+        and bool(getattr(backend, "encode_special_tokens", False))
         == bool(getattr(tokenizer, "split_special_tokens", False))
     ):
         return backend
