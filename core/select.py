@@ -36,7 +36,11 @@ def unit_costs_many(
     *,
     standalone: bool = False,
 ) -> list[np.ndarray]:
-    """:func:`unit_costs` of several texts, tokenized in one call where the counter allows."""
+    """:func:`unit_costs` of several texts, tokenized in one call where the counter allows.
+
+    ``standalone=True`` counts each unit's own text on its own (how LLMLingua-2 weighs words),
+    every unit of every text in one call.
+    """
     if standalone:  # every unit of every text counted in one call
         pieces = [u.texts(t) for t, u in zip(texts, units)]
         flat = counter.count([p for ps in pieces for p in ps])
@@ -52,7 +56,6 @@ def unit_costs(
     units: Units,
     counter: TokenCounter,
     *,
-    standalone: bool = False,
     ends: np.ndarray | None = None,
 ) -> np.ndarray:
     """Tokens of ``counter`` held by each unit.
@@ -60,14 +63,11 @@ def unit_costs(
     In context (the default) a token of the whole text belongs to the unit where it ends, and
     tokens that end in whitespace between units (e.g. a newline token) are charged to the next
     unit, since runs are rejoined with whitespace anyway: the costs add up to the text's tokens.
-    ``standalone=True`` counts each unit's own text on its own (how LLMLingua-2 weighs words).
     ``ends``: the text's token ends, if already known (:func:`token_ends_many`).
     """
     costs = np.zeros(len(units), dtype=np.int64)
     if len(units) == 0:
         return costs
-    if standalone:
-        return np.asarray(counter.count(units.texts(text)), dtype=np.int64)
     if ends is None:
         ends = counter.token_ends(text)
     if ends.size == 0:

@@ -12,6 +12,7 @@ into clauses.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from dataclasses import dataclass
@@ -222,8 +223,13 @@ def segment(text: str, unit: str) -> Units:
     return fn(text)
 
 
-#: The characters ``str.strip()`` strips (``str.isspace``), as code points: 29, none above U+3000.
-_SPACE_CODES = np.asarray([c for c in range(0x3001) if chr(c).isspace()], dtype=np.uint32)
+@functools.cache
+def _space_codes() -> np.ndarray:
+    """The code points ``str.strip()`` strips (``str.isspace``): 29, none above U+3000.
+
+    Built on first use, not at import.
+    """
+    return np.asarray([c for c in range(0x3001) if chr(c).isspace()], dtype=np.uint32)
 
 
 def merge_overlapping(starts: np.ndarray, ends: np.ndarray, text: str) -> tuple[Units, np.ndarray]:
@@ -253,8 +259,9 @@ def merge_overlapping(starts: np.ndarray, ends: np.ndarray, text: str) -> tuple[
     last = max(len(text) - 1, 0)
     edge = np.zeros(n, dtype=bool)
     if len(text):
-        edge = np.isin(codes[np.clip(s, 0, last)], _SPACE_CODES) | np.isin(
-            codes[np.clip(e - 1, 0, last)], _SPACE_CODES
+        space = _space_codes()
+        edge = np.isin(codes[np.clip(s, 0, last)], space) | np.isin(
+            codes[np.clip(e - 1, 0, last)], space
         )
     for i in np.flatnonzero(nonempty & edge).tolist():
         a, b = int(s[i]), int(e[i])
