@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
 
 import numpy as np
 
+from lingua_core.cancel import check_cancelled
 from lingua_core.models.rows import STAT_KEYS, call_rows
 from lingua_core.options import (
     MethodOptions,
@@ -234,6 +235,7 @@ class Compressor(Generic[OptionsT]):
             TypeError: For a bare string or a non-string item.
             ValueError: For an invalid rate or budget, both given, or an unknown option.
         """
+        check_cancelled()  # a call cancelled before it started (lingua_core.cancel)
         items = validate_texts(texts)
         with one_pass():  # each text tokenized once per tokenizer in this call
             rows = stored_rows(self, items, scores)

@@ -14,8 +14,12 @@ a caller that asks for a row just finished for another (before that caller's own
 does not compute it again.
 
 A failing batch is retried row by row, so one bad request (an out-of-memory row, say) fails
-alone and its batch-mates get their results. Results do not depend on who shares a batch:
-every row is scored on its own (right-padded, masked), as the scorers' batch tests check.
+alone and its batch-mates get their results. A caller whose call is cancelled
+(:mod:`lingua_core.cancel`: its client left, its deadline passed) withdraws its pending rows that
+no other caller wants, and the merged computation takes at most ``max_rows`` rows, so the rows
+of a cancelled call stop being computed after the running chunk. Results do not depend on who
+shares a batch: every row is scored on its own (right-padded, masked), as the scorers' batch
+tests check.
 """
 
 from __future__ import annotations
@@ -23,10 +27,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from typing import Any
 
 from lingua_core._lru import LRU
+from lingua_core.cancel import CancelToken, current_token
 from lingua_core.models.rows import current_call_rows, model_fingerprint, row_key
 
 Compute = Callable[[Sequence[Any]], list[Any]]
@@ -34,22 +39,34 @@ Compute = Callable[[Sequence[Any]], list[Any]]
 #: Seconds after two callers' work last overlapped during which a leader still waits for
 #: batch-mates (a caller alone, on an idle model, computes at once).
 CONCURRENCY_WINDOW_S = 1.0
+#: Seconds a waiting caller sleeps between looks at its cancel token and at a batch nobody leads.
+POLL_S = 0.05
+_MISSING = object()
 
 
 class MicroBatcher:
     """Merges concurrent requests for one model's rows into shared batches.
 
+    Every wait has a way out: a caller waits on its rows' futures in short slices, and between
+    them it takes over the leadership of a batch nobody leads (a leader that left, a leader that
+    was cancelled), withdraws its rows when its call is cancelled (:mod:`lingua_core.cancel`),
+    and finds each of its futures settled once a batch ends, with a result or an error, even
+    when the batch's computation broke its contract.
+
     Args:
         compute: Scores a list of rows; returns one result per row, in order.
-        max_rows: Most rows one merged call takes (the rest wait for the next).
+        max_rows: Most rows one merged computation takes (the rest wait for the next): the
+            granularity at which a cancelled caller's rows stop being computed.
         keep: Results of this many recently computed rows kept for later callers (0: none).
+        kind: The kind of its rows, in row keys (stored scores, the score cache).
+        fingerprint: The model fingerprint the row keys are stored under.
     """
 
     def __init__(
         self,
         compute: Compute,
         *,
-        max_rows: int = 4096,
+        max_rows: int = 256,
         keep: int = 2048,
         kind: str = "rows",
         fingerprint: Callable[[], str] | None = None,
@@ -57,16 +74,17 @@ class MicroBatcher:
         self.compute = compute
         self.kind = kind
         self._fingerprint = fingerprint
-        self.max_rows = max_rows
+        self.max_rows = max(1, int(max_rows))
         self._done = LRU(keep)
         self._lock = threading.Lock()
         self._pending: dict[Hashable, Future[Any]] = {}  # waiting for a batch
+        self._wanted: dict[Hashable, int] = {}  # callers waiting for each pending row
         self._running: dict[Hashable, Future[Any]] = {}  # in the batch being computed
         self._leader = False
         self._overlap_at = float("-inf")  # when two callers' work last overlapped
-        #: Rows computed, merged calls made, rows served from in-flight work and rows served
-        #: from recent results (for tests and benchmarks).
-        self.stats = {"rows": 0, "calls": 0, "shared": 0, "recent": 0}
+        #: Rows computed, merged calls made, rows served from in-flight work, rows served from
+        #: recent results and rows withdrawn by cancelled callers (for tests and benchmarks).
+        self.stats = {"rows": 0, "calls": 0, "shared": 0, "recent": 0, "withdrawn": 0}
 
     def score(self, rows: Sequence[Hashable], *, max_wait_ms: float = 2.0) -> list[Any]:
         """The results of ``rows`` (duplicates and rows in flight for others computed once).
@@ -75,6 +93,7 @@ class MicroBatcher:
         (:func:`lingua_core.models.rows.current_call_rows`) are not computed.
 
         Raises:
+            Cancelled: When the call's cancel token is set before its rows are computed.
             Exception: Whatever computing one of the caller's own rows raised.
         """
         ctx = current_call_rows()
@@ -92,46 +111,96 @@ class MicroBatcher:
         return [found[k] for k in keys]
 
     def _score(self, rows: Sequence[Hashable], max_wait_ms: float) -> list[Any]:
+        token = current_token()
+        if token is not None:
+            token.raise_if_cancelled()
         futures: list[Future[Any]] = []
-        lead = False
+        mine: list[Hashable] = []  # pending rows this caller waits for (withdrawn if cancelled)
         with self._lock:
             for row in rows:
                 fut = self._running.get(row) or self._pending.get(row)
-                if fut is None and row in self._done:
-                    fut = Future()
-                    fut.set_result(self._done.get(row))
-                    self.stats["recent"] += 1
-                elif fut is None:
-                    fut = Future()
-                    self._pending[row] = fut
+                if fut is None:
+                    hit = self._done.get(row, _MISSING)
+                    if hit is not _MISSING:
+                        fut = Future()
+                        fut.set_result(hit)
+                        self.stats["recent"] += 1
+                    else:
+                        fut = Future()
+                        self._pending[row] = fut
                 else:
                     self.stats["shared"] += 1
+                if self._pending.get(row) is fut:
+                    self._wanted[row] = self._wanted.get(row, 0) + 1
+                    mine.append(row)
                 futures.append(fut)
             if self._leader or self._running:
                 self._overlap_at = time.monotonic()
-            if self._pending and not self._leader:
-                self._leader = lead = True
+            lead = bool(self._pending) and not self._leader
+            if lead:
+                self._leader = True
             alone = time.monotonic() - self._overlap_at > CONCURRENCY_WINDOW_S
         if lead:
-            self._lead(0.0 if alone else max_wait_ms)
+            self._lead(0.0 if alone else max_wait_ms, token)
+        self._wait(futures, mine, token)
         return [f.result() for f in futures]
+
+    def _wait(
+        self, futures: list[Future[Any]], mine: list[Hashable], token: CancelToken | None
+    ) -> None:
+        """Wait for ``futures``, leading an unled batch and leaving when cancelled."""
+        while True:
+            if token is not None and token.cancelled:
+                self._withdraw(mine)
+                token.raise_if_cancelled()
+            open_ = [f for f in futures if not f.done()]
+            if not open_:
+                return
+            with self._lock:
+                take = bool(self._pending) and not self._leader
+                if take:
+                    self._leader = True
+            if take:
+                self._lead(0.0, token)
+                continue
+            wait(open_, timeout=POLL_S)
+
+    def _withdraw(self, rows: list[Hashable]) -> None:
+        """Remove a cancelled caller's pending rows that no other caller waits for."""
+        with self._lock:
+            for row in rows:
+                n = self._wanted.get(row, 0) - 1
+                if n > 0:
+                    self._wanted[row] = n
+                    continue
+                self._wanted.pop(row, None)
+                fut = self._pending.pop(row, None)
+                if fut is not None:
+                    fut.cancel()
+                    self.stats["withdrawn"] += 1
 
     def forget(self) -> None:
         """Drop the recent results (rows in flight are unaffected)."""
         with self._lock:
             self._done.clear()
 
-    def _lead(self, max_wait_ms: float) -> None:
+    def _lead(self, max_wait_ms: float, token: CancelToken | None) -> None:
+        """Compute pending rows, ``max_rows`` at a time, until none are left.
+
+        A leader whose own call is cancelled stops after its running chunk; another waiting
+        caller then takes over.
+        """
         try:
             if max_wait_ms > 0:
                 time.sleep(max_wait_ms / 1000.0)  # let concurrent callers add their rows
-            while True:
+            while token is None or not token.cancelled:
                 with self._lock:
                     if not self._pending:
-                        self._leader = False
                         return
                     keys = list(self._pending)[: self.max_rows]
                     batch = {k: self._pending.pop(k) for k in keys}
+                    for k in keys:
+                        self._wanted.pop(k, None)
                     self._running.update(batch)
                 try:
                     self._run(batch)
@@ -139,16 +208,21 @@ class MicroBatcher:
                     with self._lock:
                         for k in batch:
                             self._running.pop(k, None)
-        except BaseException:
+                    for k, fut in batch.items():  # a broken compute must not strand a waiter
+                        if not fut.done():
+                            fut.set_exception(RuntimeError(f"row {k!r} got no result"))
+        finally:
             with self._lock:
                 self._leader = False
-            raise
 
     def _run(self, batch: dict[Hashable, Future[Any]]) -> None:
         keys = list(batch)
         self.stats["calls"] += 1
         try:
             results = self.compute(keys)
+            if len(results) != len(keys):
+                msg = f"the batch computed {len(results)} results for {len(keys)} rows"
+                raise RuntimeError(msg)
         except Exception as e:
             if len(keys) == 1:
                 self.stats["rows"] += 1

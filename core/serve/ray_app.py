@@ -43,8 +43,9 @@ class LinguaDeployment:
 
         kwargs = dict(service_kwargs)
         kwargs.setdefault("instance", _replica_id())
+        kwargs.pop("allowed_hosts", None)  # Ray's proxy forwards its own Host
         self.service = Service(**kwargs)
-        self.service.warmup()  # Ray routes nothing to a replica before its constructor returns
+        self.service.engine.warmup()  # Ray routes nothing to a replica before this returns
 
     def __serve_build_asgi_app__(self) -> Any:
         from lingua_core.serve.app import create_app
@@ -53,7 +54,7 @@ class LinguaDeployment:
 
     def check_health(self) -> None:
         """Ray's periodic health check: raises when the service is not ready."""
-        if not self.service.ready:
+        if self.service.executor is not None and not self.service.ready:
             msg = "the service is not warmed up"
             raise RuntimeError(msg)
 
@@ -75,7 +76,8 @@ def build(
     replicas: int = 1,
     num_gpus: float = 0.0,
     num_cpus: float = 1.0,
-    max_ongoing_requests: int = 64,
+    max_ongoing_requests: int | None = None,
+    max_queued_requests: int | None = None,
 ) -> Any:
     """The bound Ray Serve application of ``replicas`` copies of the service.
 
@@ -86,7 +88,10 @@ def build(
         num_gpus: GPUs per replica (fractions share one GPU); 0 runs on CPU.
         num_cpus: CPUs Ray reserves per replica.
         max_ongoing_requests: Requests one replica takes at once (its micro-batcher merges
-            their forwards); Ray queues the rest.
+            their forwards); default: the service's ``max_concurrency``.
+        max_queued_requests: Requests Ray's proxy queues for the replicas before it answers
+            503; default: the service's ``max_queue``. The same limits as ``lingua serve``'s,
+            through Ray Serve's own settings.
 
     Raises:
         ValueError: For a replica count below 1 or negative resources.
@@ -98,12 +103,21 @@ def build(
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
             msg = f"{name} must be a number >= 0, got {value!r}"
             raise ValueError(msg)
+    from lingua_core.serve.app import default_concurrency
+
+    if max_ongoing_requests is None:
+        max_ongoing_requests = service_kwargs.get("max_concurrency") or default_concurrency(
+            "cuda" if num_gpus > 0 else "cpu"
+        )
+    if max_queued_requests is None:
+        max_queued_requests = int(service_kwargs.get("max_queue", 256))
     deployment = serve.deployment(
         LinguaDeployment,
         name="LinguaDeployment",
         num_replicas=replicas,
         ray_actor_options={"num_cpus": num_cpus, "num_gpus": num_gpus},
         max_ongoing_requests=max_ongoing_requests,
+        max_queued_requests=max_queued_requests,
         graceful_shutdown_timeout_s=30,
         health_check_period_s=10,
     )

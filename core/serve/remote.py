@@ -2,8 +2,12 @@
 
 ``RemoteCompressor(url).compress(texts, query=..., rate=...)`` returns the same
 :class:`~lingua_core.result.CompressionResult` objects a local compressor returns, in input
-order; ``acompress`` is its async twin. Connection errors and 503 (a server warming up or
-restarting) are retried with exponential backoff; any other refusal raises with the server's
+order; ``acompress`` is its async twin. Connection errors and 503 (a server warming up,
+restarting or shedding load) are retried: after a 503 the client waits the server's
+``Retry-After`` (at most ``max_retry_wait`` seconds), otherwise an exponential backoff, either
+jittered by x0.5-1.5 so that refused clients do not come back together; ``deadline`` bounds the
+whole call, retries included, and travels to the server (``X-Lingua-Deadline-Ms``), which
+refuses at once what it could not finish in time. Any other refusal raises with the server's
 message (400 as ``ValueError``, as the core would). The adapters take it in place of a local
 compressor: ``LinguaCompressor(endpoint="http://host:8000", method="...", rate=0.5)``.
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
+import random
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -49,7 +54,11 @@ class RemoteCompressor:
         api_key: Bearer token (default: ``$LINGUA_API_KEY``).
         timeout: Seconds per request.
         retries: Attempts on connection errors and 503.
-        backoff: First wait between attempts (doubled each time).
+        backoff: First wait between attempts (doubled each time) when the server gives no
+            ``Retry-After``.
+        max_retry_wait: Longest wait between attempts, ``Retry-After`` included.
+        deadline: Seconds the whole call may take, retries included (``None``: no bound but
+            ``timeout`` per attempt).
     """
 
     def __init__(
@@ -62,12 +71,17 @@ class RemoteCompressor:
         timeout: float = 120.0,
         retries: int = 5,
         backoff: float = 0.2,
+        max_retry_wait: float = 2.0,
+        deadline: float | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.method = method or ""
         self.options = dict(options or {})
         self.api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
         self.timeout, self.retries, self.backoff = timeout, max(1, int(retries)), backoff
+        self.max_retry_wait = max_retry_wait
+        self.deadline = deadline
+        self._rng = random.Random()
         self._client: Any = None
         self._lock = threading.Lock()
 
@@ -153,24 +167,44 @@ class RemoteCompressor:
         return out
 
     def _settle(
-        self, attempt: int, response: Any, error: Exception | None, texts: Sequence[str]
-    ) -> list[CompressionResult] | None:
-        """The results if this attempt settles the call; ``None`` to retry after a backoff.
+        self,
+        attempt: int,
+        response: Any,
+        error: Exception | None,
+        texts: Sequence[str],
+        ends: float | None,
+    ) -> list[CompressionResult] | float:
+        """The results if this attempt settles the call; else the seconds to wait and retry.
 
-        Connection errors and 503 are retried until the last attempt.
+        Connection errors and 503 are retried until the last attempt or the call's deadline.
 
         Raises:
-            RemoteError: When the server stays unreachable, or refuses (see :meth:`_results`).
+            RemoteError: When the server stays unreachable or busy, or refuses (see
+                :meth:`_results`).
         """
         last = attempt == self.retries - 1
-        if error is not None:
-            if last:
-                msg = f"{self.url} unreachable: {error}"
-                raise RemoteError(msg) from error
-            return None
-        if response.status_code == 503 and not last:
-            return None
-        return self._results(response.status_code, _json(response), texts)
+        if error is None and response.status_code != 503:
+            return self._results(response.status_code, _json(response), texts)
+        wait = float(self.backoff * 2**attempt)
+        if error is None:
+            with_header = _retry_after(response)
+            wait = wait if with_header is None else with_header
+        wait = min(wait, self.max_retry_wait) * self._rng.uniform(0.5, 1.5)
+        past = ends is not None and time.monotonic() + wait >= ends
+        if error is not None and (last or past):
+            msg = f"{self.url} unreachable: {error}"
+            raise RemoteError(msg) from error
+        if last or past:
+            refused: list[CompressionResult] = self._results(503, _json(response), texts)
+            return refused  # raises: a 503 is never results
+        return wait
+
+    def _attempt(self, headers: dict[str, str], ends: float | None) -> tuple[dict[str, str], float]:
+        """Headers and timeout of one attempt (the time left to the call's deadline)."""
+        if ends is None:
+            return headers, self.timeout
+        left = max(0.001, ends - time.monotonic())
+        return {**headers, "X-Lingua-Deadline-Ms": f"{left * 1000:.0f}"}, min(self.timeout, left)
 
     def compress(
         self,
@@ -191,15 +225,18 @@ class RemoteCompressor:
         texts = list(texts)
         body, headers = self._request(texts, query, rate, target_tokens, options)
         client = self._sync_client()
+        ends = None if self.deadline is None else time.monotonic() + self.deadline
         for attempt in range(self.retries):
+            sent, timeout = self._attempt(headers, ends)
             try:
-                r, error = client.post(f"{self.url}/v1/compress", json=body, headers=headers), None
+                url = f"{self.url}/v1/compress"
+                r, error = client.post(url, json=body, headers=sent, timeout=timeout), None
             except httpx.TransportError as e:
                 r, error = None, e
-            done = self._settle(attempt, r, error, texts)
-            if done is not None:
+            done = self._settle(attempt, r, error, texts, ends)
+            if not isinstance(done, float):
                 return done
-            time.sleep(self.backoff * 2**attempt)
+            time.sleep(done)
         raise RemoteError(self.url)  # pragma: no cover - the last attempt returns or raises
 
     async def acompress(
@@ -215,18 +252,31 @@ class RemoteCompressor:
         httpx = require("httpx")
         texts = list(texts)
         body, headers = self._request(texts, query, rate, target_tokens, options)
+        ends = None if self.deadline is None else time.monotonic() + self.deadline
         async with httpx.AsyncClient(timeout=self.timeout) as client:
             for attempt in range(self.retries):
+                sent, timeout = self._attempt(headers, ends)
                 try:
-                    r = await client.post(f"{self.url}/v1/compress", json=body, headers=headers)
+                    url = f"{self.url}/v1/compress"
+                    r = await client.post(url, json=body, headers=sent, timeout=timeout)
                     error = None
                 except httpx.TransportError as e:
                     r, error = None, e
-                done = self._settle(attempt, r, error, texts)
-                if done is not None:
+                done = self._settle(attempt, r, error, texts, ends)
+                if not isinstance(done, float):
                     return done
-                await asyncio.sleep(self.backoff * 2**attempt)
+                await asyncio.sleep(done)
         raise RemoteError(self.url)  # pragma: no cover - the last attempt returns or raises
+
+
+def _retry_after(response: Any) -> float | None:
+    """The seconds of a response's ``Retry-After`` header (``None``: absent or a date)."""
+    value = response.headers.get("retry-after")
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return None if seconds is None or not seconds >= 0 else seconds
 
 
 def _json(response: Any) -> Any:

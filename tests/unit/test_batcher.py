@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -209,3 +210,121 @@ def test_embedding_does_not_truncate_other_threads_token_counts():
     own = AutoTokenizer.from_pretrained(embedder.loaded().source)  # truncation as HF does it
     ref = own(texts, truncation=True, max_length=16)["input_ids"]
     assert _truncated(tok, texts, 16) == [tuple(r) for r in ref]
+
+
+def test_a_cancelled_caller_withdraws_its_rows_and_others_still_get_theirs():
+    """A call cancelled while its rows wait (its client left) raises Cancelled, its rows that
+    nobody else wants are never computed, and a row another caller shares still is."""
+    from lingua_core.cancel import Cancelled, CancelToken, cancel_scope
+
+    computed: list[str] = []
+    gate = threading.Event()
+
+    def compute(rows):
+        if "slow" in rows:
+            gate.wait(5)
+        computed.extend(rows)
+        return [r.upper() for r in rows]
+
+    b = MicroBatcher(compute)
+    token = CancelToken()
+    with ThreadPoolExecutor(3) as pool:
+        first = pool.submit(b.score, ["slow"], max_wait_ms=0)
+        while not b._running:
+            time.sleep(0.001)
+
+        def cancelled_call():
+            with cancel_scope(token):
+                return b.score(["only-mine", "shared"], max_wait_ms=0)
+
+        doomed = pool.submit(cancelled_call)
+        other = pool.submit(b.score, ["shared"], max_wait_ms=0)
+        while b._wanted.get("shared", 0) < 2:
+            time.sleep(0.001)
+        token.cancel("client disconnected")
+        with pytest.raises(Cancelled, match="client disconnected"):
+            doomed.result(5)
+        gate.set()
+        assert first.result(5) == ["SLOW"] and other.result(5) == ["SHARED"]
+    assert "only-mine" not in computed and computed.count("shared") == 1
+    assert b.stats["withdrawn"] == 1
+
+
+def test_a_cancelled_leader_hands_the_batch_to_a_waiting_caller():
+    """The leader's call is cancelled while it computes: after the running chunk it leaves, and
+    a caller still waiting takes over the rows that remain (no one waits for ever)."""
+    from lingua_core.cancel import Cancelled, CancelToken, cancel_scope
+
+    gate = threading.Event()
+    started = threading.Event()
+
+    def compute(rows):
+        if "lead" in rows:
+            started.set()
+            gate.wait(5)
+        return [r.upper() for r in rows]
+
+    b = MicroBatcher(compute, max_rows=1)
+    token = CancelToken()
+
+    def leader():
+        with cancel_scope(token):
+            return b.score(["lead", "lead2"], max_wait_ms=0)
+
+    with ThreadPoolExecutor(2) as pool:
+        lead = pool.submit(leader)
+        started.wait(5)
+        follower = pool.submit(b.score, ["late"], max_wait_ms=0)
+        while "late" not in b._pending:
+            time.sleep(0.001)
+        token.cancel()
+        gate.set()
+        with pytest.raises(Cancelled):
+            lead.result(5)
+        assert follower.result(5) == ["LATE"]
+    assert not b._pending and not b._leader
+
+
+def test_a_compute_that_returns_too_few_results_fails_its_callers_instead_of_hanging():
+    b = MicroBatcher(lambda rows: [1] * (len(rows) - 1))
+    with pytest.raises(RuntimeError, match=r"got no result|0 results for 1 rows"):
+        b.score(["a", "b"], max_wait_ms=0)
+    assert not b._pending and not b._running and not b._leader
+
+
+@pytest.mark.parametrize("trial", range(20))
+def test_cold_concurrent_first_calls_all_finish_before_a_deadline(trial):
+    """Many first calls on a fresh batcher at once (a cold server under a few clients), some
+    sharing rows, some failing, some cancelled: every call returns or raises within 10 s."""
+    import random
+
+    from lingua_core.cancel import Cancelled, CancelToken, cancel_scope
+
+    rng = random.Random(trial)
+
+    def compute(rows):
+        time.sleep(rng.random() * 0.01)
+        if "bad" in rows:
+            raise RuntimeError("bad row")
+        return [r.upper() for r in rows]
+
+    b = MicroBatcher(compute, max_rows=rng.choice([1, 3, 256]))
+    tokens = [CancelToken() for _ in range(12)]
+
+    def call(i: int):
+        rows = [f"r{(i + k) % 7}" for k in range(rng.randint(1, 5))] + (["bad"] if i == 3 else [])
+        with cancel_scope(tokens[i]):
+            try:
+                return b.score(rows, max_wait_ms=rng.choice([0, 2]))
+            except (Cancelled, RuntimeError) as e:
+                return type(e).__name__
+
+    with ThreadPoolExecutor(12) as pool:
+        futs = [pool.submit(call, i) for i in range(12)]
+        time.sleep(rng.random() * 0.01)
+        for i in (5, 7):
+            tokens[i].cancel()
+        out = [f.result(10) for f in futs]
+    assert out[3] == "RuntimeError"
+    assert all(isinstance(o, list) or i in (3, 5, 7) for i, o in enumerate(out))
+    assert not b._pending and not b._running and not b._leader

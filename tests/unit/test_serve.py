@@ -24,10 +24,22 @@ TEXTS = [
 ]
 
 
+JSON = {"Content-Type": "application/json"}
+
+
+def _ready(c: TestClient) -> TestClient:
+    deadline = time.monotonic() + 60
+    while c.get("/health").status_code != 200:
+        assert time.monotonic() < deadline, "the service did not warm up in 60 s"
+        time.sleep(0.02)
+    return c
+
+
 @pytest.fixture
 def client():
-    with TestClient(create_app(Service("random", max_texts=4, max_chars=400))) as c:
-        yield c
+    service = Service("random", methods=["naive"], max_texts=4, max_chars=400)
+    with TestClient(create_app(service)) as c:
+        yield _ready(c)
 
 
 def test_compress_returns_exactly_what_the_core_returns_in_input_order(client):
@@ -46,9 +58,9 @@ def test_compress_returns_exactly_what_the_core_returns_in_input_order(client):
 def test_methods_health_and_metrics(client):
     assert client.get("/health").json() == {"status": "ok"}
     methods = client.get("/v1/methods").json()
-    assert methods["default"] == "random" and "coarse_to_fine" in methods["methods"]
+    assert methods["default"] == "random" and list(methods["methods"]) == ["random", "naive"]
     client.post("/v1/compress", json={"texts": ["a b c d"], "rate": 0.5})
-    client.post("/v1/compress", content=b"{not json")
+    client.post("/v1/compress", content=b"{not json", headers=JSON)
     text = client.get("/metrics").text
     assert 'lingua_requests_total{method="random",status="200"} 1' in text
     assert 'lingua_requests_total{method="random",status="400"} 1' in text
@@ -70,12 +82,17 @@ def test_methods_health_and_metrics(client):
             "unknown option 'nope' for method 'random'",
         ),
         (json.dumps({"texts": ["a"], "method": "zip"}).encode(), 400, "unknown method 'zip'"),
+        (
+            json.dumps({"texts": ["a"], "method": "llmlingua2"}).encode(),
+            400,
+            "method 'llmlingua2' is not served here; served: random, naive",
+        ),
         (json.dumps({"texts": ["a"] * 5}).encode(), 413, "at most 4 per request"),
         (json.dumps({"texts": ["a" * 500]}).encode(), 413, "at most 400"),
     ],
 )
 def test_every_invalid_request_gets_the_cores_message(client, body, status, message):
-    r = client.post("/v1/compress", content=body)
+    r = client.post("/v1/compress", content=body, headers=JSON)
     assert r.status_code == status
     assert message in r.json()["error"]
 
@@ -107,7 +124,10 @@ def server():
 
     port = _free_port()
     config = uvicorn.Config(
-        create_app(Service("random", api_key="k")), host="127.0.0.1", port=port, log_level="error"
+        create_app(Service("random", methods=[], api_key="k")),
+        host="127.0.0.1",
+        port=port,
+        log_level="error",
     )
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
