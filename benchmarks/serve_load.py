@@ -69,7 +69,7 @@ def peak_rss_mb(pid: int) -> float:
 def run_clients(url: str, calls: list[list[str]], clients: int, rate: float) -> tuple[list, list]:
     from lingua_core import RemoteCompressor
 
-    remote = RemoteCompressor(url, api_key=KEY, timeout=120, retries=8, backoff=0.1)
+    remote = RemoteCompressor(url, api_key=KEY, timeout=120, retries=200, backoff=0.1, deadline=600)
 
     def one(texts: list[str]) -> tuple[float, list]:
         t0 = time.perf_counter()

@@ -85,10 +85,12 @@ class RequestError(ValueError):
 
 
 def default_concurrency(device: str | None = None) -> int:
-    """Requests in compression at once: the CPU count on a CPU, 16 on a GPU.
+    """Requests in compression at once: a quarter of the CPU count (at least 1), 16 on a GPU.
 
-    On a CPU, more requests at once only lengthen each one (measured in
-    ``benchmarks/serve_load.py``); on a GPU, a forward batch of 65,536 tokens holds 16 requests
+    On a CPU one forward already uses every core (torch's intra-op threads), and requests at
+    once only contend: measured on 2 cores under 40 clients (``benchmarks/serve_overload.py``),
+    1 at a time served 10.3 requests/s with an admitted p99 of 2.5x the unloaded one, 2 at a
+    time 9.1 requests/s at 6.5x. On a GPU, a forward batch of 65,536 tokens holds 16 requests
     of 20 passages, which concurrent requests' micro-batches fill.
     """
     if device is None:
@@ -98,7 +100,7 @@ def default_concurrency(device: str | None = None) -> int:
         device = "cuda" if torch is not None and torch.cuda.is_available() else "cpu"
     if str(device).startswith("cuda"):
         return 16
-    return max(1, os.cpu_count() or 1)
+    return max(1, (os.cpu_count() or 1) // 4)
 
 
 def _depth(value: Any, limit: int) -> int:
@@ -153,7 +155,7 @@ class Service:
         instance: str | None = None,
         max_concurrency: int | None = None,
         max_queue: int = 256,
-        max_queue_wait_s: float = 1.0,
+        max_queue_wait_s: float = 0.25,
         executor: str = "thread",
         body_timeout_s: float = 10.0,
         allowed_hosts: Sequence[str] | None = None,
@@ -391,8 +393,11 @@ class Service:
         chars = sum(len(t) for t in req["texts"] if isinstance(t, str))
         watch = asyncio.ensure_future(_disconnected(request))
         try:
+            t0 = time.monotonic()
             ticket = await self._admit(method, chars, deadline, watch)
+            queued = time.monotonic() - t0
             out = await self._run(req, ticket, chars, deadline, watch)
+            out["usage"]["queue_ms"] = round(queued * 1000, 3)
         finally:
             watch.cancel()
         return out
@@ -573,7 +578,7 @@ def create_app(service: Service | None = None, *, warmup: bool = True) -> Any:
         try:
             out = await svc.handle(request, note)
         except RequestError as e:
-            svc.count(note.get("method", svc.method), e.status)
+            svc.count(note.get("method"), e.status)  # refused before its method is known: unknown
             note["error"] = str(e)
             return JSONResponse({"error": str(e)}, status_code=e.status, headers=e.headers)
         ms = (time.perf_counter() - t0) * 1000

@@ -45,14 +45,15 @@ def register(sub: Any) -> None:
         "--max-concurrency",
         type=int,
         default=None,
-        help="requests in compression at once (default: the CPU count, 16 on a GPU)",
+        help="requests in compression at once (default: a quarter of the CPUs, at least 1; 16 "
+        "on a GPU)",
     )
     load.add_argument("--max-queue", type=int, default=256, help="requests waiting at once")
     load.add_argument(
         "--max-queue-wait",
         type=float,
-        default=1.0,
-        help="longest expected wait, in seconds, a request is queued for",
+        default=0.25,
+        help="longest expected wait, in seconds, a request is queued for (default 0.25)",
     )
     load.add_argument(
         "--executor",

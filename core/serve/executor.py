@@ -357,6 +357,8 @@ class ProcessExecutor:
         proc = self._proc
         if proc is None:
             return
+        if not self.ready:  # still loading its models: nothing to finish
+            proc.terminate()
         with contextlib.suppress(OSError, ValueError):
             self._send(("stop",))
         loop = asyncio.get_running_loop()

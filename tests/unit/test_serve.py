@@ -63,7 +63,7 @@ def test_methods_health_and_metrics(client):
     client.post("/v1/compress", content=b"{not json", headers=JSON)
     text = client.get("/metrics").text
     assert 'lingua_requests_total{method="random",status="200"} 1' in text
-    assert 'lingua_requests_total{method="random",status="400"} 1' in text
+    assert 'lingua_requests_total{method="unknown",status="400"} 1' in text  # before parsing
     assert "lingua_tokens_in_total 4" in text
 
 
