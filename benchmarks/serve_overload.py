@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -86,10 +87,8 @@ class Server:
     def pids(self) -> list[int]:
         out = [self.proc.pid]
         for task in Path(f"/proc/{self.proc.pid}/task").glob("*"):
-            try:
+            with contextlib.suppress(OSError):
                 out += [int(p) for p in (task / "children").read_text().split()]
-            except OSError:
-                pass
         return out
 
     def worker_pid(self) -> int:
@@ -351,10 +350,8 @@ def abandon(args: Any, passages: list[str]) -> dict[str, Any]:
             async with httpx.AsyncClient(timeout=1.0) as http:
 
                 async def one() -> None:
-                    try:
+                    with contextlib.suppress(httpx.HTTPError):
                         await http.post(f"{server.url}/v1/compress", json=body)
-                    except httpx.HTTPError:
-                        pass
 
                 await asyncio.gather(*(one() for _ in range(50)))
 

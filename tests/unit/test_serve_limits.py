@@ -1,4 +1,4 @@
-"""The service under load and abuse: 503 with Retry-After, cancellation, deadlines, hostile input."""
+"""The service under load and abuse: 503 + Retry-After, cancellation, deadlines, hostile input."""
 
 from __future__ import annotations
 
