@@ -6,11 +6,13 @@ longer than ``max_queue_wait_s``: then it is refused at once (:class:`Overloaded
 ``Retry-After``), which a client can act on, instead of waiting until a timeout.
 
 The expected wait is the work ahead of the request divided by ``max_concurrency``: the estimated
-cost of each queued request plus what remains of each running one. A request's cost is its
-characters times its method's seconds per character, an exponentially weighted average of the
-method's measured requests (seeded by the server's warm-up call), so a queue of 64 cheap
+cost of each queued request plus what remains of each running one. A request's cost follows
+from its characters and its method's measured cost, so a queue of 64 cheap
 ``random`` requests is admitted while a few long ``coarse_to_fine`` ones fill it. A request whose
 deadline falls before its expected start and finish is refused at once too.
+
+A method's cost has a fixed part and a part per character (measured by the server's warm-up on
+a small and a larger call); measured requests refine the part per character.
 
 Everything here runs on the event loop's thread: no locks.
 """
@@ -21,6 +23,7 @@ import asyncio
 import math
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -49,7 +52,8 @@ class Admission:
         max_concurrency: Requests in compression at once.
         max_queue: Requests waiting at once.
         max_queue_wait_s: Longest expected wait a request is queued for.
-        costs: Seconds per character of each method, as first measured.
+        costs: Each method's cost as first measured: ``(fixed seconds, seconds per
+            character)``, or seconds per character alone.
         smoothing: Weight of a new measurement in a method's average cost.
 
     Raises:
@@ -62,7 +66,7 @@ class Admission:
         max_queue: int,
         max_queue_wait_s: float,
         *,
-        costs: dict[str, float] | None = None,
+        costs: Mapping[str, float | tuple[float, float]] | None = None,
         smoothing: float = 0.2,
     ) -> None:
         if not isinstance(max_concurrency, int) or max_concurrency < 1:
@@ -77,21 +81,34 @@ class Admission:
         self.max_concurrency = max_concurrency
         self.max_queue = max_queue
         self.max_queue_wait_s = float(max_queue_wait_s)
-        self.costs: dict[str, float] = dict(costs or {})
+        self.costs: dict[str, tuple[float, float]] = {}
+        for name, cost in (costs or {}).items():
+            self.set_cost(name, cost)
         self.smoothing = smoothing
         self.running: set[Ticket] = set()
         self.queue: deque[Ticket] = deque()
 
+    def set_cost(self, method: str, cost: float | tuple[float, float]) -> None:
+        """Set a method's cost: ``(fixed seconds, seconds per character)`` or the latter."""
+        fixed, per_char = (0.0, cost) if isinstance(cost, (int, float)) else cost
+        self.costs[method] = (float(fixed), float(per_char))
+
     def cost(self, method: str, chars: int) -> float:
-        """Estimated seconds of a request of ``chars`` characters with ``method``."""
-        per_char = self.costs.get(method, max(self.costs.values(), default=0.0))
-        return per_char * max(1, chars)
+        """Estimated seconds of a request of ``chars`` characters with ``method``.
+
+        A method not measured yet costs what the costliest measured one would.
+        """
+        if method in self.costs:
+            fixed, per_char = self.costs[method]
+            return fixed + per_char * max(1, chars)
+        return max((self.cost(m, chars) for m in self.costs), default=0.0)
 
     def observe(self, method: str, chars: int, seconds: float) -> None:
-        """Fold a finished request's measured seconds into its method's cost."""
-        per_char = seconds / max(1, chars)
-        old = self.costs.get(method)
-        self.costs[method] = per_char if old is None else old + self.smoothing * (per_char - old)
+        """Fold a finished request's measured seconds into its method's cost per character."""
+        fixed, old = self.costs.get(method, (0.0, None))
+        per_char = max(0.0, seconds - fixed) / max(1, chars)
+        new = per_char if old is None else old + self.smoothing * (per_char - old)
+        self.costs[method] = (fixed, new)
 
     def expected_wait(self, now: float | None = None) -> float:
         """Seconds before a request arriving now could start."""

@@ -558,7 +558,8 @@ def create_app(service: Service | None = None, *, warmup: bool = True) -> Any:
         async def start() -> None:
             await svc.executor.start()
             for name, cost in svc.executor.costs.items():
-                svc.admission.costs.setdefault(name, cost)
+                if name not in svc.admission.costs:
+                    svc.admission.set_cost(name, cost)
 
         task = asyncio.create_task(start())
         if not warmup:

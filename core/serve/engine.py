@@ -72,28 +72,46 @@ class Engine:
         self.method = resolve(method)[0]
         self.methods = served_methods(method, methods)
         self._compressors: dict[str, Any] = {}
-        #: Seconds per character of the warm-up call of each method (the admission's first
-        #: cost estimate, refined by measured requests).
-        self.costs: dict[str, float] = {}
+        #: ``(fixed seconds, seconds per character)`` of each method, from its warm-up calls
+        #: (the admission's first cost estimate, refined by measured requests).
+        self.costs: dict[str, tuple[float, float]] = {}
 
-    def warmup(self) -> dict[str, float]:
-        """Build every served method's compressor, load its models and run one call on each.
+    def warmup(self) -> dict[str, tuple[float, float]]:
+        """Build every served method's compressor, load its models and run calls on each.
+
+        Each method runs a small call twice (the first is the cold pass) and a call about 25
+        times larger of distinct texts; the two warm calls give its cost as a fixed part and a
+        part per character. (One small call alone overstated a cheap method's cost per
+        character 4x, and the queue then refused what it could serve at once.)
 
         Returns:
-            Seconds per character of each method's warm-up call.
+            ``(fixed seconds, seconds per character)`` of each method.
         """
         from lingua_core.registry import get_compressor
 
-        chars = sum(len(t) for t in _WARM_TEXTS)
+        small = _WARM_TEXTS
+        large = [f"{t} (Variant {i}.)" for i in range(12) for t in _WARM_TEXTS]
+        c_small, c_large = (sum(len(t) for t in x) for x in (small, large))
         for name in self.methods:
             comp = get_compressor(name)
             comp.warmup()
-            comp.compress(_WARM_TEXTS, query=_WARM_QUERY, rate=0.5)  # the cold first pass
+            comp.compress(small, query=_WARM_QUERY, rate=0.5)  # the cold first pass
+            comp.compress(small, rate=0.5)  # a method's no-query fallback loads its model too
             t0 = time.perf_counter()
-            comp.compress(_WARM_TEXTS, query=_WARM_QUERY, rate=0.5)
-            self.costs[name] = (time.perf_counter() - t0) / chars
+            comp.compress(small, query=_WARM_QUERY, rate=0.5)
+            t1 = time.perf_counter()
+            comp.compress(large, query=_WARM_QUERY, rate=0.5)
+            t_small, t_large = t1 - t0, time.perf_counter() - t1
+            per_char = max(0.0, (t_large - t_small) / (c_large - c_small))
+            fixed = max(0.0, t_small - per_char * c_small)
+            self.costs[name] = (fixed, per_char)
             self._compressors[name] = comp
-            logger.info("method %s ready (%.3f ms per 1k characters)", name, self.costs[name] * 1e6)
+            logger.info(
+                "method %s ready: %.2f ms + %.3f ms per 1k characters",
+                name,
+                fixed * 1e3,
+                per_char * 1e6,
+            )
         return dict(self.costs)
 
     def canonical(self, method: str | None) -> str:

@@ -75,7 +75,7 @@ class ThreadExecutor:
         self.engine = engine
         self.warm = warmup
         self.ready = False
-        self.costs: dict[str, float] = {}
+        self.costs: dict[str, tuple[float, float]] = {}
         self.restarts = 0
         self._pool = ThreadPoolExecutor(max(1, threads), thread_name_prefix="lingua-job")
         self._tokens: dict[int, CancelToken] = {}
@@ -211,7 +211,7 @@ class ProcessExecutor:
         self.threads, self.nice = max(1, threads), nice
         self.start_timeout_s = start_timeout_s
         self.ready = False
-        self.costs: dict[str, float] = {}
+        self.costs: dict[str, tuple[float, float]] = {}
         self.restarts = 0
         self._proc: Any = None
         self._conn: Any = None
@@ -287,7 +287,7 @@ class ProcessExecutor:
     def _on_message(self, msg: tuple[Any, ...]) -> None:
         kind = msg[0]
         if kind == "ready":
-            self.costs = dict(msg[1])
+            self.costs = {k: tuple(v) for k, v in msg[1].items()}
             self.ready = True
         elif kind == "failed":
             self._failed = str(msg[1])

@@ -58,7 +58,7 @@ class RemoteCompressor:
             ``Retry-After``.
         max_retry_wait: Longest wait between attempts, ``Retry-After`` included.
         deadline: Seconds the whole call may take, retries included (``None``: no bound but
-            ``timeout`` per attempt).
+            ``timeout`` per attempt and ``retries``).
     """
 
     def __init__(
@@ -72,7 +72,7 @@ class RemoteCompressor:
         retries: int = 5,
         backoff: float = 0.2,
         max_retry_wait: float = 2.0,
-        deadline: float | None = None,
+        deadline: float | None = 120.0,
     ) -> None:
         self.url = url.rstrip("/")
         self.method = method or ""

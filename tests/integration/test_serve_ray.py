@@ -95,7 +95,9 @@ def test_replicas_answer_what_the_core_returns_with_the_same_contract(ray_server
         assert c.post("/v1/compress", json={"texts": TEXTS}).status_code == 401
         r = c.post("/v1/compress", json={"texts": ["x"] * 9}, headers=auth)
         assert (r.status_code, r.json()["error"]) == (413, "9 texts; at most 8 per request")
-        r = c.post("/v1/compress", content=b"{bad", headers=auth)
+        r = c.post(
+            "/v1/compress", content=b"{bad", headers={**auth, "Content-Type": "application/json"}
+        )
         assert r.status_code == 400 and r.json()["error"].startswith("invalid JSON")
         r = c.post("/v1/compress", json={"texts": TEXTS, "rate": 2}, headers=auth)
         assert r.status_code == 400 and "rate must be in (0, 1]" in r.json()["error"]

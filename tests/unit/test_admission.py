@@ -97,8 +97,12 @@ def test_a_queued_request_whose_client_left_never_takes_a_slot():
 def test_costs_follow_measured_requests():
     adm = Admission(1, 1, 1.0, costs={"m": 1e-3}, smoothing=0.5)
     adm.observe("m", 1000, 0.1)  # measured 1e-4 per character
-    assert adm.costs["m"] == pytest.approx(5.5e-4)
+    assert adm.costs["m"] == pytest.approx((0.0, 5.5e-4))
     assert adm.cost("unseen", 100) == pytest.approx(5.5e-2)  # the costliest known, to be safe
+    adm.set_cost("f", (0.01, 1e-6))  # a fixed part and a part per character
+    assert adm.cost("f", 1000) == pytest.approx(0.011)
+    adm.observe("f", 1000, 0.011 + 0.002)
+    assert adm.costs["f"] == pytest.approx((0.01, 1e-6 + 0.5 * 2e-6))
 
 
 @pytest.mark.parametrize(

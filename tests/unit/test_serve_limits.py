@@ -125,9 +125,11 @@ def test_a_client_that_disconnects_has_its_work_cancelled():
                 + body
             )
             assert gate.started.wait(5)
-        assert gate.cancelled.wait(3)  # the client left: its work stopped
-        deadline = time.monotonic() + 5
-        while svc.cancelled["disconnected"] != 1 and time.monotonic() < deadline:
+        assert gate.cancelled.wait(10)  # the client left: its work stopped
+        deadline = time.monotonic() + 10
+        while (svc.cancelled["disconnected"] != 1 or svc.admission.running) and (
+            time.monotonic() < deadline
+        ):
             time.sleep(0.02)
         assert svc.counts[("random", "499")] == 1 and not svc.admission.running
     finally:
