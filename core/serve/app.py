@@ -180,6 +180,8 @@ class Service:
         self.executor_kind = executor
         self.worker_nice = worker_nice
         self.executor: Any = None
+        #: Why the executor could not start (``None`` while it starts or once it has).
+        self.start_error: str | None = None
         self.counts: Counter[tuple[str, str]] = Counter()
         self.cancelled: Counter[str] = Counter()
         self.tokens = Counter[str]()
@@ -386,7 +388,7 @@ class Service:
         """
         deadline = self.deadline(request.headers.get(DEADLINE_HEADER))
         if not self.ready:
-            raise RequestError(503, "warming up", {"Retry-After": "1"})
+            raise RequestError(503, self.start_error or "warming up", {"Retry-After": "1"})
         req = self.parse(await self.read_body(request))
         method = note["method"] = self.method_of(req)
         req["method"] = method
@@ -556,7 +558,12 @@ def create_app(service: Service | None = None, *, warmup: bool = True) -> Any:
             svc.executor = svc.make_executor(warmup)
 
         async def start() -> None:
-            await svc.executor.start()
+            try:
+                await svc.executor.start()
+            except RuntimeError as e:  # a model that cannot load: say so, on /health too
+                svc.start_error = str(e)
+                logger.error("the service cannot start: %s", e)
+                return
             for name, cost in svc.executor.costs.items():
                 if name not in svc.admission.costs:
                     svc.admission.set_cost(name, cost)
@@ -605,6 +612,8 @@ def create_app(service: Service | None = None, *, warmup: bool = True) -> Any:
     async def health() -> Any:
         if svc.ready:
             return JSONResponse({"status": "ok"})
+        if svc.start_error is not None:
+            return JSONResponse({"status": "failed", "error": svc.start_error}, 503)
         return JSONResponse({"status": "warming up"}, 503, headers={"Retry-After": "1"})
 
     @app.get("/metrics")

@@ -81,11 +81,19 @@ class ThreadExecutor:
         self._tokens: dict[int, CancelToken] = {}
 
     async def start(self) -> None:
-        """Warm the engine (in a thread); :attr:`ready` afterwards."""
+        """Warm the engine (in a thread); :attr:`ready` afterwards.
+
+        Raises:
+            RuntimeError: When a served method cannot load (its message).
+        """
         if self.warm:
-            self.costs = await asyncio.get_running_loop().run_in_executor(
-                self._pool, self.engine.warmup
-            )
+            try:
+                self.costs = await asyncio.get_running_loop().run_in_executor(
+                    self._pool, self.engine.warmup
+                )
+            except Exception as e:
+                msg = f"the engine could not start: {type(e).__name__}: {e}"
+                raise RuntimeError(msg) from e
         else:
             self.costs = dict(self.engine.costs)  # warmed by its owner, or measured as it runs
         self.ready = True
@@ -223,6 +231,12 @@ class ProcessExecutor:
         self._ready_event: asyncio.Event | None = None
         self._failed: str | None = None
 
+    def _started_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            msg = "the executor is not started: await start() first"
+            raise RuntimeError(msg)
+        return self._loop
+
     @property
     def pid(self) -> int | None:
         """The worker process's id (``None`` before it starts)."""
@@ -241,7 +255,7 @@ class ProcessExecutor:
     async def _spawn(self) -> None:
         import multiprocessing
 
-        assert self._loop is not None
+        loop = self._started_loop()
         ctx = multiprocessing.get_context("spawn")  # no fork after threads (and torch) started
         parent, child = ctx.Pipe()
         proc = ctx.Process(
@@ -253,7 +267,7 @@ class ProcessExecutor:
         self.ready = False
         self._ready_event = asyncio.Event()
         self._failed = None
-        await self._loop.run_in_executor(None, proc.start)
+        await loop.run_in_executor(None, proc.start)
         child.close()
         self._proc, self._conn = proc, parent
         self._gen += 1
@@ -273,16 +287,17 @@ class ProcessExecutor:
 
     def _reader(self, conn: Any, proc: Any, gen: int) -> None:
         """Thread: hand the child's messages to the event loop; notice when it dies."""
-        loop = self._loop
-        assert loop is not None
+        loop = self._started_loop()
         while True:
             try:
                 msg = conn.recv()
             except (EOFError, OSError):
                 break
-            loop.call_soon_threadsafe(self._on_message, msg)
+            with contextlib.suppress(RuntimeError):  # the loop closed: the server stopped
+                loop.call_soon_threadsafe(self._on_message, msg)
         proc.join(5)
-        loop.call_soon_threadsafe(self._on_lost, gen, proc.exitcode)
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(self._on_lost, gen, proc.exitcode)
 
     def _on_message(self, msg: tuple[Any, ...]) -> None:
         kind = msg[0]
@@ -313,8 +328,8 @@ class ProcessExecutor:
             return
         self.restarts += 1
         logger.error("the worker process exited (%s); starting a new one", exitcode)
-        assert self._loop is not None
-        self._loop.create_task(self._respawn())
+        loop = self._started_loop()
+        loop.create_task(self._respawn())
 
     async def _respawn(self) -> None:
         try:
@@ -332,8 +347,8 @@ class ProcessExecutor:
         Raises:
             WorkerLost: (through the future) when the child dies before answering.
         """
-        assert self._loop is not None
-        fut: asyncio.Future[tuple[str, Any, float]] = self._loop.create_future()
+        loop = self._started_loop()
+        fut: asyncio.Future[tuple[str, Any, float]] = loop.create_future()
         if not self.ready or self._conn is None:
             fut.set_exception(WorkerLost("the worker process is starting"))
             return fut

@@ -253,3 +253,21 @@ def test_a_method_not_served_is_refused_without_loading_it(guarded):
     )
     assert r.status_code == 400 and "not served here; served: random" in r.json()["error"]
     assert loaded_models() == before
+
+
+def test_a_method_whose_model_cannot_load_says_so_on_health(monkeypatch):
+    svc = Service("random", methods=[])
+
+    def broken():
+        raise OSError("could not load model 'x': no such folder")
+
+    monkeypatch.setattr(svc.engine, "warmup", broken)
+    with TestClient(create_app(svc)) as c:
+        deadline = time.monotonic() + 10
+        while c.get("/health").json()["status"] == "warming up":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        health = c.get("/health")
+        assert health.status_code == 503 and "no such folder" in health.json()["error"]
+        r = c.post("/v1/compress", json=BODY)
+        assert r.status_code == 503 and "no such folder" in r.json()["error"]
