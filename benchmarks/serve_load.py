@@ -95,7 +95,8 @@ def faults(port: int) -> dict[str, str]:
         )
     ok = httpx.post(url, json={"texts": ["still serving"]}, headers=auth, timeout=30)
     out["client disconnects mid-request, then a request"] = str(ok.status_code)
-    out["malformed JSON"] = str(httpx.post(url, content=b"{oops", headers=auth).status_code)
+    bad = {**auth, "Content-Type": "application/json"}
+    out["malformed JSON"] = str(httpx.post(url, content=b"{oops", headers=bad).status_code)
     big = {"texts": ["x" * 9_000_000]}
     out["oversized body"] = str(httpx.post(url, json=big, headers=auth, timeout=60).status_code)
     out["wrong token"] = str(

@@ -119,6 +119,11 @@ def _truncated(tok: Any, texts: list[str], limit: int) -> list[tuple[int, ...]]:
     return rows
 
 
+def _cache_bytes(key: Any, value: np.ndarray) -> int:
+    """What an entry of the embedder's call cache holds: its vectors and its texts."""
+    return int(value.nbytes) + sum(len(t) for t in key)
+
+
 class Embedder:
     """Embeds texts with a shared encoder.
 
@@ -129,6 +134,10 @@ class Embedder:
         max_length: Tokens per text (longer texts are truncated; MiniLM was trained on 256).
         batch_tokens: Most padded tokens per forward pass. ``None``: 4096 on CPU, 65536 on CUDA.
         cache_size: Calls whose embeddings the LRU cache keeps (0: none).
+        cache_bytes: Most bytes the cache keeps, vectors and texts together: a server whose
+            every request asks a new question fills it with a new entry per call (a
+            20-passage call's vectors are about 300 KB), so the count alone let it grow to
+            hundreds of MB.
         max_wait_ms: How long the first of concurrent calls on the encoder waits for others to
             join its batch (:class:`~lingua_core.models.batcher.MicroBatcher`); 0: no wait
             (identical texts in flight are still embedded once).
@@ -147,6 +156,7 @@ class Embedder:
         max_length: int = 256,
         batch_tokens: int | None = None,
         cache_size: int = 256,
+        cache_bytes: int = 32 * 2**20,
         max_wait_ms: float = 2.0,
         model_kwargs: dict[str, Any] | None = None,
         trust_remote_code: bool = False,
@@ -166,7 +176,7 @@ class Embedder:
         self.model_kwargs = dict(model_kwargs or {})
         self.trust_remote_code = trust_remote_code
         self.allow_pickle = allow_pickle
-        self._cache = LRU(cache_size)
+        self._cache = LRU(cache_size, max_weight=cache_bytes, weigh=_cache_bytes)
 
     def loaded(self) -> LoadedModel:
         """The shared encoder (loaded on first use), checked to be a sentence encoder."""

@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
 
     service_kwargs: dict[str, Any] = {
         "method": args.method,
-        "methods": None if args.methods is None else args.methods.split(","),
+        "methods": args.methods,  # comma-separated: served_methods splits it
         "max_texts": args.max_texts,
         "max_chars": args.max_chars,
         "max_body": args.max_body,

@@ -47,9 +47,12 @@ def served_methods(method: str, methods: Any = None) -> list[str]:
     """
     from lingua_core.registry import resolve
 
-    names = list(DEFAULT_SERVED) if methods is None else list(methods)
-    if isinstance(methods, str):
-        names = [m for m in methods.split(",") if m.strip()]
+    if methods is None:
+        names = list(DEFAULT_SERVED)
+    elif isinstance(methods, str):
+        names = [m.strip() for m in methods.split(",") if m.strip()]
+    else:
+        names = list(methods)
     out = [resolve(method)[0]]
     for name in names:
         canon = resolve(name)[0]

@@ -117,3 +117,30 @@ def test_memory_is_capped_and_cost_is_linear(kind, tiny_llama_dir, tiny_bert_clf
     assert max(keys for _, _, keys in calls_large) <= 2 * window
     if head is not None:
         assert heads and max(heads) <= HEAD_CHUNK
+
+
+def test_the_lru_keeps_to_its_weight_bound():
+    from lingua_core._lru import LRU
+
+    lru = LRU(100, max_weight=10, weigh=lambda k, v: len(v))
+    for i in range(20):
+        lru[i] = "abc"
+    assert len(lru) == 3 and lru.weight == 9 and list(lru) == [17, 18, 19]
+    lru[19] = "abcdefgh"  # replacing an entry re-weighs it
+    assert lru.weight == 8 and list(lru) == [19]
+    lru["huge"] = "x" * 11  # heavier than the bound alone: not kept
+    assert "huge" not in lru and lru.weight == 8
+    del lru[19]
+    assert lru.weight == 0 and len(lru) == 0
+
+
+def test_the_embedder_call_cache_is_bounded_in_bytes_when_every_call_is_new():
+    """A server whose requests all ask a new question makes one cache entry per call: the
+    cache keeps to its byte bound, whatever the count bound."""
+    from lingua_core.embed import Embedder
+
+    emb = Embedder(cache_size=10_000, cache_bytes=200_000, max_wait_ms=0)
+    texts = [f"passage number {i} about a topic" for i in range(20)]
+    for q in range(40):
+        emb.embed([*texts, f"question {q}?"])
+    assert 0 < emb._cache.weight <= 200_000 and len(emb._cache) < 40
