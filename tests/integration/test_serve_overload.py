@@ -45,9 +45,9 @@ def test_a_flood_is_shed_with_retry_after_and_abandoned_work_stops(tmp_path):
     assert flood["mismatched"] == 0 and flood["exit_code"] == 0
     assert flood["cpu_s_after_clients_left"] <= 1.0
     abandon = report["abandon"]
-    # 50 requests of 40 passages (~0.5 s each) whose clients left after 1 s: at most the ones
-    # running when they left are finished.
-    assert abandon["cpu_s_in_15_s_after"] <= 2.0
+    # 50 requests of 40 passages (~0.5 s each) whose clients left after 1 s: at most the chunk
+    # running when they left is finished (the tree before computed all 50: 9.9 CPU-s).
+    assert abandon["cpu_s_in_15_s_after"] <= 3.0
     assert report["cheap"]["ok"] == 64
     assert report["cold"]["runs_with_a_hang_or_error"] == []
     abuse = report["abuse"]

@@ -101,8 +101,9 @@ def test_replicas_answer_what_the_core_returns_with_the_same_contract(ray_server
         assert r.status_code == 400 and r.json()["error"].startswith("invalid JSON")
         r = c.post("/v1/compress", json={"texts": TEXTS, "rate": 2}, headers=auth)
         assert r.status_code == 400 and "rate must be in (0, 1]" in r.json()["error"]
-        assert "lingua_requests_total" in c.get("/metrics").text
-        assert c.get("/v1/methods").json()["default"] == "random"
+        assert "lingua_requests_total" in c.get("/metrics", headers=auth).text
+        assert c.get("/metrics").status_code == 401  # behind the key
+        assert c.get("/v1/methods", headers=auth).json()["default"] == "random"
 
 
 def test_sigterm_shuts_the_replicas_and_the_local_cluster_down(ray_server):
