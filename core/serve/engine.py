@@ -82,8 +82,8 @@ class Engine:
     def warmup(self) -> dict[str, tuple[float, float]]:
         """Build every served method's compressor, load its models and run calls on each.
 
-        Each method runs a small call twice (the first is the cold pass) and a call about 25
-        times larger of distinct texts; the two warm calls give its cost as a fixed part and a
+        Each method runs a small call twice (the first is the cold pass) and a call about 20
+        times larger, of distinct passage-sized texts; the two warm calls give its cost as a fixed part and a
         part per character. (One small call alone overstated a cheap method's cost per
         character 4x, and the queue then refused what it could serve at once.)
 
@@ -93,7 +93,10 @@ class Engine:
         from lingua_core.registry import get_compressor
 
         small = _WARM_TEXTS
-        large = [f"{t} (Variant {i}.)" for i in range(12) for t in _WARM_TEXTS]
+        # Passage-sized texts (about 700 characters, as retrieved passages are), all distinct.
+        large = [
+            " ".join(f"{t} (Variant {i}.{k}.)" for k in range(3) for t in small) for i in range(6)
+        ]
         c_small, c_large = (sum(len(t) for t in x) for x in (small, large))
         for name in self.methods:
             comp = get_compressor(name)
