@@ -41,6 +41,12 @@ def test_the_gpu_benchmark_runs_every_row_on_the_cpu(tmp_path):
     assert all(r["tokens_per_s"] > 0 and 0 < r["p50_ms"] <= r["p99_ms"] for r in ours)
     clf = [r for r in ours if r["system"] == "lingua llmlingua2"]
     assert {r["dtype"] for r in clf} == {"float32", "bfloat16"}
-    assert all(0 < r["roofline_share"] < 1 for r in clf)
+    # The roofline share is measured against the matmul probe's peak for the dtype. On a CPU
+    # without bf16 instructions (AVX2 only) the probe's bf16 peak rounds to 0 and the model's
+    # own kernels beat it, so the share is only meaningful where that peak is a real one.
+    peak = env["matmul_tflops"]
+    real = [r for r in clf if peak.get(r["dtype"], 0) >= 0.5 * peak["float32"]]
+    assert real and all(0 < r["roofline_share"] < 1 for r in real)
+    assert all(r["roofline_share"] > 0 for r in clf)
     assert all("vs_reference" in r for r in clf if "bert-base" in r["model"])
     assert "| reference llmlingua 0.2.2 |" in out.read_text()

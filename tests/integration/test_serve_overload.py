@@ -51,7 +51,7 @@ def test_a_flood_is_shed_with_retry_after_and_abandoned_work_stops(tmp_path):
     assert report["cheap"]["ok"] == 64
     assert report["cold"]["runs_with_a_hang_or_error"] == []
     abuse = report["abuse"]
-    assert not [k for k, (status, _) in abuse.items() if status == 500], abuse
+    assert not [k for k, v in abuse.items() if k != "wall_s" and v[0] == 500], abuse
     assert abuse["JSON nested 100,000 deep"][0] == 400
     assert abuse["300 MB chunked body"][0] == 413
     assert abuse["text/plain body"][0] == 415
