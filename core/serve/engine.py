@@ -83,9 +83,9 @@ class Engine:
         """Build every served method's compressor, load its models and run calls on each.
 
         Each method runs a small call twice (the first is the cold pass) and a call about 20
-        times larger, of distinct passage-sized texts; the two warm calls give its cost as a fixed part and a
-        part per character. (One small call alone overstated a cheap method's cost per
-        character 4x, and the queue then refused what it could serve at once.)
+        times larger, of distinct passage-sized texts; the two warm calls give its cost as a
+        fixed part and a part per character. (One small call alone overstated a cheap method's
+        cost per character 2-4x, and the queue then refused what it could serve at once.)
 
         Returns:
             ``(fixed seconds, seconds per character)`` of each method.
