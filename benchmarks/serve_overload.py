@@ -38,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,7 @@ class Server:
             [*cmd, "--method", method, *extra], stdout=self.log, stderr=self.log, env=env
         )
         self.started = time.monotonic()
+        self.exit_code: int | None = None
 
     def wait_ready(self, limit_s: float = 300) -> float:
         import httpx
@@ -130,6 +132,17 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait(10)
+
+
+@contextlib.contextmanager
+def serving(args: Any, extra: Sequence[str] = ()) -> Iterator[Server]:
+    """A ready server for ``args`` (stopped with SIGTERM on leaving; its exit code kept)."""
+    server = Server(args.method, [*extra, *args.server_args], args.server_path)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.exit_code = server.stop()
 
 
 def pct(values: list[float], q: float) -> float:
@@ -313,17 +326,14 @@ def cpu_after(server: Server, settle_s: float = 10.0) -> float:
 
 
 def flood(args: Any, calls: list[list[str]], expect: list[Any]) -> dict[str, Any]:
-    server = Server(args.method, args.server_args, args.server_path)
-    try:
-        server.wait_ready()
+    with serving(args) as server:
         unloaded(server.url, calls, 5)  # warm
         base = unloaded(server.url, calls, 20)
         rss0 = server.rss_mb()
         rec = asyncio.run(load(server.port, calls, expect, args.clients, args.flood_s))
         cpu = cpu_after(server)
         rss1 = server.rss_mb()
-    finally:
-        code = server.stop()
+    code = server.exit_code
     statuses: dict[str, int] = {}
     for s in rec["status"]:
         statuses[str(s)] = statuses.get(str(s), 0) + 1
@@ -355,9 +365,7 @@ def abandon(args: Any, passages: list[str]) -> dict[str, Any]:
     """50 requests of 40 passages whose clients close after 1 s."""
     import httpx
 
-    server = Server(args.method, args.server_args, args.server_path)
-    try:
-        server.wait_ready()
+    with serving(args) as server:
         body = {"texts": passages[:40], "query": QUERY, "rate": RATE}
 
         async def go() -> None:
@@ -376,8 +384,7 @@ def abandon(args: Any, passages: list[str]) -> dict[str, Any]:
         cpu_during = server.cpu_s() - c0
         cpu = cpu_after(server, 15.0)
         metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
-    finally:
-        code = server.stop()
+    code = server.exit_code
     counted = [ln for ln in metrics.splitlines() if ln.startswith("lingua_requests_total")]
     return {
         "clients_left_after_s": left_after,
@@ -392,9 +399,7 @@ def cheap(args: Any, passages: list[str]) -> dict[str, Any]:
     """64 simultaneous ``random`` requests of 5 passages on a server with the defaults."""
     import httpx
 
-    server = Server(args.method, args.server_args, args.server_path)
-    try:
-        server.wait_ready()
+    with serving(args) as server:
 
         async def go() -> list[int]:
             limits = httpx.Limits(max_connections=80)
@@ -408,16 +413,12 @@ def cheap(args: Any, passages: list[str]) -> dict[str, Any]:
                 return list(await asyncio.gather(*(one(i) for i in range(64))))
 
         codes = asyncio.run(go())
-    finally:
-        server.stop()
     return {"requests": 64, "ok": sum(c == 200 for c in codes), "other": sorted(set(codes) - {200})}
 
 
 def soak(args: Any, calls: list[list[str]], expect: list[Any]) -> dict[str, Any]:
-    server = Server(args.method, args.server_args, args.server_path)
     samples: list[tuple[float, int, float]] = []
-    try:
-        server.wait_ready()
+    with serving(args) as server:
         worker = server.worker_pid()
 
         def rss(pid: int) -> float:
@@ -454,8 +455,6 @@ def soak(args: Any, calls: list[list[str]], expect: list[Any]) -> dict[str, Any]
             return {"quarters": recs}
 
         out = asyncio.run(run())
-    finally:
-        server.stop()
     recs = out["quarters"]
     from lingua_core import get_compressor
     from lingua_core.serve.app import result_json
@@ -498,12 +497,8 @@ def cold(args: Any, calls: list[list[str]]) -> dict[str, Any]:
     worst = 0.0
     ok = shed = 0
     for i in range(args.cold):
-        server = Server(args.method, args.server_args, args.server_path)
-        try:
-            server.wait_ready()
+        with serving(args) as server:
             rec = asyncio.run(load(server.port, calls, None, 4, 6.0, health=False))
-        finally:
-            server.stop()
         worst = max([worst, *rec["ok_s"], *rec["refused_s"]])
         shed += sum(s == 503 for s in rec["status"])
         ok += sum(s == 200 for s in rec["status"])
@@ -523,10 +518,8 @@ def abuse(args: Any) -> dict[str, Any]:
     """Hostile inputs: each one's status and seconds to answer (or to close)."""
     import httpx
 
-    server = Server(args.method, ["--api-key", "k", *args.server_args], args.server_path)
     out: dict[str, Any] = {}
-    try:
-        server.wait_ready()
+    with serving(args, ["--api-key", "k"]) as server:
         url = f"{server.url}/v1/compress"
         auth = {"Authorization": "Bearer k"}
         cases: dict[str, dict[str, Any]] = {
@@ -604,8 +597,7 @@ def abuse(args: Any) -> dict[str, Any]:
         for s in [*socks, short]:
             s.close()
         rss = server.rss_mb()
-    finally:
-        code = server.stop()
+    code = server.exit_code
     out["server RSS after"] = (round(rss), 0)
     out["exit code after SIGTERM"] = (code, 0)
     return out
