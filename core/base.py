@@ -27,7 +27,7 @@ from lingua_core.options import (
     validate_texts,
 )
 from lingua_core.outcome import CallContext, TextOutcome
-from lingua_core.result import CompressionResult, join_results
+from lingua_core.result import ELISION, CompressionResult, join_results, join_spans
 from lingua_core.select import select, unit_costs_many
 from lingua_core.stored import score_texts, stored_rows
 from lingua_core.text import Units, assemble
@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 # Re-exported: methods and adapters import these from here.
 __all__ = [
+    "ELISION",
     "MODEL_OPTIONS",
     "CompressionResult",
     "Compressor",
@@ -45,6 +46,7 @@ __all__ = [
     "forced_positions",
     "is_int",
     "join_results",
+    "join_spans",
     "validate_budget",
     "validate_texts",
 ]
@@ -111,6 +113,8 @@ class Compressor(Generic[OptionsT]):
     supports_auto_rate: ClassVar[bool] = False
     #: Whether :meth:`score` can store the method's query-independent scores.
     stores_scores: ClassVar[bool] = False
+    #: What a question-aware method does instead when a call has no query (the CLI says so).
+    no_query_note: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -290,11 +294,11 @@ class Compressor(Generic[OptionsT]):
             )
             compressed_tokens = counter.count([k.text for k in kept])
             for j, i in enumerate(live):
-                text, spans = kept[j].text, list(kept[j].spans)
+                text, spans, elided = kept[j].text, list(kept[j].spans), kept[j].elided
                 if compressed_tokens[j] > original_tokens[i]:
                     # Rejoining runs with spaces can cost tokens; on degenerate inputs the result
                     # could outgrow the input, and then the input itself is the better answer.
-                    text, spans = items[i], [(0, len(items[i]))]
+                    text, spans, elided = items[i], [(0, len(items[i]))], ()
                     compressed_tokens[j] = original_tokens[i]
                 results[i] = CompressionResult(
                     text,
@@ -306,6 +310,7 @@ class Compressor(Generic[OptionsT]):
                     dropped=not spans,
                     order=kept[j].order,
                     relevance=kept[j].relevance,
+                    elided=tuple(elided),
                 )
         return [r for r in results if r is not None]
 

@@ -41,6 +41,21 @@ def _parse_option(item: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+def rate_arg(value: str) -> float | str:
+    """The ``--rate`` of a command: a number, or ``auto`` (methods with ``supports_auto_rate``).
+
+    Raises:
+        argparse.ArgumentTypeError: For anything else.
+    """
+    if value.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(value)
+    except ValueError:
+        msg = f"rate must be a number in (0, 1] or 'auto', got {value!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+
+
 def _build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lingua", description="Compress RAG context.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -49,7 +64,9 @@ def _build_parser() -> argparse.ArgumentParser:
     c.add_argument("files", nargs="+", help="text files; '-' reads standard input")
     c.add_argument("--method", "-m", default=DEFAULT_METHOD, help="method or alias")
     budget = c.add_mutually_exclusive_group()
-    budget.add_argument("--rate", "-r", type=float, help="fraction of tokens to keep, in (0, 1]")
+    budget.add_argument(
+        "--rate", "-r", type=rate_arg, help="fraction of tokens to keep, in (0, 1], or 'auto'"
+    )
     budget.add_argument("--target-tokens", "-t", type=int, help="total token budget")
     c.add_argument("--query", "-q", help="the question (question-aware methods)")
     c.add_argument("--model", help="model alias, local folder or hub id")
@@ -251,6 +268,7 @@ def _compress(args: argparse.Namespace) -> int:
                     "file": f,
                     "text": r.text,
                     "spans": [list(s) for s in r.spans],
+                    "elided": list(r.elided),
                     "original_tokens": r.original_tokens,
                     "compressed_tokens": r.compressed_tokens,
                     "rate": r.rate,
@@ -272,8 +290,11 @@ def _compress(args: argparse.Namespace) -> int:
             if len(results) > 1:
                 print(f"==> {f} <==")
             print(r.text)
+    ran = compressor.method
+    if compressor.no_query_note and not (args.query or "").strip():
+        ran = f"{ran} ({compressor.no_query_note})"
     print(
-        f"{compressor.method}: {before} -> {after} tokens (rate {rate:.3f}, "
+        f"{ran}: {before} -> {after} tokens (rate {rate:.3f}, "
         f"{before / max(after, 1):.1f}x) in {seconds:.2f} s [{compressor.token_counter.name}]",
         file=sys.stderr,
     )
@@ -281,13 +302,19 @@ def _compress(args: argparse.Namespace) -> int:
 
 
 def _methods() -> int:
+    """List the methods; a default model that is not on this machine is marked (no loading)."""
+    from lingua_core.models import default_model_of, model_status
     from lingua_core.registry import method_class
 
     for name in available_methods():
         cls = method_class(name)
         aliases = sorted(a for a, v in ALIASES.items() if v.method == name)
         default = " (default)" if name == DEFAULT_METHOD else ""
-        print(f"{name}{default}: {cls.description}")
+        model = default_model_of(cls)
+        present, where = model_status(model) if model else (True, "")
+        print(f"{name}{default}{'' if present else ' [needs model]'}: {cls.description}")
+        if model:
+            print(f"    model: {model}: {where}")
         if aliases:
             print(f"    aliases: {', '.join(aliases)}")
         for opt, spec in cls.options_class.specs().items():

@@ -100,7 +100,7 @@ class LLMLingua(LLMLinguaCompressor):
         batch_tokens: int | None = None,
         max_wait_ms: float = 2.0,
         iterative_size: int = 200,
-        unit: Literal["token", "word"] = "token",
+        unit: Literal["word", "token"] = "word",
         use_context_level_filter: bool = True,
         use_sentence_level_filter: bool = False,
         use_token_level_filter: bool = True,
@@ -151,7 +151,7 @@ class LongLLMLingua(LongLLMLinguaCompressor):
         batch_tokens: int | None = None,
         max_wait_ms: float = 2.0,
         iterative_size: int = 200,
-        unit: Literal["token", "word"] = "token",
+        unit: Literal["word", "token"] = "word",
         use_context_level_filter: bool = True,
         use_sentence_level_filter: bool = False,
         use_token_level_filter: bool = True,
@@ -201,6 +201,7 @@ class LLMLingua2(LLMLingua2Compressor):
         force_tokens: Sequence[str] = (),
         force_reserve_digit: bool = False,
         drop_consecutive: bool = False,
+        unit: Literal["word", "token"] = "word",
         token_to_word: Literal["mean", "first"] = "mean",
         chunk_end_tokens: Sequence[str] = (".", "\n"),
         use_token_level_filter: bool = True,
@@ -256,6 +257,7 @@ class CoarseToFine(CoarseToFineCompressor):
         max_unit_words: int = 15,
         keep_titles: bool = True,
         auto_threshold: float = 0.5,
+        lead_weight: float = 0.5,
         reorder: Literal["sort", "original"] = "sort",
     ) -> None:
         super().__init__(**_given(locals()))

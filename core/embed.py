@@ -26,6 +26,7 @@ from lingua_core._deps import require
 from lingua_core._lru import LRU
 from lingua_core.models import LoadedModel, load_encoder
 from lingua_core.models.batcher import batcher_for
+from lingua_core.models.hub import raise_again, remembered
 from lingua_core.models.rows import call_rows, current_call_rows, model_fingerprint, text_key
 from lingua_core.scorers._batching import map_rows, resolve_batch_tokens
 
@@ -177,20 +178,32 @@ class Embedder:
         self.trust_remote_code = trust_remote_code
         self.allow_pickle = allow_pickle
         self._cache = LRU(cache_size, max_weight=cache_bytes, weigh=_cache_bytes)
+        self._failure: Exception | None = None
 
     def loaded(self) -> LoadedModel:
-        """The shared encoder (loaded on first use), checked to be a sentence encoder."""
-        loaded = load_encoder(
-            self.model,
-            device=self.device,
-            dtype=self.dtype,
-            model_kwargs=self.model_kwargs,
-            trust_remote_code=self.trust_remote_code,
-            allow_pickle=self.allow_pickle,
-        )
-        if "pooling" not in loaded.facts:
-            check_encoder(loaded)
-            loaded.facts["pooling"] = read_pooling(loaded.source)
+        """The shared encoder (loaded on first use), checked to be a sentence encoder.
+
+        A failure that trying again cannot mend (a model not on this machine while offline, a
+        missing package, not an encoder) is remembered and raised again at once on later calls.
+        """
+        if self._failure is not None:
+            raise_again(self._failure)
+        try:
+            loaded = load_encoder(
+                self.model,
+                device=self.device,
+                dtype=self.dtype,
+                model_kwargs=self.model_kwargs,
+                trust_remote_code=self.trust_remote_code,
+                allow_pickle=self.allow_pickle,
+            )
+            if "pooling" not in loaded.facts:
+                check_encoder(loaded)
+                loaded.facts["pooling"] = read_pooling(loaded.source)
+        except Exception as e:
+            if remembered(e):
+                self._failure = e
+            raise
         return loaded
 
     def key(self, text: str) -> str:

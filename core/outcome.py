@@ -34,12 +34,15 @@ class TextOutcome:
         order: The text's place in the prompt among the kept texts (0 first), when the method
             ranks texts; None otherwise.
         relevance: The method's relevance score of the text, when it has one.
+        elided: Indices of the spans after an elision inside a sentence (see
+            :attr:`lingua_core.result.CompressionResult.elided`).
     """
 
     text: str
     spans: list[tuple[int, int]]
     order: int | None = None
     relevance: float | None = None
+    elided: tuple[int, ...] = ()
 
     @classmethod
     def whole(

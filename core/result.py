@@ -5,6 +5,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+#: Put between two kept pieces where the words dropped between them cut into a sentence (two
+#: pieces of one sentence, or a sentence whose end or start was dropped), so that a reader can
+#: tell the words either side were not adjacent ("X was, … among male viewers").
+ELISION = " … "
+
+
+def join_spans(original: str, spans: Sequence[tuple[int, int]], elided: Sequence[int] = ()) -> str:
+    """The compressed text of ``spans`` of ``original``: how every result's ``text`` is built.
+
+    Kept pieces are joined by one space, or by :data:`ELISION` before a piece whose index is in
+    ``elided`` (the words dropped before it cut into a sentence).
+    """
+    marked = set(elided)
+    out: list[str] = []
+    for i, (s, e) in enumerate(spans):
+        if i:
+            out.append(ELISION if i in marked else " ")
+        out.append(original[s:e])
+    return "".join(out)
+
 
 @dataclass(frozen=True)
 class CompressionResult:
@@ -12,7 +32,10 @@ class CompressionResult:
 
     Attributes:
         text: The compressed text, built only from pieces of ``original_text``:
-            ``text == " ".join(original_text[s:e] for s, e in spans)``.
+            ``text == join_spans(original_text, spans, elided)``, the pieces joined by one space,
+            or by ``" … "`` (:data:`ELISION`) where the words dropped between two pieces cut
+            into a sentence (the default's clauses of long sentences). With no ``elided``
+            (every other method), ``text == " ".join(original_text[s:e] for s, e in spans)``.
         original_text: The input text, unchanged.
         spans: Character offsets ``(start, end)`` into ``original_text`` of every kept run, in
             order and non-overlapping.
@@ -28,6 +51,8 @@ class CompressionResult:
             prompt in this order.
         relevance: The text's score in a coarse ranking against the query (higher is more
             relevant), when the method ranked texts; else ``None``.
+        elided: Indices of the spans after a gap that cuts into a sentence: ``text`` has
+            :data:`ELISION` before each of them instead of a space.
     """
 
     text: str
@@ -39,6 +64,7 @@ class CompressionResult:
     dropped: bool = False
     order: int | None = None
     relevance: float | None = None
+    elided: tuple[int, ...] = ()
 
     @property
     def rate(self) -> float:
@@ -52,7 +78,8 @@ def join_results(results: Sequence[CompressionResult], sep: str = "\n\n") -> str
     """The kept texts joined into one context, in the order the method chose.
 
     Texts with an ``order`` come first, by ``order``; the others follow in input order. Dropped
-    and empty texts are left out.
+    and empty texts are left out. Each text is its ``text`` (its pieces already joined by
+    :func:`join_spans`, elisions marked).
 
     Args:
         results: Results of one :meth:`Compressor.compress` call.

@@ -2,13 +2,14 @@
 
 Each unit has a score (higher = keep first) and a cost (the counter's tokens it holds). Selection
 keeps the highest-scored units whose costs fit the budget: units are taken in score order (ties:
-earlier position first), a unit that would overflow is skipped and smaller ones after it still
-fill the budget, and at the end the skipped unit that lands nearest the budget is added if that
-is at least as near as stopping short. With ``scope="text"`` a non-empty text always
-keeps at least its best unit; with ``scope="global"`` a text may lose every unit, and the
-compressor then reports it as ``dropped`` (as a coarse filter would). The achieved rate is
-therefore the closest the unit sizes allow; with word-sized units it is within a few tokens of
-the request.
+earlier position first), a unit that would overflow is skipped and smaller ones after it still fill
+the budget, and at the end the skipped unit that lands nearest the budget is added if that is at
+least as near as stopping short. The best unit is never given up for worse ones: when it alone does
+not fit, it is kept on its own, over the budget by at most that unit (units costed :data:`NEVER`
+are never kept). With ``scope="text"`` a non-empty text always keeps at least its best unit; with
+``scope="global"`` a text may lose every unit, and the compressor then reports it as ``dropped``
+(as a coarse filter would). The achieved rate is therefore the closest the unit sizes allow; with
+word-sized units it is within a few tokens of the request.
 
 ``scope="text"`` gives every text its own budget (``rate`` x its tokens), so a text's result does
 not depend on the other texts of the call; ``scope="global"`` pools all units of all texts under
@@ -26,6 +27,9 @@ from lingua_core.text import Units, assign_to_units
 from lingua_core.tokens import TokenCounter, token_ends_many
 
 SCOPES = ("text", "global")
+
+#: A cost that marks a unit as never selectable (callers mask units with it).
+NEVER = 10**12
 RULES = ("budget", "threshold")
 
 
@@ -93,6 +97,13 @@ def _select(scores: np.ndarray, costs: np.ndarray, budget: float, forced: np.nda
     oc = costs[order]
     cum = np.cumsum(oc) + used
     fits = int(np.searchsorted(cum, budget, side="right"))
+    if fits == 0 and used < budget:
+        best = order[costs[order] < NEVER]
+        if best.size and costs[best[0]] > budget - used:
+            # The best unit does not fit: keep it (over the budget by at most this unit)
+            # rather than fill the budget with worse units.
+            keep[best[0]] = True
+            return keep
     keep[order[:fits]] = True
     if fits:
         used = float(cum[fits - 1])

@@ -5,9 +5,8 @@ ordered and never overlap. Every method segments texts into units, scores them, 
 under a budget (see :mod:`lingua_core.select`) and assembles the kept ones here, so that every
 result is extractive: ``result.text == " ".join(original[s:e] for s, e in result.spans)``.
 
-Also here, for the question-aware methods: a passage's title (its short first line), the names
-that link one passage to another (bridges, for multi-hop questions), and cutting long sentences
-into clauses.
+For the question-aware methods, :mod:`lingua_core.passages` adds a passage's title, the names that
+link one passage to another and cutting long sentences into clauses.
 """
 
 from __future__ import annotations
@@ -25,8 +24,11 @@ from lingua_core.models.rows import UNITS, current_call_rows, text_key
 #: The units :func:`segment` makes without a tokenizer (``"token"`` needs the model's own).
 TEXT_UNITS: tuple[str, ...] = ("word", "phrase", "sentence")
 
-_WORD_RE = re.compile(r"\S+")
-_TRAILING_PUNCT = frozenset(",;:.!?)]}\"'”’»")
+#: Full-width punctuation that ends a clause in Chinese and Japanese, which put no spaces between
+#: words: a run of such text is cut after these marks, never inside (no word segmenter here).
+CJK_CLAUSE_PUNCT = "，。、；：！？）」』》"
+_WORD_RE = re.compile(rf"[^\s{CJK_CLAUSE_PUNCT}]*[{CJK_CLAUSE_PUNCT}]+|[^\s{CJK_CLAUSE_PUNCT}]+")
+_TRAILING_PUNCT = frozenset(",;:.!?)]}\"'”’»" + CJK_CLAUSE_PUNCT)
 
 #: A compact English stop-word list (function words), used by the ``naive`` baseline and by the
 #: phrase approximation. Lower-case, no punctuation.
@@ -69,7 +71,12 @@ class Units:
 
 
 def word_units(text: str) -> Units:
-    """Whitespace-delimited words (punctuation stays attached to its word)."""
+    """Whitespace-delimited words (punctuation stays attached to its word).
+
+    Numbers, signs, decimals and percentages stay whole (``-12.5%`` is one word). Text without
+    spaces (Chinese, Japanese) is cut after full-width clause punctuation
+    (:data:`CJK_CLAUSE_PUNCT`), so such a "word" is a clause: a word of it is never cut.
+    """
     starts: list[int] = []
     ends: list[int] = []
     for m in _WORD_RE.finditer(text):
@@ -163,9 +170,9 @@ def _sentence_kind() -> str:
         from importlib.metadata import PackageNotFoundError, version
 
         try:
-            _SENTENCE_KIND = f"sent-pysbd{version('pysbd')}-v1"
+            _SENTENCE_KIND = f"sent-pysbd{version('pysbd')}-v2"
         except PackageNotFoundError:
-            _SENTENCE_KIND = "sent-v1"
+            _SENTENCE_KIND = "sent-v2"
     return _SENTENCE_KIND
 
 
@@ -199,7 +206,40 @@ def _sentence_units(text: str) -> Units:
                 ends.append(block_start + found + len(s))
                 pos = found + len(s)
         block_start = block_end
-    return Units.from_lists(starts, ends)
+    return _join_abbreviations(text, starts, ends)
+
+
+#: A sentence end that is an abbreviation when the next "sentence" starts with a digit or a
+#: lower-case letter: a short word with a full stop ("No.", "KV.", "Vol.", "approx."), not a number.
+_ABBREV_END_RE = re.compile(r"(?<![\w.])[^\W\d_][\w]{0,6}\.$")
+_CONTINUES_RE = re.compile(r"[\d\w]")
+
+
+def _join_abbreviations(text: str, starts: list[int], ends: list[int]) -> Units:
+    """Rejoin sentences that pysbd cut after an abbreviation ("KV. 550", "Vol. 2", "approx. 5").
+
+    A cut is undone when the sentence before ends in a short word with a full stop and the one
+    after starts with a digit or a lower-case letter, with no line break between them: a new
+    sentence starts with a capital (so "The answer is No. He left." stays two).
+    """
+    out_s: list[int] = []
+    out_e: list[int] = []
+    for a, b in zip(starts, ends):
+        if out_e:
+            gap = text[out_e[-1] : a]
+            head = text[a : a + 1]
+            tail = text[max(out_s[-1], out_e[-1] - 12) : out_e[-1]]
+            if (
+                "\n" not in gap
+                and not gap.strip()
+                and (head.isdigit() or head.islower())
+                and _ABBREV_END_RE.search(tail)
+            ):
+                out_e[-1] = b
+                continue
+        out_s.append(a)
+        out_e.append(b)
+    return Units.from_lists(out_s, out_e)
 
 
 _SEGMENTERS = {"word": word_units, "phrase": phrase_units, "sentence": sentence_units}
@@ -317,9 +357,32 @@ def assemble(text: str, units: Units, keep: np.ndarray) -> tuple[str, list[tuple
         ``(compressed_text, spans)`` with ``compressed_text == " ".join(text[s:e] for s, e in
         spans)``.
     """
+    joined, spans, _ = assemble_marked(text, units, keep)
+    return joined, spans
+
+
+def assemble_marked(
+    text: str, units: Units, keep: np.ndarray, groups: np.ndarray | None = None
+) -> tuple[str, list[tuple[int, int]], tuple[int, ...]]:
+    """:func:`assemble`, marking runs that continue a sentence whose words before were dropped.
+
+    Args:
+        text: The original text.
+        units: Its units.
+        keep: Boolean mask over units.
+        groups: The sentence of each unit (units of one sentence share a number), or None.
+
+    Returns:
+        ``(compressed_text, spans, elided)``: ``elided`` holds the index of every span after a
+        gap that cuts into a sentence (the span before ends inside its sentence, or this one
+        starts inside its sentence); the text has :data:`lingua_core.result.ELISION` there
+        (:func:`lingua_core.result.join_spans`).
+    """
+    from lingua_core.result import join_spans
+
     idx = np.flatnonzero(keep)
     if idx.size == 0:
-        return "", []
+        return "", [], ()
     breaks = np.flatnonzero(np.diff(idx) != 1) + 1
     first = idx[np.r_[0, breaks]]
     last = idx[np.r_[breaks - 1, idx.size - 1]]
@@ -330,94 +393,11 @@ def assemble(text: str, units: Units, keep: np.ndarray) -> tuple[str, list[tuple
     if last[-1] == len(units) - 1:
         span_ends[-1] = len(text)
     spans = list(zip(span_starts, span_ends))
-    return " ".join(text[s:e] for s, e in spans), spans
-
-
-# ----------------------------------------------------------- titles, bridges, clauses
-
-
-#: Most words a first line may have to count as a title.
-TITLE_WORDS = 12
-
-
-def title_of(text: str, units: Units) -> str | None:
-    """The text's title: its first line when that is short and is the first unit, else None."""
-    head, sep, rest = text.partition("\n")
-    head = head.strip()
-    if not sep or not head or not rest.strip() or len(head.split()) > TITLE_WORDS:
-        return None
-    if len(units) == 0 or text[units.starts[0] : units.ends[0]] != head:
-        return None
-    return head
-
-
-_NAME_RE = re.compile(r"[A-Z0-9][\w'.-]*(?:\s+(?:of|the|de|von|van|[A-Z0-9][\w'.-]*))*")
-
-
-def bridge_names(sentences: list[str], question: str) -> list[str]:
-    """Capitalised names (and numbers) in ``sentences`` whose words the question lacks."""
-    have = {w.lower() for w in re.findall(r"\w+", question)}
-    out: list[str] = []
-    for s in sentences:
-        for m in _NAME_RE.finditer(s):
-            name = m.group(0).strip(" .")
-            words = {w.lower() for w in re.findall(r"\w+", name)}
-            if words and not words <= have and name not in out:
-                out.append(name)
-    return out
-
-
-_QUALIFIER_RE = re.compile(r"\s*\([^)]*\)")
-
-
-def bridge_texts(
-    titles: list[str | None], found: list[str], found_docs: set[int], question: str
-) -> list[int]:
-    """Texts whose title (qualifier in brackets left out) ``found`` names and the question lacks.
-
-    Args:
-        titles: Each text's title, or None.
-        found: The best sentences so far.
-        found_docs: The texts those sentences come from (never bridges themselves).
-        question: The query.
-
-    Returns:
-        The indices of the bridge texts, in input order.
-    """
-    seen = " ".join(found).lower()
-    q = question.lower()
-    out = []
-    for i, title in enumerate(titles):
-        name = _QUALIFIER_RE.sub("", title or "").strip().lower()
-        if i in found_docs or len(name) < 3 or name in q:
-            continue
-        if name in seen and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", seen):
-            out.append(i)
-    return out
-
-
-_CLAUSE_RE = re.compile(r"[,;:](?=\s)")
-
-
-def split_long(text: str, units: Units, max_words: int) -> Units:
-    """Units with every sentence over ``max_words`` words cut at clause punctuation."""
-    starts: list[int] = []
-    ends: list[int] = []
-    for a, b in zip(units.starts.tolist(), units.ends.tolist()):
-        piece = text[a:b]
-        if len(piece.split()) <= max_words:
-            starts.append(a)
-            ends.append(b)
-            continue
-        cut = a
-        for m in _CLAUSE_RE.finditer(piece):
-            end = a + m.end()
-            if len(text[cut:end].split()) >= 4 and len(text[end:b].split()) >= 4:
-                starts.append(cut)
-                ends.append(end)
-                cut = end
-                while cut < b and text[cut].isspace():
-                    cut += 1
-        starts.append(cut)
-        ends.append(b)
-    return Units.from_lists(starts, ends)
+    elided: tuple[int, ...] = ()
+    if groups is not None and len(spans) > 1:
+        g = np.asarray(groups)
+        starts_sentence = np.r_[True, g[1:] != g[:-1]]
+        ends_sentence = np.r_[g[1:] != g[:-1], True]
+        cut = ~ends_sentence[last[:-1]] | ~starts_sentence[first[1:]]
+        elided = tuple((np.flatnonzero(cut) + 1).tolist())
+    return join_spans(text, spans, elided), spans, elided

@@ -8,7 +8,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from lingua_core._deps import require
-from lingua_core.adapters import EVENT_NAME, SCORES_KEY, STATS_KEY, LinguaSettings
+from lingua_core.adapters import (
+    EVENT_NAME,
+    SCORES_KEY,
+    LinguaSettings,
+    output_metadata,
+    prompt_order,
+)
 
 require("langchain_core")
 
@@ -31,8 +37,13 @@ def _emit(stats: dict[str, Any], config: RunnableConfig | None) -> None:
 class LinguaCompressor(LinguaSettings, BaseDocumentCompressor):
     """Compress each retrieved document's text with a lingua-rag method.
 
-    Every output document is a new ``Document`` (same ``id``, a copy of the metadata) whose
-    ``page_content`` is the compressed text and whose ``metadata["lingua"]`` holds the stats.
+    Every output document is a new ``Document`` (same ``id``, a copy of the metadata without
+    the stored scores of ``metadata["lingua_scores"]``) whose ``page_content`` is the compressed
+    text and whose ``metadata["lingua"]`` holds the stats (at most
+    :data:`~lingua_core.adapters.MAX_LINGUA_BYTES` bytes as JSON). Documents come back in the
+    order the method chose for the prompt: the default puts the most relevant first
+    (``reorder="sort"``; ``options={"reorder": "original"}`` keeps the input order), methods
+    that do not rank texts keep the input order.
     A document that a coarse filter dropped (question-aware methods rank documents and may drop
     the least relevant) is left out, as LangChain's filters do, unless ``keep_dropped=True``;
     either way its id is reported in the ``"lingua_compression"`` custom event that LangChain
@@ -63,11 +74,12 @@ class LinguaCompressor(LinguaSettings, BaseDocumentCompressor):
             [d.metadata.get(SCORES_KEY) for d in docs],
         )
         out = []
-        for doc, text, stats, dropped in zip(docs, outcome.texts, outcome.stats, outcome.dropped):
-            if dropped and not self.keep_dropped:
+        for i in prompt_order(outcome):
+            if outcome.dropped[i] and not self.keep_dropped:
                 continue
-            metadata = {**doc.metadata, STATS_KEY: stats}
-            out.append(Document(page_content=text, metadata=metadata, id=doc.id))
+            doc = docs[i]
+            metadata = output_metadata(doc.metadata, outcome.stats[i])
+            out.append(Document(page_content=outcome.texts[i], metadata=metadata, id=doc.id))
         return out, outcome.call
 
     def compress_documents(

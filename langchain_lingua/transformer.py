@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from lingua_core._deps import require
 from lingua_core.adapters import STATS_KEY, LinguaSettings, score_or_pass
-from lingua_core.registry import INDEXING_METHOD, method_class
+from lingua_core.registry import DEFAULT_METHOD, INDEXING_METHOD, method_class
 
 require("langchain_core")
 
@@ -25,7 +25,9 @@ class LinguaDocumentTransformer(LinguaSettings, BaseDocumentTransformer):
     scores in ``metadata["lingua_scores"]`` (one JSON string, which vector stores that take only
     scalars accept); ``LinguaCompressor`` and ``LinguaPostprocessor`` with the same method and
     model pick them up at query time and skip that scoring (the default method then embeds only
-    the question). Same fields as :class:`langchain_lingua.LinguaCompressor`. Every input
+    the question), and leave the payload out of the documents they return. With
+    ``mode="score"`` the default method is the query-time default (``coarse_to_fine``), so
+    both defaults match. Same fields as :class:`langchain_lingua.LinguaCompressor`. Every input
     comes back, in order, with its metadata, id and ``metadata["lingua"]`` stats. With
     ``on_error="passthrough"``, a failure logs a warning and returns the inputs unchanged,
     flagged ``metadata["lingua"]["passthrough"]`` (see ``LinguaCompressor``).
@@ -39,7 +41,8 @@ class LinguaDocumentTransformer(LinguaSettings, BaseDocumentTransformer):
     method: str = Field(
         INDEXING_METHOD,
         description="A query-agnostic method name or alias (the default method needs a query); "
-        "with mode='score', a method that stores scores.",
+        "with mode='score', a method that stores scores (default: the query-time default, "
+        "coarse_to_fine).",
     )
     mode: Literal["compress", "score"] = Field(
         "compress",
@@ -48,8 +51,16 @@ class LinguaDocumentTransformer(LinguaSettings, BaseDocumentTransformer):
     )
 
     def model_post_init(self, context: Any, /) -> None:
-        """Reject methods that cannot run at indexing time when the transformer is built."""
+        """Choose the default method for the mode; reject methods that cannot run at indexing.
+
+        With ``mode="score"`` and no ``method``, the default is the query-time default
+        (``coarse_to_fine``), so that ``LinguaCompressor()`` with its defaults uses the stored
+        scores; with ``mode="compress"`` it is a query-agnostic method (``selective_context``).
+        """
         super().model_post_init(context)
+        if self.mode == "score" and "method" not in self.model_fields_set:
+            self.method = DEFAULT_METHOD
+            self.__pydantic_fields_set__.discard("method")  # still the default, not named
         if self.mode == "score":
             if not method_class(self.method).stores_scores:
                 from lingua_core.registry import available_methods

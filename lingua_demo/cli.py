@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from lingua_core import get_compressor
+from lingua_core.cli import rate_arg
 from lingua_core.registry import DEFAULT_METHOD
 
 
@@ -25,7 +26,13 @@ def register(sub: Any) -> None:
         help="offline RAG: retrieve from a bundled corpus, compress, answer with SmolLM2",
     )
     d.add_argument("--method", "-m", default=DEFAULT_METHOD)
-    d.add_argument("--rate", "-r", type=float, default=0.5)
+    d.add_argument(
+        "--rate",
+        "-r",
+        type=rate_arg,
+        default=0.5,
+        help="fraction of tokens to keep, in (0, 1], or 'auto' (methods that support it)",
+    )
     d.add_argument(
         "--framework",
         choices=("langchain", "llamaindex"),
@@ -44,7 +51,13 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``lingua demo`` with the parsed arguments; returns the exit status."""
+    """Run ``lingua demo`` with the parsed arguments; returns the exit status.
+
+    Raises:
+        ValueError: For an unknown method, or a rate it does not take (``'auto'`` included),
+            before anything loads.
+    """
+    compressor = get_compressor(args.method, rate=args.rate)  # checks method and rate, loads none
     if not args.context_only:
         from lingua_demo import rag
 
@@ -60,7 +73,6 @@ def run(args: argparse.Namespace) -> int:
     answers = sample["answers"]
     print(f"Question: {question}   (answer: {' / '.join(answers)})")
     print(f"Context: {len(texts)} retrieved passages. Source: {sample['source']}\n")
-    compressor = get_compressor(args.method)
     t0 = time.perf_counter()
     compressor.warmup()
     load = time.perf_counter() - t0

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 logger = logging.getLogger(__name__)
 
@@ -61,12 +61,16 @@ def _user_prompt(context: str, question: str) -> str:
 
 
 def run_langchain(
-    question: str, method: str, rate: float, k: int, out: Callable[[str], None] | None = None
+    question: str,
+    method: str,
+    rate: float | Literal["auto"],
+    k: int,
+    out: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """The LangChain path: InMemoryVectorStore, ContextualCompressionRetriever, LCEL chain."""
     from lingua_core._deps import require
 
-    require("langchain_classic")  # the install hint when the demo extra is missing
+    require("langchain_classic")  # the install hint when langchain-classic is missing
     from langchain_classic.retrievers import ContextualCompressionRetriever
     from langchain_core.documents import Document
     from langchain_core.output_parsers import StrOutputParser
@@ -133,7 +137,11 @@ def run_langchain(
 
 
 def run_llamaindex(
-    question: str, method: str, rate: float, k: int, out: Callable[[str], None] | None = None
+    question: str,
+    method: str,
+    rate: float | Literal["auto"],
+    k: int,
+    out: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """The LlamaIndex path: VectorStoreIndex, query engines with and without the postprocessor."""
     from llama_index.core import VectorStoreIndex
@@ -189,7 +197,7 @@ def _report(
     question: str,
     corpus: list[dict[str, Any]],
     method: str,
-    rate: float,
+    rate: float | Literal["auto"],
     retrieved: list[Any],
     compressed: list[Any],
     answer_plain: str,

@@ -6,7 +6,14 @@ import asyncio
 from typing import Any
 
 from lingua_core._deps import require
-from lingua_core.adapters import EVENT_NAME, SCORES_KEY, STATS_KEY, LinguaSettings
+from lingua_core.adapters import (
+    EVENT_NAME,
+    SCORES_KEY,
+    STATS_KEY,
+    LinguaSettings,
+    output_metadata,
+    prompt_order,
+)
 
 require("llama_index.core")
 
@@ -48,7 +55,10 @@ class LinguaPostprocessor(LinguaSettings, BaseNodePostprocessor):
     """Compress each retrieved node's text with a lingua-rag method.
 
     Every output node is a copy (same id, relationships and score) whose text is the compressed
-    text and whose ``metadata["lingua"]`` holds the stats, hidden from the LLM and the embedder.
+    text and whose ``metadata["lingua"]`` holds the stats, hidden from the LLM and the embedder;
+    stored scores (``metadata["lingua_scores"]``) are left out of the copy. Compressed nodes come
+    back in the order the method chose for the prompt (the default: most relevant first,
+    ``reorder="sort"``); methods that do not rank texts keep the input order.
     Nodes without text (images, other non-text nodes, empty text) pass through untouched. A node
     that a coarse filter dropped is left out unless ``keep_dropped=True``. Each call runs in an
     instrumentation span and emits a :class:`LinguaCompressionEvent` (token totals, dropped
@@ -86,15 +96,21 @@ class LinguaPostprocessor(LinguaSettings, BaseNodePostprocessor):
             [nodes[i].node.node_id for i in todo],
             [nodes[i].node.metadata.get(SCORES_KEY) for i in todo],
         )
+        # The compressed nodes take their slots in the order the method chose for the prompt;
+        # nodes with nothing to compress stay where they were.
+        ranked = iter([todo[k] for k in prompt_order(outcome)])
+        slot = {i: next(ranked) for i in todo}
         by_index = {
             i: (text, stats, dropped)
             for i, text, stats, dropped in zip(todo, outcome.texts, outcome.stats, outcome.dropped)
         }
         out = []
-        for i, item in enumerate(nodes):
-            if i not in by_index:
-                out.append(item)  # nothing to compress: as it came
+        for pos, here in enumerate(nodes):
+            if pos not in slot:
+                out.append(here)  # nothing to compress: as it came
                 continue
+            i = slot[pos]
+            item = nodes[i]
             text, stats, dropped = by_index[i]
             if dropped and not self.keep_dropped:
                 continue
@@ -102,8 +118,8 @@ class LinguaPostprocessor(LinguaSettings, BaseNodePostprocessor):
             if not outcome.passthrough:
                 node.set_content(text)
             # model_copy is shallow: new containers so the input node is left untouched.
-            node.metadata = {**node.metadata, STATS_KEY: stats}
-            hidden = [STATS_KEY] + ([SCORES_KEY] if SCORES_KEY in node.metadata else [])
+            node.metadata = output_metadata(node.metadata, stats)  # stored scores left out
+            hidden = [STATS_KEY]
             for attr in ("excluded_llm_metadata_keys", "excluded_embed_metadata_keys"):
                 keys = list(getattr(node, attr))  # neither reaches the LLM or the embedder
                 setattr(node, attr, keys + [k for k in hidden if k not in keys])

@@ -332,3 +332,63 @@ def musique(path: str | Path, records: Sequence[int] | range | None = None) -> l
             )
         )
     return out
+
+
+def squad_same_article(
+    path: str | Path,
+    articles: Sequence[int] | range,
+    *,
+    k: int = 10,
+    seed: int = 0,
+    limit: int | None = None,
+) -> list[QAExample]:
+    r"""SQuAD questions whose distractors are paragraphs of the same article (one topic).
+
+    Each question keeps its paragraph and gets ``k - 1`` other paragraphs of its article, the
+    ones that score highest under BM25 against the question and hold none of its answers; the
+    gold paragraph goes at a position drawn from ``numpy.random.default_rng(seed + n)`` (``n``
+    the question's running number). Passages are ``title\nparagraph`` with the article title.
+    Split by article: the articles given are the only ones read. Example ids are
+    ``squad-<article>-<question id>``; ``limit`` keeps an even, seeded sample of the questions.
+
+    Raises:
+        ValueError: For an article index past the file or a malformed line.
+    """
+    import numpy as np
+
+    from lingua_core.rank import bm25_scores
+
+    out: list[QAExample] = []
+    for a, row in _records(path, articles):
+        title = str(row.get("title", "")).replace("_", " ")
+        paragraphs = row.get("paragraphs")
+        if not isinstance(paragraphs, list) or not paragraphs:
+            msg = f"{path}, article {a}: missing field 'paragraphs'"
+            raise ValueError(msg)
+        passages = [f"{title}\n{p['context']}" for p in paragraphs]
+        for pi, p in enumerate(paragraphs):
+            for qa in p.get("qas", []):
+                answers = tuple(dict.fromkeys(str(x["text"]) for x in qa["answers"]))
+                scores = bm25_scores(passages, str(qa["question"]))
+                others = [
+                    j
+                    for j in np.argsort(-scores, kind="stable").tolist()
+                    if j != pi and not answer_in(passages[j], answers)
+                ][: k - 1]
+                n = len(out)
+                pos = int(np.random.default_rng(seed + n).integers(0, len(others) + 1))
+                ids = [*others[:pos], pi, *others[pos:]]
+                out.append(
+                    QAExample(
+                        f"squad-{a}-{qa['id']}",
+                        str(qa["question"]),
+                        answers,
+                        tuple(passages[j] for j in ids),
+                        pos,
+                        {"article": a},
+                    )
+                )
+    if limit is not None and limit < len(out):
+        pick = np.random.default_rng(seed).choice(len(out), size=limit, replace=False)
+        out = [out[i] for i in sorted(pick.tolist())]
+    return out

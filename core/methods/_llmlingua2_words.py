@@ -105,3 +105,31 @@ def _drop_consecutive(text: str, words: _Words, keep: np.ndarray) -> None:
             keep[i] = False
             continue
         prev = piece
+
+
+def whole_words(
+    text: str, units: Units, scores: np.ndarray, raw: np.ndarray, chunk: np.ndarray
+) -> tuple[Units, np.ndarray, np.ndarray, np.ndarray]:
+    """Merge the tokenizer's words into whole words of the text (``unit="word"``).
+
+    The reference's words are the tokenizer's (a new word at every lone punctuation mark, every
+    CJK character), so "75%" is two words and "$3,450.75" six, and dropping one changes the
+    number. Here each of them joins the word of :func:`lingua_core.text.word_units` that holds
+    its last character, scored by the mean of its parts (``chunk``: the last).
+    """
+    from lingua_core.text import assign_to_units, word_units
+
+    if len(units) == 0:
+        return units, scores, raw, chunk
+    words = word_units(text)
+    idx = assign_to_units(words, units.ends - 1)
+    ok = idx >= 0
+    n = len(words)
+    counts = np.bincount(idx[ok], minlength=n)
+    used = counts > 0
+    mean = np.bincount(idx[ok], weights=scores[ok], minlength=n) / np.maximum(counts, 1)
+    mean_raw = np.bincount(idx[ok], weights=raw[ok], minlength=n) / np.maximum(counts, 1)
+    last = np.zeros(n, dtype=np.int64)
+    np.maximum.at(last, idx[ok], chunk[ok])
+    kept = Units(words.starts[used], words.ends[used])
+    return kept, mean[used], mean_raw[used], last[used]

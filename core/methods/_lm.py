@@ -42,7 +42,7 @@ class CausalLMCompressor(ModelCompressor[L]):
 
     default_model_name = EMBEDDED_CAUSAL_LM
 
-    def _loaded(self) -> LoadedModel:
+    def _load(self) -> LoadedModel:
         return load_causal_lm(
             self.model,
             device=self.device,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lingua_core.base import Compressor, MethodOptions
+from lingua_core.languages import warn_spaceless_once
 from lingua_core.options import budget_scope_option, seed_option, unit_option
 from lingua_core.outcome import CallContext, TextOutcome
 from lingua_core.text import STOP_WORDS, Units, bare_word
@@ -42,13 +43,29 @@ class RandomCompressor(Compressor[RandomOptions]):
     """Keeps random units: the control every method must beat.
 
     Deterministic per input: the scores of a text depend only on the text and ``seed``, never on
-    global RNG state or on the other texts of the call.
+    global RNG state or on the other texts of the call. Words and phrases come from whitespace:
+    text written without spaces (Chinese, Japanese) is cut only after clause punctuation, which
+    a warning says once per compressor (:func:`lingua_core.languages.warn_spaceless_once`).
     """
 
     method = "random"
     description = "Random units (seeded per input text): the control."
     fallback_counter = "words"
     options_class = RandomOptions
+
+    def _compress_texts(
+        self,
+        texts: list[str],
+        n_tokens: list[int],
+        query: str | None,
+        rate: float | None,
+        target_tokens: int | None,
+        opts: RandomOptions,
+        call: CallContext,
+    ) -> list[TextOutcome]:
+        if opts.unit != "sentence":
+            warn_spaceless_once(self, texts)
+        return super()._compress_texts(texts, n_tokens, query, rate, target_tokens, opts, call)
 
     def _score(
         self, texts: list[str], units: list[Units], query: str | None, opts: RandomOptions
@@ -70,7 +87,9 @@ class NaiveCompressor(Compressor[NaiveOptions]):
     """Drops stop words first, then the shortest words.
 
     With no ``rate`` or ``target_tokens`` it removes exactly the stop words (and punctuation-only
-    tokens); with a budget it keeps content words before stop words, longer words first.
+    tokens); with a budget it keeps content words before stop words, longer words first. The
+    stop words are English and words come from whitespace: text written without spaces
+    (Chinese, Japanese) gets a warning, once per compressor.
     """
 
     method = "naive"
@@ -102,6 +121,7 @@ class NaiveCompressor(Compressor[NaiveOptions]):
         opts: NaiveOptions,
         call: CallContext,
     ) -> list[TextOutcome]:
+        warn_spaceless_once(self, texts)
         if rate is not None or target_tokens is not None:
             return super()._compress_texts(texts, n_tokens, query, rate, target_tokens, opts, call)
         from lingua_core.text import assemble

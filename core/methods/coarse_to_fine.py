@@ -45,25 +45,21 @@ from typing import Any
 
 import numpy as np
 
+from lingua_core.methods._c2f_scores import (
+    central_scores,
+    has_kept,
+    raise_bridges,
+    select_with_titles,
+)
 from lingua_core.methods.embedding import EmbeddingCompressor, EncoderOptions
 from lingua_core.options import flag, is_int, option
 from lingua_core.outcome import CallContext, TextOutcome
+from lingua_core.passages import bridge_names, split_long, title_of
 from lingua_core.rank import FUSIONS, bm25_scores, fuse
-from lingua_core.select import select, unit_costs_many
-from lingua_core.text import (
-    Units,
-    assemble,
-    bridge_names,
-    bridge_texts,
-    sentence_units,
-    split_long,
-    title_of,
-)
+from lingua_core.select import unit_costs_many
+from lingua_core.text import Units, assemble_marked, assign_to_units, sentence_units
 
 logger = logging.getLogger(__name__)
-
-#: The query-agnostic method used when no query is given.
-FALLBACK_METHOD = "selective_context"
 
 
 def _weight(v: Any) -> bool:
@@ -156,6 +152,13 @@ class CoarseToFineOptions(EncoderOptions):
         check=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1,
         expect="a number in [0, 1]",
     )
+    lead_weight: float = option(
+        0.5,
+        "No query: weight of the lead prior (earlier sentences first) beside a sentence's "
+        "centrality (cosine to its text's mean embedding).",
+        check=_weight,
+        expect="a number >= 0",
+    )
     reorder: str = option(
         "sort",
         "Prompt order of kept texts (result.order): 'sort' (most relevant first) or 'original'.",
@@ -176,18 +179,11 @@ class CoarseToFineCompressor(EmbeddingCompressor[CoarseToFineOptions]):
     options_class = CoarseToFineOptions
     scoring_overrides = {"multi_hop": False}  # noqa: RUF012 - read only
 
+    no_query_note = "no query: each text's central sentences"
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._fallback_obj: Any = None
-
-    def _fallback(self) -> Any:
-        if self._fallback_obj is None:
-            from lingua_core.registry import get_compressor
-
-            self._fallback_obj = get_compressor(
-                FALLBACK_METHOD, token_counter=self.token_counter, device=self.device
-            )
-        return self._fallback_obj
+        self._warned_no_query = False
 
     def _compress_texts(
         self,
@@ -201,15 +197,8 @@ class CoarseToFineCompressor(EmbeddingCompressor[CoarseToFineOptions]):
     ) -> list[TextOutcome]:
         question = (query or "").strip()
         if not question:
-            logger.warning(
-                "%s: no query given; falling back to the query-agnostic %s",
-                self.method,
-                FALLBACK_METHOD,
-            )
-            r = None if rate == "auto" else rate
-            got = self._fallback().compress(texts, rate=r, target_tokens=target_tokens)
-            return [TextOutcome(x.text, list(x.spans)) for x in got]
-        units, flat, inputs, is_title, titles = self._units(texts, opts)
+            return self._no_query(texts, n_tokens, rate, target_tokens, opts)
+        units, flat, inputs, is_title, titles, groups = self._units(texts, opts)
         sizes = [len(u) for u in units]
         doc = np.repeat(np.arange(len(texts)), sizes)
         if not flat:
@@ -234,7 +223,7 @@ class CoarseToFineCompressor(EmbeddingCompressor[CoarseToFineOptions]):
                 sent_bm25,
                 opts,
             )
-            score, relevance = _raise_bridges(
+            score, relevance = raise_bridges(
                 score, relevance, top, flat, doc, titles, question, opts
             )
 
@@ -247,11 +236,11 @@ class CoarseToFineCompressor(EmbeddingCompressor[CoarseToFineOptions]):
                 keep &= ~is_title
         else:
             budget = self._total_budget(n_tokens, rate, target_tokens)
-            keep = _select_with_titles(
+            keep = select_with_titles(
                 score, costs, budget, doc, is_title if opts.keep_titles else None
             )
         if opts.keep_titles:
-            keep |= is_title & _has_kept(keep & ~is_title, doc)[doc]
+            keep |= is_title & has_kept(keep & ~is_title, doc)[doc]
         keeps = np.split(keep, np.cumsum(sizes)[:-1])
         ranked = [int(i) for i in np.argsort(-relevance, kind="stable") if keeps[i].any()]
         if opts.reorder == "original":
@@ -263,18 +252,81 @@ class CoarseToFineCompressor(EmbeddingCompressor[CoarseToFineOptions]):
             if len(u) == 0:  # nothing a sentence splitter could read: keep it whole
                 out.append(TextOutcome.whole(t, order=place, relevance=rel))
                 continue
-            text, spans = assemble(t, u, k)
-            out.append(TextOutcome(text, spans, place, rel))
+            text, spans, elided = assemble_marked(t, u, k, groups[i])
+            out.append(TextOutcome(text, spans, place, rel, elided))
+        return out
+
+    def _no_query(
+        self,
+        texts: list[str],
+        n_tokens: list[int],
+        rate: Any,
+        target_tokens: int | None,
+        opts: CoarseToFineOptions,
+    ) -> list[TextOutcome]:
+        """Without a query: each text's most central sentences, in the same encoder pass.
+
+        A unit's score is its cosine to the mean embedding of its text's units (what the text
+        is mostly about), plus ``lead_weight`` times a lead prior (earlier units first, as in
+        encyclopaedic and news text), as z-scores within the text. ``rate`` applies to every
+        text on its own (``"auto"``: :attr:`default_rate`); ``target_tokens`` is one budget
+        over all texts. Logged once per compressor.
+        """
+        if not self._warned_no_query:
+            self._warned_no_query = True
+            logger.warning(
+                "%s: no query given; keeping each text's most central sentences (pass query= "
+                "for question-aware compression; logged once per compressor)",
+                self.method,
+            )
+        units, flat, inputs, is_title, _, groups = self._units(texts, opts)
+        if not flat:
+            return [TextOutcome.whole(t) for t in texts]
+        sizes = [len(u) for u in units]
+        doc = np.repeat(np.arange(len(texts)), sizes)
+        score = central_scores(self.embedder().embed(inputs), doc, float(opts.lead_weight))
+        costs = np.concatenate(unit_costs_many(texts, units, self.token_counter))
+        titles = is_title if opts.keep_titles else None
+        if target_tokens is not None:
+            keep = select_with_titles(score, costs, float(target_tokens), doc, titles)
+        else:
+            r = self.default_rate if rate in (None, "auto") else float(rate)
+            keep = np.zeros(len(flat), dtype=bool)
+            for i, n in enumerate(n_tokens):
+                idx = np.flatnonzero(doc == i)
+                got = select_with_titles(
+                    score[idx],
+                    costs[idx],
+                    r * n,
+                    doc[idx] - i,
+                    None if titles is None else titles[idx],
+                )
+                keep[idx] = got
+        if opts.keep_titles:
+            keep |= is_title & has_kept(keep & ~is_title, doc)[doc]
+        out: list[TextOutcome] = []
+        for t, u, k, g in zip(texts, units, np.split(keep, np.cumsum(sizes)[:-1]), groups):
+            if len(u) == 0:
+                out.append(TextOutcome.whole(t))
+                continue
+            text, spans, elided = assemble_marked(t, u, k, g)
+            out.append(TextOutcome(text, spans, elided=elided))
         return out
 
     @staticmethod
     def _units(
         texts: list[str], opts: CoarseToFineOptions
-    ) -> tuple[list[Units], list[str], list[str], np.ndarray, list[str | None]]:
-        """Units of every text, their strings, their embedding inputs, which are titles, titles."""
-        units = [sentence_units(t) for t in texts]
+    ) -> tuple[list[Units], list[str], list[str], np.ndarray, list[str | None], list[np.ndarray]]:
+        """Units of every text, their strings, embedding inputs, which are titles, and more.
+
+        Returns: the units, their strings, their embedding inputs, which are titles, each
+        text's title, and per text the sentence of each unit (clauses of one sentence share it).
+        """
+        sentences = [sentence_units(t) for t in texts]
+        units = sentences
         if opts.max_unit_words:
             units = [split_long(t, u, int(opts.max_unit_words)) for t, u in zip(texts, units)]
+        groups = [assign_to_units(s, u.starts) for s, u in zip(sentences, units)]
         flat: list[str] = []
         inputs: list[str] = []
         is_title = np.zeros(sum(len(u) for u in units), dtype=bool)
@@ -287,7 +339,7 @@ class CoarseToFineCompressor(EmbeddingCompressor[CoarseToFineOptions]):
             for k, s in enumerate(u.texts(t)):
                 flat.append(s)
                 inputs.append(f"{title}: {s}" if title and k else s)
-        return units, flat, inputs, is_title, titles
+        return units, flat, inputs, is_title, titles, groups
 
     def _hop(
         self,
@@ -313,7 +365,11 @@ class CoarseToFineCompressor(EmbeddingCompressor[CoarseToFineOptions]):
         score2, rel2 = self._scores(sent_vecs @ qvec2, doc, t_bm, s_bm, opts)
         w = float(opts.hop_weight)
         out = np.maximum(score, w * score2)
-        out[top] = np.maximum(out[top], float(score.max()))  # the first hop's best stay first
+        # The first hop's best stay first, in their own order (ties would go by position).
+        rest = np.ones(out.shape[0], dtype=bool)
+        rest[top] = False
+        lift = max(float(out[rest].max()) - float(score[top].min()), 0.0) if rest.any() else 0.0
+        out[top] = score[top] + lift + (1e-9 if rest.any() else 0.0)
         return out, np.maximum(relevance, w * rel2)
 
     @staticmethod
@@ -335,70 +391,3 @@ class CoarseToFineCompressor(EmbeddingCompressor[CoarseToFineOptions]):
             how,
         )
         return score, relevance
-
-
-def _raise_bridges(
-    score: np.ndarray,
-    relevance: np.ndarray,
-    top: np.ndarray,
-    flat: list[str],
-    doc: np.ndarray,
-    titles: list[str | None],
-    question: str,
-    opts: CoarseToFineOptions,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Scores with the best units and the relevance of every bridge text raised.
-
-    The bridges are looked for in the first pass's best sentences (``top``), the same ones the
-    multi-hop query is made of; a bridge's units rise up to
-    those sentences' scores, never above them, so the first hop's evidence stays in the prompt.
-    """
-    weight = float(opts.bridge_weight)
-    if not weight:
-        return score, relevance
-    found = [flat[i] for i in top.tolist()]
-    bridges = bridge_texts(titles, found, set(doc[top].tolist()), question)
-    if not bridges:
-        return score, relevance
-    score, relevance = score.copy(), relevance.copy()
-    step, rel_step = float(score.std()) or 1.0, float(relevance.std()) or 1.0
-    cap = float(score[top].min())  # raised up to the first hop's best, never above them
-    rel_cap = float(relevance[doc[top]].min())
-    for d in bridges:
-        idx = np.flatnonzero(doc == d)
-        best = idx[np.argsort(-score[idx], kind="stable")[: int(opts.bridge_units)]]
-        score[best] = np.maximum(score[best], np.minimum(score[best] + weight * step, cap))
-        relevance[d] = max(relevance[d], min(relevance[d] + weight * rel_step, rel_cap))
-    logger.debug("bridge texts: %s", bridges)
-    return score, relevance
-
-
-def _has_kept(keep: np.ndarray, doc: np.ndarray) -> np.ndarray:
-    """Per text, whether any of its units is kept."""
-    out = np.zeros(int(doc.max()) + 1 if doc.size else 0, dtype=bool)
-    np.logical_or.at(out, doc, keep)
-    return out
-
-
-def _select_with_titles(
-    score: np.ndarray,
-    costs: np.ndarray,
-    budget: float,
-    doc: np.ndarray,
-    is_title: np.ndarray | None,
-) -> np.ndarray:
-    """Budgeted selection of sentences, each kept text's title coming along with them.
-
-    A title alone tells the reader nothing, so titles are not selected on their own: they come
-    with the first sentence kept from their text, and their cost is taken from the budget (a
-    second pass with the budget less the titles of the texts the first pass kept).
-    """
-    if is_title is None:  # titles are units like any other
-        return select([score], [costs], [budget], scope="global")[0]
-    masked = np.where(is_title, 10**12, costs)  # never selected by itself
-    keep = select([score], [masked], [budget], scope="global")[0]
-    titles = float(costs[is_title & _has_kept(keep, doc)[doc]].sum())
-    if titles:
-        keep = select([score], [masked], [max(budget - titles, 0.0)], scope="global")[0]
-    out: np.ndarray = keep & ~is_title
-    return out

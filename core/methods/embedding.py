@@ -26,7 +26,7 @@ from lingua_core.base import Compressor
 from lingua_core.options import MethodOptions, is_int, max_wait_option, option
 from lingua_core.outcome import CallContext, TextOutcome
 from lingua_core.rank import bm25_scores
-from lingua_core.select import select, unit_costs
+from lingua_core.select import NEVER, select, unit_costs
 from lingua_core.text import Units, assemble, sentence_units
 from lingua_core.tokens import TokenCounter, shared_counter
 
@@ -231,7 +231,7 @@ class EmbeddingsFilterCompressor(EmbeddingCompressor[EmbeddingsFilterOptions]):
             keep = allowed
         else:
             budget = self._total_budget(n_tokens, rate, target_tokens)
-            costs = np.where(allowed, np.asarray(n_tokens), 10**12)  # never fits
+            costs = np.where(allowed, np.asarray(n_tokens), NEVER)  # never fits
             keep = select([relevance], [costs], [budget], scope="global")[0] & allowed
         return _whole_texts(texts, relevance, keep)
 
@@ -326,7 +326,7 @@ class SentenceEmbeddingsCompressor(EmbeddingCompressor[SentenceEmbeddingsOptions
         else:
             counter = self.token_counter
             costs = [
-                np.where(a, unit_costs(t, u, counter), 10**12)
+                np.where(a, unit_costs(t, u, counter), NEVER)
                 for t, u, a in zip(texts, units, allowed)
             ]
             budget = self._total_budget(n_tokens, rate, target_tokens)

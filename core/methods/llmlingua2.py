@@ -28,9 +28,14 @@ from typing import Any
 
 import numpy as np
 
-from lingua_core.methods._llmlingua2_words import _drop_consecutive, _split_at_force, _Words
+from lingua_core.methods._llmlingua2_words import (
+    _drop_consecutive,
+    _split_at_force,
+    _Words,
+    whole_words,
+)
 from lingua_core.methods._model import ModelCompressor
-from lingua_core.models import LoadedModel, load_token_classifier
+from lingua_core.models import LoadedModel, ModelUnavailableError, load_token_classifier
 from lingua_core.options import (
     MethodOptions,
     budget_scope_option,
@@ -41,6 +46,7 @@ from lingua_core.options import (
     max_wait_option,
     option,
     strings,
+    unit_option,
 )
 from lingua_core.outcome import CallContext, TextOutcome
 from lingua_core.select import select, unit_costs_many
@@ -64,6 +70,13 @@ class LLMLingua2Options(MethodOptions):
     force_tokens: tuple[str, ...] = strings((), "Strings always kept (multi-token strings too).")
     force_reserve_digit: bool = flag(False, "Always keep words containing a digit.")
     drop_consecutive: bool = flag(False, "Drop a forced token that repeats the previous kept word.")
+    unit: str = unit_option(
+        "word",
+        ("word", "token"),
+        "What is kept or dropped: 'word' (whole words of the text, scored by the mean of the "
+        "tokenizer's words in them: no number or word is cut) or 'token' (the tokenizer's "
+        "words, as Microsoft's llmlingua: '75%' is two, and CJK characters one each).",
+    )
     token_to_word: str = option(
         "mean",
         "Word probability from its pieces: 'mean' or 'first'.",
@@ -135,7 +148,7 @@ class LLMLingua2Compressor(ModelCompressor[LLMLingua2Options]):
     options_class = LLMLingua2Options
     stores_scores = True
 
-    def _loaded(self) -> LoadedModel:
+    def _load(self) -> LoadedModel:
         model = self.model if self.model is not None else HUB_IDS["xlm-roberta"]
         try:
             return load_token_classifier(
@@ -151,6 +164,8 @@ class LLMLingua2Compressor(ModelCompressor[LLMLingua2Options]):
                 f"{e} LLMLingua-2 checkpoints: {', '.join(HUB_IDS.values())}; pass model= a local "
                 "folder holding one of them (or any *ForTokenClassification model)."
             )
+            if isinstance(e, ModelUnavailableError):  # no hub traceback to chain
+                raise ModelUnavailableError(msg) from None
             raise OSError(msg) from e
 
     def __init__(self, **kwargs: Any) -> None:
@@ -190,7 +205,9 @@ class LLMLingua2Compressor(ModelCompressor[LLMLingua2Options]):
             else None
         )
         per_text = [
-            self._words(text, tk, p, opts.token_to_word, force_re, opts.force_reserve_digit)
+            self._words(
+                text, tk, p, opts.token_to_word, force_re, opts.force_reserve_digit, opts.unit
+            )
             for text, tk, p in zip(texts, tokenized, probs)
         ]
         counter = self.token_counter
@@ -291,6 +308,7 @@ class LLMLingua2Compressor(ModelCompressor[LLMLingua2Options]):
         token_to_word: str,
         force_re: re.Pattern[str] | None,
         reserve_digit: bool,
+        unit: str = "word",
     ) -> _Words:
         n = tk.ids.shape[0]
         if n == 0:
@@ -326,6 +344,8 @@ class LLMLingua2Compressor(ModelCompressor[LLMLingua2Options]):
         chunk = np.zeros(len(units), dtype=np.int64)
         np.maximum.at(chunk, w2u[ok], wchunk[ok])
         raw = scores.copy()  # probabilities before forcing (the context filter uses these)
+        if unit == "word":
+            units, scores, raw, chunk = whole_words(text, units, scores, raw, chunk)
         forced_tok = np.zeros(len(units), dtype=bool)
         if force_re is not None:
             units, scores, raw, chunk, forced_tok = _split_at_force(

@@ -5,11 +5,13 @@ model is shared by every compressor asking for the same ``(model, device, dtype,
 trust_remote_code)``, loading happens once even under many threads, and the safety rules live in
 one place: ``trust_remote_code=False`` unless the caller asks, weights from safetensors only
 (pickle, which can run code when loaded, only with ``allow_pickle=True``), no network for a local
-folder or with ``HF_HUB_OFFLINE=1``.
+folder, offline (``HF_HUB_OFFLINE=1``) or with the hub unreachable, where a hub id that is not
+cached fails at once (:class:`ModelUnavailableError`, naming the ``model=`` folder to pass).
 
 The package, one module per concern: :mod:`~lingua_core.models.devices` (devices and dtypes),
 :mod:`~lingua_core.models.embedded` (the embedded models, the cache folder, resolving ids),
-:mod:`~lingua_core.models.worker` (a loaded model and its worker thread) and
+:mod:`~lingua_core.models.worker` (a loaded model and its worker thread),
+:mod:`~lingua_core.models.hub` (offline, the hub's reachability, what is on this machine) and
 :mod:`~lingua_core.models.loading` (the shared cache, the loaders, the safety rules).
 """
 
@@ -35,6 +37,7 @@ from lingua_core.models.embedded import (
     safe_cache_name,
     smollm2_gguf_path,
 )
+from lingua_core.models.hub import ModelUnavailableError, default_model_of, model_status
 from lingua_core.models.loading import (
     clear_models,
     load_causal_lm,
@@ -53,9 +56,11 @@ __all__ = [
     "EMBEDDED_ENCODER",
     "SMOLLM2_HUB_ID",
     "LoadedModel",
+    "ModelUnavailableError",
     "cache_dir",
     "clear_models",
     "cpu_bf16_speedup",
+    "default_model_of",
     "embedded_causal_lm_path",
     "embedded_encoder_path",
     "fast_dtype",
@@ -65,6 +70,7 @@ __all__ = [
     "load_tokenizer",
     "loaded_models",
     "model_cache_key",
+    "model_status",
     "resolve_device",
     "resolve_dtype",
     "resolve_model_source",

@@ -1,7 +1,9 @@
 """Loading and sharing models: the shared cache, the loaders and the safety rules.
 
 One load at a time, one loaded model per key; ``trust_remote_code`` off unless asked, weights
-from safetensors only unless ``allow_pickle``, no network for a local folder.
+from safetensors only unless ``allow_pickle``, no network for a local folder, offline
+(``HF_HUB_OFFLINE``) or with the hub unreachable (:mod:`lingua_core.models.hub`: a hub id that is
+not cached then fails at once, naming the ``model=`` folder to pass).
 """
 
 from __future__ import annotations
@@ -16,13 +18,10 @@ from typing import Any
 from lingua_core._deps import require
 from lingua_core.models.devices import resolve_device, resolve_dtype, warn_slow_bf16
 from lingua_core.models.embedded import resolve_model_source
+from lingua_core.models.hub import hub_kwargs
 from lingua_core.models.worker import LoadedModel
 
 logger = logging.getLogger(__name__)
-
-
-def _offline(source: str) -> bool:
-    return os.path.isdir(source) or os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0")
 
 
 def _load_error(source: str, e: Exception) -> OSError:
@@ -103,11 +102,28 @@ def clear_models() -> None:
         torch.cuda.empty_cache()
 
 
-def _hf_kwargs(source: str, trust_remote_code: bool) -> dict[str, Any]:
-    kw: dict[str, Any] = {"trust_remote_code": bool(trust_remote_code)}
-    if _offline(source):
-        kw["local_files_only"] = True
-    return kw
+def _hf_kwargs(
+    source: str, trust_remote_code: bool, model_kwargs: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """``from_pretrained`` keywords; local files only where the hub cannot or must not be used.
+
+    Raises:
+        ModelUnavailableError: For a hub id that is not cached while offline (at once, with no
+            hub retries).
+    """
+    return {"trust_remote_code": bool(trust_remote_code), **hub_kwargs(source, model_kwargs)}
+
+
+def _check_available(source: str, model_kwargs: Mapping[str, Any] | None) -> None:
+    """Fail at once, before torch is imported, for a hub id that cannot be had (offline).
+
+    Raises:
+        ModelUnavailableError: See :func:`lingua_core.models.hub.hub_kwargs`.
+    """
+    with _CACHE_LOCK:
+        loaded = any(key[1] == source for key in _CACHE)
+    if not loaded:
+        hub_kwargs(source, model_kwargs)
 
 
 def load_tokenizer(
@@ -121,11 +137,10 @@ def load_tokenizer(
     key = model_cache_key("tokenizer", source, "-", "-", None, trust_remote_code)
 
     def _load() -> LoadedModel:
+        hf = _hf_kwargs(source, trust_remote_code)  # before any import: fails fast offline
         transformers = require("transformers")
         try:
-            tok = transformers.AutoTokenizer.from_pretrained(
-                source, **_hf_kwargs(source, trust_remote_code)
-            )
+            tok = transformers.AutoTokenizer.from_pretrained(source, **hf)
         except (OSError, ValueError) as e:
             raise _load_error(source, e) from e
         return LoadedModel(None, tok, "-", None, source)
@@ -157,8 +172,10 @@ def load_causal_lm(
 
     Raises:
         FileNotFoundError: For a model folder that does not exist.
-        OSError: When the model cannot be loaded (e.g. a hub id with no network, or only pickle
-            weights without ``allow_pickle=True``).
+        ModelUnavailableError: An ``OSError``, at once, for a hub id that is not cached while
+            offline or with the hub unreachable (see :mod:`lingua_core.models.hub`).
+        OSError: When the model cannot be loaded (e.g. only pickle weights without
+            ``allow_pickle=True``).
     """
     return _load_model(
         "causal_lm",
@@ -240,6 +257,7 @@ def _load_model(
     allow_pickle: bool = False,
 ) -> LoadedModel:
     source = resolve_model_source(model, kind=kind)
+    _check_available(source, model_kwargs)
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, dev)
     kwargs = dict(model_kwargs or {})
@@ -259,10 +277,10 @@ def _load_model(
     )
 
     def _load() -> LoadedModel:
+        hf = _hf_kwargs(source, trust_remote_code, kwargs)  # before any import: fast offline
         use_safetensors = _use_safetensors(source, allow_pickle)  # checked once, at load time
         transformers = require("transformers")
         warn_slow_bf16(torch_dtype, dev)
-        hf = _hf_kwargs(source, trust_remote_code)
         try:
             if architecture_suffix is not None:
                 config = transformers.AutoConfig.from_pretrained(source, **hf)
@@ -274,8 +292,9 @@ def _load_model(
                     )
                     raise TypeError(msg)
             tok = transformers.AutoTokenizer.from_pretrained(source, **hf)
+            own = {k: v for k, v in hf.items() if k not in kwargs}  # model_kwargs win
             mdl = getattr(transformers, auto_class).from_pretrained(
-                source, dtype=torch_dtype, use_safetensors=use_safetensors, **hf, **kwargs
+                source, dtype=torch_dtype, use_safetensors=use_safetensors, **own, **kwargs
             )
         except TypeError as e:
             raise ValueError(str(e)) from None

@@ -33,6 +33,7 @@ def result_json(result: Any) -> dict[str, Any]:
     out = asdict(result)
     out.pop("original_text", None)
     out["spans"] = [list(s) for s in result.spans]
+    out["elided"] = list(result.elided)
     return out
 
 

@@ -49,7 +49,8 @@ class RemoteCompressor:
 
     Args:
         url: The server, e.g. ``"http://127.0.0.1:8000"``.
-        method: The method requests name; ``None``: the server's default.
+        method: The method requests name; ``None``: the server's default. A call may name
+            another (``compress(texts, method=...)``).
         options: Method options sent with every request.
         api_key: Bearer token (default: ``$LINGUA_API_KEY``).
         timeout: Seconds per request.
@@ -130,13 +131,17 @@ class RemoteCompressor:
         rate: float | str | None,
         target_tokens: int | None,
         options: Mapping[str, Any],
+        method: str | None = None,
     ) -> tuple[dict[str, Any], dict[str, str]]:
+        if method is not None and not isinstance(method, str):
+            msg = f"method must be a str or None, got {type(method).__name__}"
+            raise TypeError(msg)
         body: dict[str, Any] = {"texts": list(texts), "options": {**self.options, **options}}
         for key, value in (("query", query), ("rate", rate), ("target_tokens", target_tokens)):
             if value is not None:
                 body[key] = value
-        if self.method:
-            body["method"] = self.method
+        if method or self.method:
+            body["method"] = method or self.method
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         return body, headers
 
@@ -159,6 +164,7 @@ class RemoteCompressor:
                     dropped=bool(r["dropped"]),
                     order=r["order"],
                     relevance=r["relevance"],
+                    elided=tuple(int(i) for i in r.get("elided", ())),
                 )
             )
         if len(out) != len(texts):
@@ -213,9 +219,13 @@ class RemoteCompressor:
         query: str | None = None,
         rate: float | str | None = None,
         target_tokens: int | None = None,
+        method: str | None = None,
         **options: Any,
     ) -> list[CompressionResult]:
         """Compress on the server; one result per text, in order (see the core's ``compress``).
+
+        ``method`` names the method of this call (one the server runs: ``lingua serve
+        --methods``); ``None``: the compressor's ``method``, else the server's default.
 
         Raises:
             ValueError: For a request the server finds invalid (its message).
@@ -223,7 +233,7 @@ class RemoteCompressor:
         """
         httpx = require("httpx")
         texts = list(texts)
-        body, headers = self._request(texts, query, rate, target_tokens, options)
+        body, headers = self._request(texts, query, rate, target_tokens, options, method)
         client = self._sync_client()
         ends = None if self.deadline is None else time.monotonic() + self.deadline
         for attempt in range(self.retries):
@@ -246,12 +256,13 @@ class RemoteCompressor:
         query: str | None = None,
         rate: float | str | None = None,
         target_tokens: int | None = None,
+        method: str | None = None,
         **options: Any,
     ) -> list[CompressionResult]:
         """:meth:`compress` without blocking the event loop (``httpx.AsyncClient``)."""
         httpx = require("httpx")
         texts = list(texts)
-        body, headers = self._request(texts, query, rate, target_tokens, options)
+        body, headers = self._request(texts, query, rate, target_tokens, options, method)
         ends = None if self.deadline is None else time.monotonic() + self.deadline
         async with httpx.AsyncClient(timeout=self.timeout) as client:
             for attempt in range(self.retries):

@@ -52,3 +52,66 @@ def test_score_mode_takes_methods_that_store_scores_only():
     LinguaDocumentTransformer(mode="score", method="default")  # stores its embeddings
     with pytest.raises(ValueError, match="needs a question"):
         LinguaDocumentTransformer(method="default")  # compress mode: query-agnostic only
+
+
+def test_defaults_store_and_use_the_same_scores_and_nothing_bulky_reaches_the_prompt(nq20, caplog):
+    """Issue 25: with both defaults the stored scores are used (no warning), and the output
+    documents carry no payload, only a few hundred bytes of lingua metadata."""
+    from lingua_core.adapters import MAX_LINGUA_BYTES
+
+    docs = [Document(page_content=t, metadata={"i": i}, id=f"d{i}") for i, t in enumerate(nq20[:5])]
+    transformer = LinguaDocumentTransformer(mode="score")
+    assert transformer.method == "coarse_to_fine"
+    assert "method" not in transformer.model_fields_set
+    assert LinguaDocumentTransformer().method == "selective_context"  # compress mode
+    indexed = transformer.transform_documents(docs)
+    assert all(
+        json.loads(d.metadata["lingua_scores"])["method"] == "coarse_to_fine" for d in indexed
+    )
+
+    compressor = LinguaCompressor(rate=0.33)
+    embedder = compressor.compressor.embedder()
+    loaded = embedder.loaded()
+    embedder._cache.clear()  # the transformer's scoring calls filled it
+    before = _rows(loaded)
+    with caplog.at_level("WARNING"):
+        got = compressor.compress_documents(indexed, "Who won the first Nobel Prize in Physics?")
+    assert _rows(loaded) - before <= 2  # only the question (and its multi-hop form) embedded
+    embedder._cache.clear()
+    want = compressor.compress_documents(docs, "Who won the first Nobel Prize in Physics?")
+    assert _rows(loaded) - before > 10  # without stored scores every sentence is embedded
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    assert [d.page_content for d in got] == [d.page_content for d in want]
+    for d in got:
+        assert "lingua_scores" not in d.metadata
+        assert len(json.dumps(d.metadata["lingua"])) <= MAX_LINGUA_BYTES
+        assert d.metadata["i"] == int(d.id[1:])  # the user's metadata is kept
+    prompt = "\n\n".join(f"{d.metadata}\n{d.page_content}" for d in got)
+    whole = "\n\n".join(f"{d.metadata}\n{d.page_content}" for d in docs)
+    assert len(prompt) < 0.6 * len(whole)  # a template that formats metadata gets shorter too
+
+    nodes = [
+        NodeWithScore(node=TextNode(text=d.page_content, metadata=dict(d.metadata)))
+        for d in indexed
+    ]
+    out = LinguaPostprocessor(rate=0.33).postprocess_nodes(
+        nodes, query_bundle=QueryBundle("Who won the first Nobel Prize in Physics?")
+    )
+    assert all("lingua_scores" not in n.node.metadata for n in out)
+    assert [n.node.metadata["lingua"]["order"] for n in out] == list(range(len(out)))
+
+
+def test_passthrough_drops_the_payload_and_bounds_the_error(monkeypatch):
+    from lingua_core.adapters import MAX_LINGUA_BYTES
+
+    compressor = LinguaCompressor(method="random", rate=0.5, on_error="passthrough")
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("x" * 5000)
+
+    monkeypatch.setattr(compressor.compressor, "compress", boom)
+    doc = Document(page_content="a b c d", metadata={"lingua_scores": "y" * 20000, "k": 1})
+    (out,) = compressor.compress_documents([doc], "q")
+    assert out.page_content == "a b c d" and out.metadata["k"] == 1
+    assert "lingua_scores" not in out.metadata
+    assert len(json.dumps(out.metadata["lingua"])) <= MAX_LINGUA_BYTES

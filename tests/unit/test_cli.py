@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from lingua_core.cli import main
+from lingua_core.result import join_spans
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def test_compress_json(files, capsys, sample_texts):
     assert data["method"] == "naive"
     assert [r["file"] for r in data["results"]] == files
     for r, original in zip(data["results"], [sample_texts[0], sample_texts[3]]):
-        assert r["text"] == " ".join(original[s:e] for s, e in r["spans"])
+        assert r["text"] == join_spans(original, r["spans"], r["elided"])
     assert data["summary"]["compressed_tokens"] <= 14
 
 
@@ -83,3 +84,34 @@ def test_console_script_is_installed():
         timeout=120,
     )
     assert "selective_context" in out.stdout
+
+
+def test_rate_auto_is_refused_with_the_methods_that_take_it(files, capsys):
+    assert main(["compress", *files, "-m", "random", "-r", "auto"]) == 2
+    err = capsys.readouterr().err
+    assert "rate='auto' is supported by: coarse_to_fine" in err
+    with pytest.raises(SystemExit):
+        main(["compress", *files, "-r", "half"])
+    assert "rate must be a number in (0, 1] or 'auto'" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_compress_rate_auto(files, capsys):
+    args = ["compress", *files, "-m", "coarse_to_fine", "-r", "auto", "-q", "Who built it?"]
+    assert main(args) == 0
+    assert "coarse_to_fine:" in capsys.readouterr().err
+
+
+def test_demo_refuses_auto_for_a_method_without_it_before_loading(capsys):
+    from lingua_core.models import loaded_models
+
+    before = list(loaded_models())
+    assert main(["demo", "--context-only", "-m", "random", "-r", "auto"]) == 2
+    assert "rate='auto' is supported by: coarse_to_fine" in capsys.readouterr().err
+    assert loaded_models() == before
+
+
+@pytest.mark.integration
+def test_demo_rate_auto(capsys):
+    assert main(["demo", "--context-only", "-m", "coarse_to_fine", "-r", "auto"]) == 0
+    assert "asked auto" in capsys.readouterr().out

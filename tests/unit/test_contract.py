@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from lingua_core import CompressionResult, available_methods, get_compressor
+from lingua_core.result import join_spans
 
 
 @pytest.fixture(params=["selective_context", "random", "naive", "none"])
@@ -19,7 +20,7 @@ def compressor(request, tiny_llama_dir):
 
 def check_result(r: CompressionResult, original: str) -> None:
     assert r.original_text == original
-    assert r.text == " ".join(original[s:e] for s, e in r.spans)
+    assert r.text == join_spans(original, r.spans, r.elided)
     prev_end = 0
     for s, e in r.spans:
         assert 0 <= s < e <= len(original) or (s == 0 and e == len(original))
@@ -165,4 +166,4 @@ def test_a_compressed_text_never_holds_more_tokens_than_its_input(tiny_llama_dir
     texts = ["0\x16\U00056000", "00000"]
     for r, t in zip(c.compress(texts, rate=0.1), texts):
         assert r.compressed_tokens <= r.original_tokens
-        assert r.text == " ".join(t[s:e] for s, e in r.spans)
+        assert r.text == join_spans(t, r.spans, r.elided)

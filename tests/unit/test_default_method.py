@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from lingua_core import DEFAULT_METHOD, get_compressor, join_results
+from lingua_core.result import join_spans
 
 QUESTION = "Who directed the 1959 film Ben-Hur?"
 DOCS = [
@@ -52,7 +53,7 @@ def test_contract_one_result_per_input_in_order(method):
     assert len(res) == len(DOCS)
     for r, d in zip(res, DOCS):
         assert r.original_text == d
-        assert r.text == " ".join(d[s:e] for s, e in r.spans)
+        assert r.text == join_spans(d, r.spans, r.elided)
         assert r.dropped == (not r.spans and bool(d.strip()))
     assert res[1].text == "" and not res[1].dropped  # blank text unchanged
     assert "William Wyler" in _kept(res)
@@ -137,14 +138,46 @@ def test_rate_auto_bad_input(c2f):
         c2f.compress(DOCS, query=QUESTION, rate="half")
 
 
-def test_no_query_falls_back_query_agnostic(c2f, caplog):
+def test_no_query_keeps_central_sentences_quietly_and_cheaply(monkeypatch, caplog):
+    """Issue 25: no SmolLM2 behind the no-query path, one warning per compressor, per-text
+    rates met, titles kept with their text, the most central sentence of a text kept."""
+    import lingua_core.models as models
+
+    def no_lm(*args, **kwargs):
+        raise AssertionError("the no-query path must not load a causal LM")
+
+    monkeypatch.setattr(models, "load_causal_lm", no_lm)
+    monkeypatch.setattr("lingua_core.methods._lm.load_causal_lm", no_lm)
+    comp = get_compressor("coarse_to_fine", token_counter="words")
     with caplog.at_level(logging.WARNING):
-        res = c2f.compress(DOCS, rate=0.5)
-    assert "falling back" in caplog.text and "selective_context" in caplog.text
-    assert len(res) == len(DOCS)
-    assert all(r.method == "coarse_to_fine" for r in res)
-    total = sum(r.original_tokens for r in res)
-    assert sum(r.compressed_tokens for r in res) <= 0.5 * total + len(DOCS) + 2
+        res = comp.compress(DOCS, rate=0.5)
+        again = comp.compress(DOCS, rate=0.5)
+        comp.compress(DOCS[:2], rate="auto")
+    assert caplog.text.count("no query given") == 1
+    assert again == res and len(res) == len(DOCS)
+    assert all(r.method == "coarse_to_fine" and not r.dropped for r in res)
+    for r in res:
+        if r.original_text.strip():
+            assert r.text.strip()
+            assert r.compressed_tokens <= 0.5 * r.original_tokens + 12  # its own rate (a unit)
+    ben_hur = res[2].text
+    assert ben_hur.startswith("Ben-Hur (1959 film)\n")  # the title comes with its text
+    total = comp.compress(DOCS, target_tokens=20)
+    assert sum(r.compressed_tokens for r in total) <= 20 + 12
+    assert comp.no_query_note and "central" in comp.no_query_note
+
+
+def test_central_scores_prefer_the_text_topic_and_the_lead():
+    from lingua_core.methods._c2f_scores import central_scores
+
+    vecs = np.array([[1.0, 0.0], [0.0, 1.0], [0.8, 0.6], [1.0, 0.0], [1.0, 0.0]])
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    doc = np.array([0, 0, 0, 1, 1])
+    s = central_scores(vecs, doc, 0.0)
+    assert s[2] == s[:3].max()  # the unit nearest its text's mean
+    assert s[3] == s[4] == 0.0  # identical units: no preference
+    lead = central_scores(vecs, doc, 1.0)
+    assert lead[3] > lead[4]  # ties go to the earlier unit with a lead prior
 
 
 def test_multi_hop_rescoring_changes_scores(c2f):
@@ -307,7 +340,7 @@ def test_multihop_loaders():
 
 
 def test_clauses_titles_and_hop_options_change_results(c2f):
-    from lingua_core.methods.coarse_to_fine import bridge_names, split_long
+    from lingua_core.passages import bridge_names, split_long
     from lingua_core.text import sentence_units
 
     long_doc = (
@@ -362,7 +395,7 @@ BRIDGE_Q = (
 
 
 def test_bridge_texts_are_the_titles_the_first_hop_names():
-    from lingua_core.methods.coarse_to_fine import bridge_texts
+    from lingua_core.passages import bridge_texts
 
     titles = [d.split("\n")[0] for d in BRIDGE_DOCS]
     found = [BRIDGE_DOCS[0].split("\n")[1]]

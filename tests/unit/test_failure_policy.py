@@ -64,7 +64,9 @@ def assert_warned(caplog, error):
     assert len(records) == 1, [r.getMessage() for r in caplog.records]
     (record,) = records
     assert error in record.getMessage() and "passthrough" in record.getMessage()
-    assert record.exc_info is not None and record.exc_info[0].__name__ in error
+    assert record.exc_info is None  # one line; the traceback goes to DEBUG
+    debug = [r for r in caplog.records if r.name == LOGGER and r.levelno == logging.DEBUG]
+    assert debug and debug[-1].exc_info is not None and debug[-1].exc_info[0].__name__ in error
 
 
 # ---------------------------------------------------------------------------- settings
@@ -115,7 +117,7 @@ def test_compressor_passthrough_returns_originals_flagged(monkeypatch, caplog):
 
     docs = lc_docs()
     compressor = failing(LinguaCompressor, monkeypatch, on_error="passthrough")
-    with caplog.at_level(logging.WARNING, logger=LOGGER):
+    with caplog.at_level(logging.DEBUG, logger=LOGGER):
         out = compressor.compress_documents(docs, QUERY)
     assert_passed_through(out, docs, "RuntimeError: boom")
     assert out[0].metadata["lingua"] == {
@@ -131,7 +133,7 @@ def test_compressor_passthrough_on_a_model_that_does_not_exist(tmp_path, caplog)
 
     docs = lc_docs()
     compressor = missing_model(LinguaCompressor, tmp_path, rate=0.5, on_error="passthrough")
-    with caplog.at_level(logging.WARNING, logger=LOGGER):
+    with caplog.at_level(logging.DEBUG, logger=LOGGER):
         out = compressor.compress_documents(docs, QUERY)
     assert_passed_through(out, docs, "FileNotFoundError: model folder does not exist")
     assert out[0].metadata["lingua"]["method"] == "selective_context"
@@ -145,7 +147,7 @@ def test_compressor_async_paths(monkeypatch, tmp_path, caplog):
     with pytest.raises(RuntimeError, match="boom"):
         asyncio.run(failing(LinguaCompressor, monkeypatch).acompress_documents(docs, QUERY))
     compressor = failing(LinguaCompressor, monkeypatch, on_error="passthrough")
-    with caplog.at_level(logging.WARNING, logger=LOGGER):
+    with caplog.at_level(logging.DEBUG, logger=LOGGER):
         out = asyncio.run(compressor.acompress_documents(docs, QUERY))
     assert_passed_through(out, docs, "RuntimeError: boom")
     assert_warned(caplog, "RuntimeError: boom")
@@ -165,7 +167,7 @@ def test_runnable_passthrough_and_event(monkeypatch, caplog):
 
     runnable = failing(LinguaCompressor, monkeypatch, on_error="passthrough").as_runnable()
     rec = Recorder()
-    with caplog.at_level(logging.WARNING, logger=LOGGER):
+    with caplog.at_level(logging.DEBUG, logger=LOGGER):
         out = runnable.invoke(value, config={"callbacks": [rec.handler]})
     assert_passed_through(out, docs, "RuntimeError: boom")
     assert_warned(caplog, "RuntimeError: boom")
@@ -206,7 +208,7 @@ def test_options_are_checked_on_first_use_so_passthrough_covers_them(caplog):
     from langchain_lingua import LinguaCompressor
 
     bad = LinguaCompressor(method="random", options={"no_such_option": 1}, on_error="passthrough")
-    with caplog.at_level(logging.WARNING, logger=LOGGER):
+    with caplog.at_level(logging.DEBUG, logger=LOGGER):
         out = bad.compress_documents(lc_docs(), QUERY)
     assert_passed_through(out, lc_docs(), "ValueError")
     assert "no_such_option" in out[0].metadata["lingua"]["error"]
@@ -257,7 +259,7 @@ def test_transformer_raise_and_passthrough(monkeypatch, tmp_path, caplog):
         missing_model(LinguaDocumentTransformer, tmp_path).transform_documents(docs)
 
     transformer = failing(LinguaDocumentTransformer, monkeypatch, on_error="passthrough")
-    with caplog.at_level(logging.WARNING, logger=LOGGER):
+    with caplog.at_level(logging.DEBUG, logger=LOGGER):
         out = transformer.transform_documents(docs)
     assert_passed_through(out, docs, "RuntimeError: boom")
     assert_warned(caplog, "RuntimeError: boom")
@@ -357,7 +359,7 @@ def test_postprocessor_passthrough_and_event(monkeypatch, caplog):
     root = get_dispatcher()
     root.add_event_handler(handler)
     try:
-        with caplog.at_level(logging.WARNING, logger=LOGGER):
+        with caplog.at_level(logging.DEBUG, logger=LOGGER):
             out = post.postprocess_nodes(nodes, query_str=QUERY)
     finally:
         root.event_handlers.remove(handler)
@@ -374,7 +376,7 @@ def test_postprocessor_passthrough_async_and_missing_model(monkeypatch, tmp_path
 
     nodes = li_nodes()
     post = failing(LinguaPostprocessor, monkeypatch, on_error="passthrough")
-    with caplog.at_level(logging.WARNING, logger=LOGGER):
+    with caplog.at_level(logging.DEBUG, logger=LOGGER):
         out = asyncio.run(post.apostprocess_nodes(nodes, query_str=QUERY))
     assert_nodes_passed_through(out, nodes, "RuntimeError: boom")
     assert_warned(caplog, "RuntimeError: boom")

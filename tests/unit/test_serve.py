@@ -124,7 +124,7 @@ def server():
 
     port = _free_port()
     config = uvicorn.Config(
-        create_app(Service("random", methods=[], api_key="k")),
+        create_app(Service("random", methods=["naive"], api_key="k")),
         host="127.0.0.1",
         port=port,
         log_level="error",
@@ -152,6 +152,25 @@ def test_the_remote_compressor_has_the_core_interface(server):
         remote.compress(TEXTS, rate=2.0)
     with pytest.raises(RemoteError, match="401"):
         RemoteCompressor(server, api_key="wrong").compress(TEXTS)
+
+
+def test_the_remote_compressor_takes_a_method_per_call(server):
+    import asyncio
+
+    remote = RemoteCompressor(server, api_key="k")
+    naive = get_compressor("naive").compress(TEXTS, rate=0.5)
+    assert remote.compress(TEXTS, rate=0.5, method="naive") == naive
+    assert asyncio.run(remote.acompress(TEXTS, rate=0.5, method="naive")) == naive
+    assert {r.method for r in remote.compress(TEXTS, rate=0.5)} == {"random"}  # the default
+    # a call's method wins over the compressor's; the compressor's over the server's
+    fixed = RemoteCompressor(server, api_key="k", method="naive")
+    assert fixed.compress(TEXTS, rate=0.5) == naive
+    local = get_compressor("random").compress(TEXTS, rate=0.5, seed=5)
+    assert fixed.compress(TEXTS, rate=0.5, method="random", seed=5) == local
+    with pytest.raises(ValueError, match="method 'llmlingua2' is not served here"):
+        remote.compress(TEXTS, method="llmlingua2")
+    with pytest.raises(TypeError, match="method must be a str"):
+        remote.compress(TEXTS, method=3)
 
 
 def test_the_remote_compressor_retries_then_says_the_server_is_unreachable():

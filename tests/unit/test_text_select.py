@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lingua_core.select import select, unit_costs
+from lingua_core.select import NEVER, select, unit_costs
 from lingua_core.text import (
     Units,
     assemble,
+    assemble_marked,
     assign_to_units,
     merge_overlapping,
     phrase_units,
@@ -174,3 +175,83 @@ def test_select_global_scope_pools_units():
     assert global_scope[1].tolist() == [False, False, True]
     starved = select(scores, costs, [1, 1], scope="global")  # no unit left for the second text
     assert starved[1].tolist() == [False, False, False]
+
+
+def test_the_best_unit_is_never_given_up_for_worse_ones():
+    """Issue 25: a best unit that does not fit is kept alone (over the budget by at most it),
+    not replaced by lower-scored units that fit."""
+    keep = select([np.array([9.0, 1.0, 0.5])], [np.array([6, 3, 1])], [5], scope="global")[0]
+    assert keep.tolist() == [True, False, False]
+    keep = select([np.array([9.0, 1.0])], [np.array([6, 3])], [5], scope="text")[0]
+    assert keep.tolist() == [True, False]
+    # A unit masked with NEVER is not "the best": the next one is.
+    keep = select([np.array([9.0, 5.0, 1.0])], [np.array([NEVER, 6, 1])], [5], scope="global")[0]
+    assert keep.tolist() == [False, True, False]
+    # Forced units that fill the budget leave nothing to add.
+    keep = select(
+        [np.array([9.0, 1.0])], [np.array([6, 5])], [5], forced=[np.array([False, True])]
+    )[0]
+    assert keep.tolist() == [False, True]
+
+
+def test_the_two_sentence_example_keeps_the_answer():
+    from lingua_core import get_compressor
+
+    comp = get_compressor()
+    text = "Beijing was formerly called Peking. Shanghai is big."
+    r = comp.compress([text], query="old name of Beijing", rate=0.5)[0]
+    assert r.text == "Beijing was formerly called Peking."
+    for rate in (0.1, 0.25):
+        assert "Peking" in comp.compress([text], query="old name of Beijing", rate=rate)[0].text
+
+
+def test_sentence_units_keep_numbered_abbreviations_together():
+    cases = {
+        "Symphony No. 40 in G minor, KV. 550, was written in 1788. It is famous.": 2,
+        "See Fig. 3 and Vol. 2 of the Proc. of the U.S. Navy. Next one.": 2,
+        "It cost approx. 5 dollars. Then what? Dr. Smith agreed.": 3,
+        "The answer is No. He left.": 2,  # a capital after "No.": a new sentence
+        "It happened in 1788. 5 people died.": 2,  # a number before the full stop
+        "Title\nsome text. more text.": 2,  # never across a line break
+    }
+    for text, n in cases.items():
+        assert len(sentence_units(text)) == n, sentence_units(text).texts(text)
+
+
+def test_assemble_marked_marks_gaps_that_cut_into_a_sentence():
+    from lingua_core.result import ELISION, join_spans
+
+    text = "A one, b two, c three. D four. E five, f six."
+    units = Units.from_lists([0, 7, 14, 23, 31, 39], [6, 13, 22, 30, 38, 45])
+    groups = np.array([0, 0, 0, 1, 2, 2])
+    keep = np.array([True, False, True, True, False, True])
+    out, spans, elided = assemble_marked(text, units, keep, groups)
+    assert spans == [(0, 6), (14, 30), (39, 45)]
+    assert elided == (1, 2)  # inside sentence 0; sentence 2 lost its start
+    assert out == f"A one,{ELISION}c three. D four.{ELISION}f six."
+    assert out == join_spans(text, spans, elided)
+    whole = np.array([True, False, False, True, True, True])  # whole sentences only
+    assert assemble_marked(text, units, whole, groups)[2] == (1,)  # sentence 0 lost its end
+    assert (
+        assemble_marked(text, units, np.array([False, False, False, True, True, False]), groups)[2]
+        == ()
+    )
+    assert assemble(text, units, keep)[0] == "A one, c three. D four. f six."  # no groups
+
+
+def test_the_default_marks_elided_clauses():
+    from lingua_core import get_compressor, join_spans
+
+    text = (
+        "Monday Night Football was, for many long decades since its first season in 1970, the "
+        "most watched show on cable television in the United States, and it drew very large "
+        "audiences, particularly among male viewers, who made up most of its ratings. It aired "
+        "on ABC."
+    )
+    r = get_compressor().compress([text], query="Monday Night Football male viewers", rate=0.4)[0]
+    assert r.elided and " … " in r.text
+    assert r.text == join_spans(text, r.spans, r.elided)
+    whole = get_compressor(max_unit_words=None).compress(
+        [text], query="Monday Night Football male viewers", rate=0.4
+    )[0]
+    assert not whole.elided and " … " not in whole.text

@@ -37,10 +37,11 @@ class LLMLinguaOptions(LMOptions):
         expect="an int >= 1",
     )
     unit: str = unit_option(
-        "token",
-        ("token", "word"),
-        "What the token level keeps or drops: 'token' (LM tokens, the reference) or 'word' "
-        "(whole words, scored by the mean of their tokens, so no word is cut in pieces).",
+        "word",
+        ("word", "token"),
+        "What the token level keeps or drops: 'word' (whole words, scored by the mean of their "
+        "tokens: no word or number is cut in pieces) or 'token' (LM tokens, as Microsoft's "
+        "llmlingua does: it can cut words and numbers, '75%' becoming '5%').",
     )
     use_context_level_filter: bool = flag(True, "Drop whole texts first, by rank.")
     use_sentence_level_filter: bool = flag(False, "Drop whole sentences next, by rank.")

@@ -1,0 +1,115 @@
+"""Sentence scores and selection of the default method: bridges, centrality, titles.
+
+Split from :mod:`lingua_core.methods.coarse_to_fine`, which calls these on flat arrays over the
+units of all texts of a call (``doc`` gives each unit's text).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lingua_core.passages import bridge_texts
+from lingua_core.select import NEVER, select
+
+if TYPE_CHECKING:
+    from lingua_core.methods.coarse_to_fine import CoarseToFineOptions
+
+logger = logging.getLogger("lingua_core.methods.coarse_to_fine")
+
+
+def raise_bridges(
+    score: np.ndarray,
+    relevance: np.ndarray,
+    top: np.ndarray,
+    flat: list[str],
+    doc: np.ndarray,
+    titles: list[str | None],
+    question: str,
+    opts: CoarseToFineOptions,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores with the best units and the relevance of every bridge text raised.
+
+    The bridges are looked for in the first pass's best sentences (``top``), the same ones the
+    multi-hop query is made of; a bridge's units rise up to
+    those sentences' scores, never above them, so the first hop's evidence stays in the prompt.
+    """
+    weight = float(opts.bridge_weight)
+    if not weight:
+        return score, relevance
+    found = [flat[i] for i in top.tolist()]
+    bridges = bridge_texts(titles, found, set(doc[top].tolist()), question)
+    if not bridges:
+        return score, relevance
+    score, relevance = score.copy(), relevance.copy()
+    step, rel_step = float(score.std()) or 1.0, float(relevance.std()) or 1.0
+    cap = float(score[top].min())  # raised up to the first hop's best, never above them
+    rel_cap = float(relevance[doc[top]].min())
+    for d in bridges:
+        idx = np.flatnonzero(doc == d)
+        best = idx[np.argsort(-score[idx], kind="stable")[: int(opts.bridge_units)]]
+        score[best] = np.maximum(score[best], np.minimum(score[best] + weight * step, cap))
+        relevance[d] = max(relevance[d], min(relevance[d] + weight * rel_step, rel_cap))
+    logger.debug("bridge texts: %s", bridges)
+    return score, relevance
+
+
+def central_scores(vecs: np.ndarray, doc: np.ndarray, lead_weight: float) -> np.ndarray:
+    """Per unit: z-score of its cosine to its text's mean unit embedding, plus a lead prior.
+
+    Args:
+        vecs: Unit embeddings (L2-normalised), one row per unit.
+        doc: The text of each unit (non-decreasing).
+        lead_weight: Weight of the lead prior (z-score of minus the unit's place in its text).
+    """
+    n_docs = int(doc.max()) + 1
+    centroid = np.zeros((n_docs, vecs.shape[1]), dtype=np.float64)
+    np.add.at(centroid, doc, vecs.astype(np.float64))
+    centroid /= np.maximum(np.linalg.norm(centroid, axis=1, keepdims=True), 1e-12)
+    cos = np.einsum("ij,ij->i", vecs.astype(np.float64), centroid[doc])
+    first = np.searchsorted(doc, np.arange(n_docs))
+    place = -(np.arange(doc.shape[0]) - first[doc]).astype(np.float64)
+    return _z_within(cos, doc) + lead_weight * _z_within(place, doc)
+
+
+def _z_within(x: np.ndarray, doc: np.ndarray) -> np.ndarray:
+    """``x`` as z-scores within each text (0 where a text's values are all equal)."""
+    n = np.bincount(doc).astype(np.float64)
+    mean = np.bincount(doc, weights=x) / n
+    var = np.bincount(doc, weights=(x - mean[doc]) ** 2) / n
+    sd = np.sqrt(var)[doc]
+    out: np.ndarray = np.where(sd > 0, (x - mean[doc]) / np.where(sd > 0, sd, 1.0), 0.0)
+    return out
+
+
+def has_kept(keep: np.ndarray, doc: np.ndarray) -> np.ndarray:
+    """Per text, whether any of its units is kept."""
+    out = np.zeros(int(doc.max()) + 1 if doc.size else 0, dtype=bool)
+    np.logical_or.at(out, doc, keep)
+    return out
+
+
+def select_with_titles(
+    score: np.ndarray,
+    costs: np.ndarray,
+    budget: float,
+    doc: np.ndarray,
+    is_title: np.ndarray | None,
+) -> np.ndarray:
+    """Budgeted selection of sentences, each kept text's title coming along with them.
+
+    A title alone tells the reader nothing, so titles are not selected on their own: they come
+    with the first sentence kept from their text, and their cost is taken from the budget (a
+    second pass with the budget less the titles of the texts the first pass kept).
+    """
+    if is_title is None:  # titles are units like any other
+        return select([score], [costs], [budget], scope="global")[0]
+    masked = np.where(is_title, NEVER, costs)  # never selected by itself
+    keep = select([score], [masked], [budget], scope="global")[0]
+    titles = float(costs[is_title & has_kept(keep, doc)[doc]].sum())
+    if titles:
+        keep = select([score], [masked], [max(budget - titles, 0.0)], scope="global")[0]
+    out: np.ndarray = keep & ~is_title
+    return out
