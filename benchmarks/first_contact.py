@@ -12,6 +12,9 @@ Each part runs in a subprocess per tree (``--before DIR`` is a folder holding th
   prompt that formats documents with their metadata, against the uncompressed prompt.
 - ``noquery``: the default with and without a query on one 30,000-word text (first call, model
   loads included), each in its own process: seconds and peak RSS.
+- ``noquery_survival``: the default without a query at rate 0.33: answer survival on NQ gold
+  passages 500-699 alone, SQuAD articles 12-13 (each question's paragraph alone) and NQ
+  20-passage contexts 500-539 (budgets in words).
 - ``llmlingua2``: seconds until ``llmlingua2`` fails with no model and no network.
 - ``survival``: the default's answer survival, mean achieved rate and worst overshoot of the
   budget at rates 0.33 and 0.1 on NQ (questions 500-699, 20 passages), HotpotQA + MuSiQue
@@ -43,7 +46,7 @@ DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
 os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(DATA / "tiktoken"))
 
-PARTS = ("examples", "stored", "noquery", "llmlingua2", "survival")
+PARTS = ("examples", "stored", "noquery", "noquery_survival", "llmlingua2", "survival")
 RATES = (0.33, 0.1)
 TWO = "Beijing was formerly called Peking. Shanghai is big."
 TWO_Q = "old name of Beijing"
@@ -223,6 +226,48 @@ def part_survival() -> dict[str, Any]:
     return out
 
 
+def part_noquery_survival() -> dict[str, Any]:
+    """The default without a query at rate 0.33 on the evaluation ranges: answer survival."""
+    import gzip
+
+    from lingua_core import get_compressor, join_results
+    from lingua_core.eval.data import nq_multidoc
+    from lingua_core.eval.metrics import answer_in
+
+    gold: list[tuple[list[str], list[str]]] = []
+    with gzip.open(DATA / "nq-open-oracle.jsonl.gz", "rt", encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            if 500 <= i < 700:
+                r = json.loads(line)
+                c = r["ctxs"][0]
+                gold.append(([f"{c['title']}\n{c['text']}"], r["answers"]))
+    squad: list[tuple[list[str], list[str]]] = []
+    with gzip.open(DATA / "squad_v1_train_sample.jsonl.gz", "rt", encoding="utf-8") as f:
+        for a, line in enumerate(f):
+            if a in (12, 13):
+                art = json.loads(line)
+                title = art["title"].replace("_", " ")
+                for p in art["paragraphs"]:
+                    for qa in p["qas"]:
+                        answers = [x["text"] for x in qa["answers"]]
+                        squad.append(([f"{title}\n{p['context']}"], answers))
+    multi = [
+        (list(e.contexts), list(e.answers))
+        for e in nq_multidoc(DATA / "nq-open-oracle.jsonl.gz", range(500, 540))
+    ]
+    comp = get_compressor(token_counter="words")
+    out: dict[str, Any] = {}
+    for name, items in (("nq_gold", gold), ("squad_questions", squad), ("nq20", multi)):
+        t0 = time.perf_counter()
+        hits = sum(answer_in(join_results(comp.compress(t, rate=0.33)), a) for t, a in items)
+        out[name] = {
+            "n": len(items),
+            "survival": round(hits / len(items), 3),
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
+    return out
+
+
 def inner(part: str) -> dict[str, Any]:
     logging.basicConfig(level=logging.WARNING)
     if part == "noquery":
@@ -234,6 +279,7 @@ def inner(part: str) -> dict[str, Any]:
         "stored": part_stored,
         "llmlingua2": part_llmlingua2,
         "survival": part_survival,
+        "noquery_survival": part_noquery_survival,
     }[part]
     return fn()
 

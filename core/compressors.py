@@ -257,7 +257,6 @@ class CoarseToFine(CoarseToFineCompressor):
         max_unit_words: int = 15,
         keep_titles: bool = True,
         auto_threshold: float = 0.5,
-        lead_weight: float = 0.5,
         reorder: Literal["sort", "original"] = "sort",
     ) -> None:
         super().__init__(**_given(locals()))

@@ -1,4 +1,4 @@
-"""Sentence scores and selection of the default method: bridges, centrality, titles.
+"""Sentence scores and selection of the default method: bridges and titles.
 
 Split from :mod:`lingua_core.methods.coarse_to_fine`, which calls these on flat arrays over the
 units of all texts of a call (``doc`` gives each unit's text).
@@ -54,34 +54,6 @@ def raise_bridges(
         relevance[d] = max(relevance[d], min(relevance[d] + weight * rel_step, rel_cap))
     logger.debug("bridge texts: %s", bridges)
     return score, relevance
-
-
-def central_scores(vecs: np.ndarray, doc: np.ndarray, lead_weight: float) -> np.ndarray:
-    """Per unit: z-score of its cosine to its text's mean unit embedding, plus a lead prior.
-
-    Args:
-        vecs: Unit embeddings (L2-normalised), one row per unit.
-        doc: The text of each unit (non-decreasing).
-        lead_weight: Weight of the lead prior (z-score of minus the unit's place in its text).
-    """
-    n_docs = int(doc.max()) + 1
-    centroid = np.zeros((n_docs, vecs.shape[1]), dtype=np.float64)
-    np.add.at(centroid, doc, vecs.astype(np.float64))
-    centroid /= np.maximum(np.linalg.norm(centroid, axis=1, keepdims=True), 1e-12)
-    cos = np.einsum("ij,ij->i", vecs.astype(np.float64), centroid[doc])
-    first = np.searchsorted(doc, np.arange(n_docs))
-    place = -(np.arange(doc.shape[0]) - first[doc]).astype(np.float64)
-    return _z_within(cos, doc) + lead_weight * _z_within(place, doc)
-
-
-def _z_within(x: np.ndarray, doc: np.ndarray) -> np.ndarray:
-    """``x`` as z-scores within each text (0 where a text's values are all equal)."""
-    n = np.bincount(doc).astype(np.float64)
-    mean = np.bincount(doc, weights=x) / n
-    var = np.bincount(doc, weights=(x - mean[doc]) ** 2) / n
-    sd = np.sqrt(var)[doc]
-    out: np.ndarray = np.where(sd > 0, (x - mean[doc]) / np.where(sd > 0, sd, 1.0), 0.0)
-    return out
 
 
 def has_kept(keep: np.ndarray, doc: np.ndarray) -> np.ndarray:

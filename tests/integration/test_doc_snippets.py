@@ -197,6 +197,8 @@ def check_stored_langchain(r: Ran) -> None:
     assert all(isinstance(d.metadata["lingua_scores"], str) for d in ns["indexed"])
     assert ns["compressed"]
     assert all(d.metadata["lingua"]["method"] == "coarse_to_fine" for d in ns["compressed"])
+    assert all("lingua_scores" not in d.metadata for d in ns["compressed"])  # payload left out
+    assert ns["indexed"][0].metadata["lingua"]["method"] == "coarse_to_fine"  # one default
 
 
 def check_score_cache(r: Ran) -> None:

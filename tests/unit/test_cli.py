@@ -115,3 +115,19 @@ def test_demo_refuses_auto_for_a_method_without_it_before_loading(capsys):
 def test_demo_rate_auto(capsys):
     assert main(["demo", "--context-only", "-m", "coarse_to_fine", "-r", "auto"]) == 0
     assert "asked auto" in capsys.readouterr().out
+
+
+def test_the_two_sentence_example_and_what_ran_without_a_query(monkeypatch, capsys):
+    """Issue 25: the README's first command keeps the answer; without a query the summary says
+    what ran instead of the question-aware default."""
+    import io
+
+    text = "Beijing was formerly called Peking. Shanghai is big."
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    assert main(["compress", "-", "-q", "old name of Beijing", "-r", "0.5"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == "Beijing was formerly called Peking."
+    assert "\ncoarse_to_fine: 10 -> 6 tokens" in "\n" + captured.err
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    assert main(["compress", "-", "-r", "0.5"]) == 0
+    assert "coarse_to_fine (no query: each text's leading sentences)" in capsys.readouterr().err

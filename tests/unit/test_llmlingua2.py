@@ -49,8 +49,10 @@ def test_word_units_split_punctuation_like_the_reference(tiny_bert_clf_dir):
     scorer = c._scorer(c.options)
     text = "Hello, world! Unbelievably tokenized."
     tk = scorer.tokenize([text], frozenset({"."}))[0]
-    words = c._words(text, tk, np.zeros(tk.ids.shape[0]), "mean", None, False)
+    words = c._words(text, tk, np.zeros(tk.ids.shape[0]), "mean", None, False, "token")
     assert words.units.texts(text) == ["Hello", ",", "world", "!", "Unbelievably", "tokenized", "."]
+    whole = c._words(text, tk, np.zeros(tk.ids.shape[0]), "mean", None, False)  # the default
+    assert whole.units.texts(text) == ["Hello,", "world!", "Unbelievably", "tokenized."]
 
 
 def test_force_tokens_are_always_kept_even_multi_token_ones(l2, nq20):
