@@ -64,7 +64,7 @@ NUMBERS = (
 )
 CJK = "北京，旧称北平，是中华人民共和国的首都。上海是中国人口最多的城市，也是全球金融中心。"
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-WORD_RE = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+(?:[.,:'’%-][^\W_{_CJK}]+)*")
+WORD_RE = re.compile(rf"[{_CJK}]+|[-+$€£]?[^\W_{_CJK}]+(?:[.,:'’%-][^\W_{_CJK}]+)*%?")
 
 
 def words(text: str) -> list[str]:

@@ -2,9 +2,9 @@
 
 :class:`LinguaSettings` (a pydantic model, the base of every adapter class) checks the settings
 and builds the core compressor; the failure policy (``on_error``) and the per-document stats
-they attach under ``metadata["lingua"]`` are plain functions. Only the adapters import this
-module, and both frameworks already depend on pydantic (declared in the ``langchain`` and
-``llamaindex`` extras).
+they attach under ``metadata["lingua"]`` are plain functions (in :mod:`lingua_core.documents`).
+Only the adapters import this module, and both frameworks already depend on pydantic (declared
+in the ``langchain`` and ``llamaindex`` extras).
 """
 
 from __future__ import annotations
@@ -23,8 +23,41 @@ except ImportError as e:  # pragma: no cover - pydantic comes with either framew
     ) from e
 
 from lingua_core.base import CompressionResult, Compressor, validate_budget
+from lingua_core.documents import (
+    MAX_LINGUA_BYTES,
+    SCORES_KEY,
+    STATS_KEY,
+    asks_to_reorder,
+    call_stats,
+    error_text,
+    output_metadata,
+    prompt_order,
+    result_stats,
+)
 from lingua_core.registry import DEFAULT_METHOD, get_compressor, resolve
-from lingua_core.stored import METADATA_KEY, dumps
+from lingua_core.stored import dumps
+
+__all__ = [
+    "EVENT_NAME",
+    "MAX_LINGUA_BYTES",
+    "SCORES_KEY",
+    "STATS_KEY",
+    "CompressorLike",
+    "LinguaSettings",
+    "OnError",
+    "Outcome",
+    "Scored",
+    "asks_to_reorder",
+    "build_compressor",
+    "call_stats",
+    "check_settings",
+    "compress_or_pass",
+    "error_text",
+    "output_metadata",
+    "prompt_order",
+    "result_stats",
+    "score_or_pass",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -53,13 +86,6 @@ class CompressorLike(Protocol):
         """Load the model (or wait for the server) now."""
         ...
 
-
-#: Metadata key of a document's stored scores (a JSON string, :func:`lingua_core.stored.dumps`):
-#: written by ``LinguaDocumentTransformer(mode="score")``, read by the compressor adapters.
-SCORES_KEY = METADATA_KEY
-
-#: Metadata key under which adapters store a document's compression stats.
-STATS_KEY = "lingua"
 
 #: What an adapter does when compression fails: ``"raise"`` the error (the default), or
 #: ``"passthrough"``: return the inputs unchanged, flagged, and log a warning.
@@ -101,83 +127,9 @@ def build_compressor(
     return get_compressor(method, **{**options, **{k: v for k, v in given.items() if v}})
 
 
-def result_stats(result: CompressionResult) -> dict[str, Any]:
-    """The stats an adapter attaches to one output document."""
-    stats: dict[str, Any] = {
-        "original_tokens": result.original_tokens,
-        "compressed_tokens": result.compressed_tokens,
-        "rate": result.rate,
-        "method": result.method,
-    }
-    if result.dropped:
-        stats["dropped"] = True
-    if result.relevance is not None:  # question-aware ranking (LLMLingua family)
-        stats["relevance"] = result.relevance
-    if result.order is not None:
-        stats["order"] = result.order
-    return stats
-
-
 #: Name of the event (LangChain custom event, LlamaIndex instrumentation event) carrying a
 #: call's stats.
 EVENT_NAME = "lingua_compression"
-
-
-def call_stats(
-    results: Sequence[CompressionResult], ids: Sequence[Any], method: str
-) -> dict[str, Any]:
-    """Stats of one adapter call, for tracing: totals, rate and the ids of dropped documents."""
-    original = sum(r.original_tokens for r in results)
-    compressed = sum(r.compressed_tokens for r in results)
-    return {
-        "method": method,
-        "documents": len(results),
-        "original_tokens": original,
-        "compressed_tokens": compressed,
-        "rate": compressed / original if original else 1.0,
-        "dropped_ids": [i for i, r in zip(ids, results) if r.dropped],
-    }
-
-
-#: Most characters of an error message carried in passthrough stats (the full one is logged).
-ERROR_CHARS = 200
-
-#: Most bytes of lingua metadata (``metadata["lingua"]`` as JSON) an output document carries: the
-#: stats are a handful of numbers; the stored-score payload never travels with an output.
-MAX_LINGUA_BYTES = 512
-
-
-def error_text(error: BaseException) -> str:
-    """``"<ExceptionType>: <message>"``, as reported in passthrough stats and events.
-
-    The message is cut at :data:`ERROR_CHARS` characters (with "..."), so that a document's
-    metadata stays small; the warning logged with it has the whole message.
-    """
-    text = f"{type(error).__name__}: {error}"
-    return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 3] + "..."
-
-
-def output_metadata(metadata: Mapping[str, Any], stats: dict[str, Any]) -> dict[str, Any]:
-    """An output document's metadata: the input's, less the stored scores, plus the stats.
-
-    The stored-score payload (``metadata["lingua_scores"]``, kilobytes of base64) has served
-    its purpose once the document is compressed; left in, it would reach the prompt of any
-    template that formats metadata.
-    """
-    out = {k: v for k, v in metadata.items() if k != SCORES_KEY}
-    out[STATS_KEY] = stats
-    return out
-
-
-def prompt_order(outcome: Outcome) -> list[int]:
-    """Indices of an outcome's documents in the order the method chose for the prompt.
-
-    Documents with an ``order`` (methods that rank texts: the default with ``reorder="sort"``,
-    LongLLMLingua's ``reorder_context``) come first, by it; the others follow in input order,
-    as :func:`lingua_core.join_results` does. Passthrough keeps the input order.
-    """
-    orders = outcome.orders or [None] * len(outcome.texts)
-    return sorted(range(len(outcome.texts)), key=lambda i: (orders[i] is None, orders[i] or 0, i))
 
 
 @dataclass(frozen=True)

@@ -35,14 +35,18 @@ _SAMPLE = 2000
 SPACELESS_SHARE = 0.3
 
 _USE_INSTEAD = (
-    "llmlingua2 (its checkpoints are multilingual encoders; pass model= a local copy of "
-    "microsoft/llmlingua-2-xlm-roberta-large-meetingbank)"
+    "no method here segments Chinese or Japanese words; unit='token' (llmlingua2, llmlingua, "
+    "longllmlingua, selective_context) drops single tokens inside clauses, at the cost of "
+    "cutting words"
 )
 #: What each word-based method should say to use instead.
 ADVICE: dict[str, str] = {
-    "random": f"use unit='sentence' for a control on whole sentences, or {_USE_INSTEAD}",
-    "naive": f"its stop words are English too; use {_USE_INSTEAD}",
-    "selective_context": f"the embedded SmolLM2 is trained mostly on English; use {_USE_INSTEAD}",
+    "random": f"use unit='sentence' for a control on whole sentences; {_USE_INSTEAD}",
+    "naive": f"its stop words are English too; {_USE_INSTEAD}",
+    "selective_context": f"the embedded SmolLM2 is trained mostly on English; {_USE_INSTEAD}",
+    "llmlingua": f"the embedded SmolLM2 is trained mostly on English; {_USE_INSTEAD}",
+    "longllmlingua": f"the embedded SmolLM2 is trained mostly on English; {_USE_INSTEAD}",
+    "llmlingua2": f"the checkpoints are multilingual encoders; {_USE_INSTEAD}",
 }
 
 _WARNED: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -82,7 +86,7 @@ def warn_spaceless_once(owner: Any, texts: Sequence[str]) -> bool:
             return False
         _WARNED.add(owner)
     method = str(getattr(owner, "method", type(owner).__name__))
-    advice = ADVICE.get(method, f"use {_USE_INSTEAD}")
+    advice = ADVICE.get(method, _USE_INSTEAD)
     logger.warning(
         "%s: a text is written without spaces between words (Chinese, Japanese, Thai, ...); "
         "%s finds words by whitespace, so it cuts such text only after full-width clause "

@@ -101,8 +101,9 @@ def _select(scores: np.ndarray, costs: np.ndarray, budget: float, forced: np.nda
         best = order[costs[order] < NEVER]
         if best.size and costs[best[0]] > budget - used:
             # The best unit does not fit: keep it (over the budget by at most this unit)
-            # rather than fill the budget with worse units.
+            # rather than fill the budget with worse units; units that cost nothing come too.
             keep[best[0]] = True
+            keep[order[costs[order] == 0]] = True
             return keep
     keep[order[:fits]] = True
     if fits:

@@ -3,7 +3,9 @@
 A *unit* is a non-empty, whitespace-trimmed slice ``text[start:end]``. Units of one text are
 ordered and never overlap. Every method segments texts into units, scores them, selects some
 under a budget (see :mod:`lingua_core.select`) and assembles the kept ones here, so that every
-result is extractive: ``result.text == " ".join(original[s:e] for s, e in result.spans)``.
+result is extractive: ``result.text == join_spans(original, result.spans, result.elided)``
+(:func:`lingua_core.result.join_spans`: pieces joined by a space, or by " … " where the words
+dropped between them cut into a sentence).
 
 For the question-aware methods, :mod:`lingua_core.passages` adds a passage's title, the names that
 link one passage to another and cutting long sentences into clauses.
@@ -209,18 +211,24 @@ def _sentence_units(text: str) -> Units:
     return _join_abbreviations(text, starts, ends)
 
 
-#: A sentence end that is an abbreviation when the next "sentence" starts with a digit or a
-#: lower-case letter: a short word with a full stop ("No.", "KV.", "Vol.", "approx."), not a number.
-_ABBREV_END_RE = re.compile(r"(?<![\w.])[^\W\d_][\w]{0,6}\.$")
-_CONTINUES_RE = re.compile(r"[\d\w]")
+#: Abbreviations that pysbd takes for a sentence end before a number or a lower-case word
+#: ("Symphony No. 40", "KV. 550", "Vol. 2", "approx. 5", "pp. 12"), lower-cased.
+_ABBREVIATIONS_TEXT = """
+no nos nr vol vols kv k op opp fig figs pp p ch chap sec sect art arts para paras eq eqs ref refs
+tab n approx ca cf vs v ed eds est dept univ corp inc ltd co jan feb mar apr jun jul aug sep sept
+oct nov dec proc trans al
+"""
+ABBREVIATIONS: frozenset[str] = frozenset(_ABBREVIATIONS_TEXT.split())
+_LAST_WORD_RE = re.compile(r"(?<![\w.])([^\W\d_]{1,6})\.$")
 
 
 def _join_abbreviations(text: str, starts: list[int], ends: list[int]) -> Units:
     """Rejoin sentences that pysbd cut after an abbreviation ("KV. 550", "Vol. 2", "approx. 5").
 
-    A cut is undone when the sentence before ends in a short word with a full stop and the one
-    after starts with a digit or a lower-case letter, with no line break between them: a new
-    sentence starts with a capital (so "The answer is No. He left." stays two).
+    A cut is undone when the sentence before ends in a known abbreviation with a full stop
+    (:data:`ABBREVIATIONS`) and the one after starts with a digit or a lower-case letter, with no
+    line break between them: "The answer is No. He left." and "He moved to Rome. 12 people
+    followed him." stay two.
     """
     out_s: list[int] = []
     out_e: list[int] = []
@@ -233,7 +241,8 @@ def _join_abbreviations(text: str, starts: list[int], ends: list[int]) -> Units:
                 "\n" not in gap
                 and not gap.strip()
                 and (head.isdigit() or head.islower())
-                and _ABBREV_END_RE.search(tail)
+                and (m := _LAST_WORD_RE.search(tail)) is not None
+                and m.group(1).lower() in ABBREVIATIONS
             ):
                 out_e[-1] = b
                 continue

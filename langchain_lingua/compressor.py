@@ -12,6 +12,7 @@ from lingua_core.adapters import (
     EVENT_NAME,
     SCORES_KEY,
     LinguaSettings,
+    asks_to_reorder,
     output_metadata,
     prompt_order,
 )
@@ -40,10 +41,10 @@ class LinguaCompressor(LinguaSettings, BaseDocumentCompressor):
     Every output document is a new ``Document`` (same ``id``, a copy of the metadata without
     the stored scores of ``metadata["lingua_scores"]``) whose ``page_content`` is the compressed
     text and whose ``metadata["lingua"]`` holds the stats (at most
-    :data:`~lingua_core.adapters.MAX_LINGUA_BYTES` bytes as JSON). Documents come back in the
-    order the method chose for the prompt: the default puts the most relevant first
-    (``reorder="sort"``; ``options={"reorder": "original"}`` keeps the input order), methods
-    that do not rank texts keep the input order.
+    :data:`~lingua_core.adapters.MAX_LINGUA_BYTES` bytes as JSON). Documents come back in input
+    order (``metadata["lingua"]["order"]`` gives the method's prompt order); when the options
+    ask for a prompt order (``options={"reorder": "sort"}``, LongLLMLingua's
+    ``reorder_context``), in that order.
     A document that a coarse filter dropped (question-aware methods rank documents and may drop
     the least relevant) is left out, as LangChain's filters do, unless ``keep_dropped=True``;
     either way its id is reported in the ``"lingua_compression"`` custom event that LangChain
@@ -74,7 +75,7 @@ class LinguaCompressor(LinguaSettings, BaseDocumentCompressor):
             [d.metadata.get(SCORES_KEY) for d in docs],
         )
         out = []
-        for i in prompt_order(outcome):
+        for i in prompt_order(outcome, asks_to_reorder(self.options)):
             if outcome.dropped[i] and not self.keep_dropped:
                 continue
             doc = docs[i]

@@ -11,6 +11,7 @@ from lingua_core.adapters import (
     SCORES_KEY,
     STATS_KEY,
     LinguaSettings,
+    asks_to_reorder,
     output_metadata,
     prompt_order,
 )
@@ -56,9 +57,10 @@ class LinguaPostprocessor(LinguaSettings, BaseNodePostprocessor):
 
     Every output node is a copy (same id, relationships and score) whose text is the compressed
     text and whose ``metadata["lingua"]`` holds the stats, hidden from the LLM and the embedder;
-    stored scores (``metadata["lingua_scores"]``) are left out of the copy. Compressed nodes come
-    back in the order the method chose for the prompt (the default: most relevant first,
-    ``reorder="sort"``); methods that do not rank texts keep the input order.
+    stored scores (``metadata["lingua_scores"]``) are left out of the copy. Nodes come back in
+    input order, unless the options ask for a prompt order (``options={"reorder": "sort"}``,
+    LongLLMLingua's ``reorder_context``): then the compressed nodes take their slots in that
+    order.
     Nodes without text (images, other non-text nodes, empty text) pass through untouched. A node
     that a coarse filter dropped is left out unless ``keep_dropped=True``. Each call runs in an
     instrumentation span and emits a :class:`LinguaCompressionEvent` (token totals, dropped
@@ -98,7 +100,7 @@ class LinguaPostprocessor(LinguaSettings, BaseNodePostprocessor):
         )
         # The compressed nodes take their slots in the order the method chose for the prompt;
         # nodes with nothing to compress stay where they were.
-        ranked = iter([todo[k] for k in prompt_order(outcome)])
+        ranked = iter([todo[k] for k in prompt_order(outcome, asks_to_reorder(self.options))])
         slot = {i: next(ranked) for i in todo}
         by_index = {
             i: (text, stats, dropped)

@@ -293,8 +293,9 @@ class CoarseToFineCompressor(EmbeddingCompressor[CoarseToFineOptions]):
         else:
             r = self.default_rate if rate in (None, "auto") else float(rate)
             keep = np.zeros(len(flat), dtype=bool)
+            bounds = np.cumsum([0, *sizes])
             for i, n in enumerate(n_tokens):
-                idx = np.flatnonzero(doc == i)
+                idx = np.arange(bounds[i], bounds[i + 1])
                 got = select_with_titles(
                     score[idx],
                     costs[idx],
@@ -366,8 +367,9 @@ class CoarseToFineCompressor(EmbeddingCompressor[CoarseToFineOptions]):
         score2, rel2 = self._scores(sent_vecs @ qvec2, doc, t_bm, s_bm, opts)
         w = float(opts.hop_weight)
         out = np.maximum(score, w * score2)
-        # The first hop's best stay above the rest; among them the better of both hops counts
-        # (all set to one value, they tied and went by position).
+        # The first hop's best stay above the rest, lifted together by one offset, each keeping
+        # the better of its lifted first-hop score and its multi-hop score (all set to one value,
+        # as before, they tied and went by position).
         rest = np.ones(out.shape[0], dtype=bool)
         rest[top] = False
         lift = max(float(out[rest].max()) - float(score[top].min()), 0.0) if rest.any() else 0.0

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from lingua_core.languages import warn_spaceless_once
 from lingua_core.methods._llmlingua2_words import (
     _drop_consecutive,
     _split_at_force,
@@ -166,7 +167,8 @@ class LLMLingua2Compressor(ModelCompressor[LLMLingua2Options]):
             )
             if isinstance(e, ModelUnavailableError):  # no hub traceback to chain
                 raise ModelUnavailableError(msg) from None
-            raise OSError(msg) from e
+            kind = FileNotFoundError if isinstance(e, FileNotFoundError) else OSError
+            raise kind(msg) from e  # a missing folder stays one, so the failure is remembered
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -194,6 +196,8 @@ class LLMLingua2Compressor(ModelCompressor[LLMLingua2Options]):
         opts: LLMLingua2Options,
         call: CallContext,
     ) -> list[TextOutcome]:
+        if opts.unit == "word":
+            warn_spaceless_once(self, texts)  # Chinese, Japanese: whole clauses; said once
         scorer = self._scorer(opts)
         force_tokens = list(opts.force_tokens)
         self._check_force_tokens(scorer, force_tokens)

@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 PROBE_TIMEOUT_S = 1.0
 #: Seconds an unreachable verdict is kept before the hub is probed again (a reachable one is
 #: kept for the process).
-RETRY_PROBE_AFTER_S = 300.0
+RETRY_PROBE_AFTER_S = 60.0
 DEFAULT_ENDPOINT = "https://huggingface.co"
 
 #: What a model folder holds: the layout every ``model=`` folder needs.

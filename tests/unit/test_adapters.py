@@ -302,3 +302,46 @@ def test_adapters_share_documented_fields_and_forbid_unknown_ones():
             assert cls.model_fields[name].description
         with pytest.raises(ValueError, match="bogus"):
             cls(method="random", bogus=1)
+
+
+def test_adapters_keep_input_order_unless_asked_to_reorder(nq20):
+    """Input order by default (every document back, in order); ``options={"reorder": "sort"}``
+    returns the method's prompt order, and LlamaIndex's non-text nodes keep their slots."""
+    from langchain_core.documents import Document
+    from llama_index.core.schema import ImageNode, NodeWithScore, QueryBundle, TextNode
+
+    from langchain_lingua import LinguaCompressor
+    from llamaindex_lingua import LinguaPostprocessor
+
+    question = "Who won the first Nobel Prize in Physics?"
+    docs = [Document(page_content=t, id=f"d{i}") for i, t in enumerate(nq20[:6])]
+    plain = LinguaCompressor(rate=0.5, keep_dropped=True).compress_documents(docs, question)
+    assert [d.id for d in plain] == [d.id for d in docs]
+    ranked = LinguaCompressor(
+        rate=0.5, keep_dropped=True, options={"reorder": "sort"}
+    ).compress_documents(docs, question)
+    orders = [d.metadata["lingua"].get("order") for d in ranked]
+    placed = [o for o in orders if o is not None]
+    assert placed == list(range(len(placed))) and None not in orders[: len(placed)]
+    assert sorted(d.id for d in ranked) == sorted(d.id for d in docs)
+    assert [d.id for d in ranked] != [d.id for d in docs]  # the first passage is not the best
+
+    nodes = [
+        NodeWithScore(node=TextNode(text=t, id_=f"n{i}"), score=1.0) for i, t in enumerate(nq20[:4])
+    ]
+    nodes.insert(2, NodeWithScore(node=ImageNode(image="aGk=", id_="img"), score=0.5))
+    nodes.insert(0, NodeWithScore(node=TextNode(text="  ", id_="blank"), score=0.1))
+    out = LinguaPostprocessor(
+        rate=0.5, keep_dropped=True, options={"reorder": "sort"}
+    ).postprocess_nodes(nodes, query_bundle=QueryBundle(question))
+    ids = [n.node.node_id for n in out]
+    assert ids[0] == "blank" and ids[3] == "img"  # nothing to compress: same slot
+    assert sorted(ids) == sorted(n.node.node_id for n in nodes)  # none lost
+    ranked_nodes = [n for n in out if n.node.node_id.startswith("n")]
+    orders = [n.node.metadata["lingua"].get("order") for n in ranked_nodes]
+    placed = [o for o in orders if o is not None]
+    assert placed == list(range(len(placed)))
+    default = LinguaPostprocessor(rate=0.5, keep_dropped=True).postprocess_nodes(
+        nodes, query_bundle=QueryBundle(question)
+    )
+    assert [n.node.node_id for n in default] == [n.node.node_id for n in nodes]

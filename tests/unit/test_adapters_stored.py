@@ -98,7 +98,6 @@ def test_defaults_store_and_use_the_same_scores_and_nothing_bulky_reaches_the_pr
         nodes, query_bundle=QueryBundle("Who won the first Nobel Prize in Physics?")
     )
     assert all("lingua_scores" not in n.node.metadata for n in out)
-    assert [n.node.metadata["lingua"]["order"] for n in out] == list(range(len(out)))
 
 
 def test_passthrough_drops_the_payload_and_bounds_the_error(monkeypatch):

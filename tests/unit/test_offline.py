@@ -331,4 +331,4 @@ def test_the_helper_names_any_method():
 
     owner = Owner()
     assert warn_spaceless_once(owner, [ZH]) and not warn_spaceless_once(owner, [ZH])
-    assert "llmlingua2" in ADVICE["selective_context"]
+    assert "unit='token'" in ADVICE["selective_context"] and "cutting words" in ADVICE["naive"]

@@ -87,10 +87,16 @@ def compressors(tiny_llama_dir, tiny_bert_clf_dir):
         "longllmlingua": get_compressor(
             "longllmlingua", model=str(tiny_llama_dir), iterative_size=32, keep_split=True
         ),
-        "longllmlingua_word": get_compressor(
+        "llmlingua_token": get_compressor(
+            "llmlingua", model=str(tiny_llama_dir), iterative_size=32, unit="token"
+        ),
+        "llmlingua2_token": get_compressor(
+            "llmlingua2", model=str(tiny_bert_clf_dir), unit="token"
+        ),
+        "longllmlingua_token": get_compressor(
             "longllmlingua",
             model=str(tiny_llama_dir),
-            unit="word",
+            unit="token",
             rank_method="hybrid",
             use_sentence_level_filter=True,
             keep_first_sentence=1,
@@ -105,6 +111,7 @@ def compressors(tiny_llama_dir, tiny_bert_clf_dir):
         "selective_context_token",
         "llmlingua2",
         "llmlingua2_forced",
+        "llmlingua2_token",
         "random",
         "naive",
         "none",
@@ -123,7 +130,9 @@ def test_contract_holds_on_arbitrary_text(compressors, name, texts, rate):
         check(budget, texts)
 
 
-@pytest.mark.parametrize("name", ["llmlingua", "longllmlingua", "longllmlingua_word"])
+@pytest.mark.parametrize(
+    "name", ["llmlingua", "llmlingua_token", "longllmlingua", "longllmlingua_token"]
+)
 @given(texts=TEXTS, rate=RATES, query=st.one_of(st.none(), TEXT))
 def test_llmlingua_contract_holds_on_arbitrary_text(compressors, name, texts, rate, query):
     """One budget over all texts: a text may be dropped, and then it says so."""

@@ -212,7 +212,11 @@ def test_sentence_units_keep_numbered_abbreviations_together():
         "It cost approx. 5 dollars. Then what? Dr. Smith agreed.": 3,
         "The answer is No. He left.": 2,  # a capital after "No.": a new sentence
         "It happened in 1788. 5 people died.": 2,  # a number before the full stop
-        "Title\nsome text. more text.": 2,  # never across a line break
+        "He moved to Rome. 12 people followed him.": 2,  # not an abbreviation
+        "It ended badly. iOS 7 came next.": 2,
+        "As Smith et al. 2019 showed, it works.": 1,
+        "See the Vol.\n2 of the set.": 2,  # never across a line break
+        "See the Vol. 2 of the set.": 1,
     }
     for text, n in cases.items():
         assert len(sentence_units(text)) == n, sentence_units(text).texts(text)

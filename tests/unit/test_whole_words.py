@@ -5,7 +5,8 @@ and "1787" into "17 7". Every method runs here with its defaults (tiny random-we
 the LM and classifier methods, whose scores are arbitrary, which is the point: whatever they
 keep, they keep whole words), on English, numbers-heavy text and Chinese/Japanese, and every
 word of the output must be a whole word of the input, by a Unicode-aware pattern: letters and
-digits with inner ``. , : ' % -`` (so "3,450.75" and "12.5" are one word), and runs of CJK
+digits with inner ``. , : ' % -``, a leading sign or currency and a trailing percent (so
+"$3,450.75", "-0.25" and "12.5%" are one word each), and runs of CJK
 characters (cut only at full-width punctuation, since there is no word segmenter here).
 ``unit="token"`` (the reference behaviour) is shown to cut them, so the check can fail.
 """
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 from lingua_core import get_compressor
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-WORD_RE = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+(?:[.,:'’%-][^\W_{_CJK}]+)*")
+WORD_RE = re.compile(rf"[{_CJK}]+|[-+$€£]?[^\W_{_CJK}]+(?:[.,:'’%-][^\W_{_CJK}]+)*%?")
 
 ENGLISH = st.sampled_from(
     [
@@ -102,11 +103,14 @@ def cut_words(original: str, output: str) -> list[str]:
 
 
 def test_the_word_pattern_sees_cut_numbers():
-    assert cut_words("Renhe owns 75% of it", "Renhe owns 5% of it") == ["5"]
+    assert cut_words("Renhe owns 75% of it", "Renhe owns 5% of it") == ["5%"]
     assert cut_words("May 14, 1787", "May 14, 17 7") == ["17", "7"]
-    assert cut_words("revenue of $3,450.75", "revenue of $3,450") == ["3,450"]
+    assert cut_words("revenue of $3,450.75", "revenue of $3,450") == ["$3,450"]
     assert cut_words("北京，旧称北平，", "北京， 北平，") == ["北平"]
     assert cut_words("Constitutional", "itutional") == ["itutional"]
+    assert cut_words("fell from -0.25 to 1:3", "fell from 0.25 to 1:3") == ["0.25"]  # sign
+    assert cut_words("owns 75% of it", "owns 75 of it") == ["75"]  # percent sign
+    assert cut_words("up 12.5% to $3,450.75", "up 12.5 to 3,450.75") == ["12.5", "3,450.75"]
     assert not cut_words("北京，旧称北平，是首都。", "北京， 是首都。")
 
 
