@@ -206,3 +206,20 @@ def test_serve_refuses_a_public_bind_without_a_key(capsys, monkeypatch):
     monkeypatch.delenv("LINGUA_API_KEY", raising=False)
     assert main(["serve", "--host", "0.0.0.0"]) == 2
     assert "refusing to bind 0.0.0.0 without an API key" in capsys.readouterr().err
+
+
+def test_elided_clauses_survive_the_round_trip():
+    """The default's elisions (``result.elided``) reach a remote client: its results equal the
+    local ones, text and marker included."""
+    text = (
+        "Monday Night Football was, for many long decades since its first season in 1970, the "
+        "most watched show on cable television in the United States, and it drew very large "
+        "audiences, particularly among male viewers, who made up most of its ratings. It aired "
+        "on ABC."
+    )
+    query = "Monday Night Football male viewers"
+    local = get_compressor().compress([text], query=query, rate=0.4)
+    assert local[0].elided
+    payload = {"results": [json.loads(json.dumps(result_json(x))) for x in local]}
+    remote = RemoteCompressor("http://127.0.0.1:1")
+    assert remote._results(200, payload, [text]) == local
