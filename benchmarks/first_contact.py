@@ -188,10 +188,12 @@ def part_llmlingua2() -> dict[str, Any]:
     return {"seconds": round(time.perf_counter() - t0, 2), "error": error}
 
 
-def part_survival() -> dict[str, Any]:
-    from lingua_core import get_compressor, join_results
+SETS = ROOT / "build" / "first_contact_sets.json"
+
+
+def write_sets() -> None:
+    """The evaluation sets, built once by this tree's loaders (the older tree lacks SQuAD's)."""
     from lingua_core.eval.data import hotpotqa, musique, nq_multidoc, squad_same_article
-    from lingua_core.eval.metrics import answer_in
 
     sets = {
         "nq": nq_multidoc(DATA / "nq-open-oracle.jsonl.gz", range(500, 700)),
@@ -202,6 +204,25 @@ def part_survival() -> dict[str, Any]:
         "same_article": squad_same_article(
             DATA / "squad_v1_train_sample.jsonl.gz", range(12, 14), limit=200
         ),
+    }
+    rows = {
+        name: [{"q": e.question, "a": list(e.answers), "c": list(e.contexts)} for e in examples]
+        for name, examples in sets.items()
+    }
+    SETS.parent.mkdir(exist_ok=True)
+    SETS.write_text(json.dumps(rows), encoding="utf-8")
+
+
+def part_survival() -> dict[str, Any]:
+    from types import SimpleNamespace
+
+    from lingua_core import get_compressor, join_results
+    from lingua_core.eval.metrics import answer_in
+
+    raw = json.loads(SETS.read_text(encoding="utf-8"))
+    sets = {
+        name: [SimpleNamespace(question=r["q"], answers=r["a"], contexts=r["c"]) for r in rows]
+        for name, rows in raw.items()
     }
     comp = get_compressor(token_counter="words")
     out: dict[str, Any] = {}
@@ -308,23 +329,106 @@ def run_tree(part: str, path: str | None) -> dict[str, Any]:
     return got
 
 
+def _get(data: dict[str, Any], *path: str) -> Any:
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
 def report(data: dict[str, Any]) -> str:
+    """The results as Markdown tables, before beside after."""
     lines = [
         "# First contact, before and after (issue 25)",
         "",
-        "Made by `python benchmarks/first_contact.py --before DIR` (one run, both trees).",
+        "Made by `python benchmarks/first_contact.py --before DIR` (each part runs both trees in "
+        "one run, one after the other; this 2-core CPU). Raw figures: `first_contact.json`.",
         "",
     ]
-    for part, trees in data.items():
+    ex = data.get("examples", {})
+    if ex:
+        lines += ["## The first outputs", "", "| | before | after |", "|---|---|---|"]
+        for key, label in (
+            ("two_sentences", "two-sentence example, rate 0.5"),
+            ("quickstart", "README quickstart, rate 0.25"),
+        ):
+            lines.append(f"| {label} | {_get(ex, 'before', key)!r} | {_get(ex, 'after', key)!r} |")
         lines += [
-            f"## {part}",
             "",
-            "```json",
-            json.dumps(trees, indent=1, ensure_ascii=False),
-            "```",
+            "Words of the output that are not whole words of the input, defaults, "
+            "rate 0.5 (numbers-heavy English / Chinese), before → after:",
             "",
         ]
-    return "\n".join(lines)
+        for m, row in (_get(ex, "after", "cut_words") or {}).items():
+            old = _get(ex, "before", "cut_words", m) or {}
+            cells = []
+            for kind in ("numbers", "cjk"):
+                o, n = old.get(kind, {}), row.get(kind, {})
+                cells.append(
+                    f"{len(o.get('cut', []))} (rate {o.get('rate')}) → "
+                    f"{len(n.get('cut', []))} (rate {n.get('rate')})"
+                )
+            lines.append(f"- `{m}`: numbers {cells[0]}; CJK {cells[1]}")
+        lines.append("")
+    rows = [
+        ("stored", "warnings", "warnings logged (transformer score mode + compressor, defaults)"),
+        ("stored", "indexing_method", "method of the stored scores"),
+        ("stored", "max_lingua_metadata_bytes", "most lingua metadata bytes on an output doc"),
+        ("stored", "prompt_chars_uncompressed", "prompt with metadata, uncompressed (chars)"),
+        ("stored", "prompt_chars_compressed", "prompt with metadata, compressed at 0.33 (chars)"),
+        ("llmlingua2", "seconds", "llmlingua2 with no model and no network: seconds to fail"),
+    ]
+    lines += ["## Stored scores, offline failure", "", "| | before | after |", "|---|---|---|"]
+    for part, key, label in rows:
+        lines.append(
+            f"| {label} | {_get(data, part, 'before', key)} | {_get(data, part, 'after', key)} |"
+        )
+    lines += [
+        "",
+        "## The default with and without a query, one 30,000-word text, rate 0.33",
+        "",
+        "| | before | after |",
+        "|---|---|---|",
+    ]
+    for which in ("query", "none"):
+        for key in ("seconds", "peak_rss_mb"):
+            lines.append(
+                f"| {'no query' if which == 'none' else 'with a query'}: {key} | "
+                f"{_get(data, 'noquery', 'before', which, key)} | "
+                f"{_get(data, 'noquery', 'after', which, key)} |"
+            )
+    lines += [
+        "",
+        "## Without a query: answer survival at rate 0.33 (evaluation ranges)",
+        "",
+        "| set | n | before (Selective Context) | after (leading sentences) |",
+        "|---|---|---|---|",
+    ]
+    for name, row in (_get(data, "noquery_survival", "after") or {}).items():
+        old = _get(data, "noquery_survival", "before", name) or {}
+        lines.append(
+            f"| {name} | {row.get('n')} | {old.get('survival')} ({old.get('seconds')} s)"
+            f" | {row.get('survival')} ({row.get('seconds')} s) |"
+        )
+    lines += [
+        "",
+        "## With a query: answer survival, mean achieved rate, worst overshoot",
+        "",
+        "Budgets in words; overshoot = kept words / (rate x words), the worst example.",
+        "",
+        "| set @ rate | n | survival before → after | mean rate before → after | "
+        "worst overshoot before → after |",
+        "|---|---|---|---|---|",
+    ]
+    for key, row in (_get(data, "survival", "after") or {}).items():
+        old = _get(data, "survival", "before", key) or {}
+        lines.append(
+            f"| {key} | {row.get('n')} | {old.get('survival')} → {row.get('survival')} "
+            f"| {old.get('mean_rate')} → {row.get('mean_rate')} | "
+            f"{old.get('max_over_budget')} → {row.get('max_over_budget')} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -333,11 +437,17 @@ def main() -> None:
     ap.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS)
     ap.add_argument("--inner", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, default=RESULTS / "first_contact.json")
+    ap.add_argument("--report", action="store_true", help="only rewrite the .md from the .json")
     args = ap.parse_args()
+    if args.report:
+        args.out.with_suffix(".md").write_text(report(json.loads(args.out.read_text())))
+        return
     if args.inner:
         print(json.dumps(inner(args.inner), ensure_ascii=False))
         return
     data: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {}
+    if "survival" in args.parts:
+        write_sets()
     for part in args.parts:
         data[part] = {}
         for tree, path in (("before", args.before), ("after", None)):

@@ -86,6 +86,7 @@ def child(args: argparse.Namespace) -> None:
             dtype=dtype,
             token_counter="cl100k_base",
             budget_scope="chunk",
+            unit="token",  # the reference's words
         )
         comp.compress(calls[0][:2], rate=0.5)  # warm-up
         tok = comp._loaded().tokenizer

@@ -79,7 +79,7 @@ def child(args: argparse.Namespace) -> None:
 
         dtype = "bfloat16" if args.which == "ours-bf16" else "float32"
         comps = {
-            m: get_compressor(m, dtype=dtype, device=args.device)
+            m: get_compressor(m, dtype=dtype, device=args.device, unit="token")  # the reference's
             for m in ("llmlingua", "longllmlingua")
         }
         for c in comps.values():

@@ -66,6 +66,7 @@ def test_kept_words_agree_with_the_reference(reference, tiny_bert_clf_dir, rate)
         model=str(tiny_bert_clf_dir),
         token_counter="cl100k_base",
         budget_scope="chunk",
+        unit="token",  # the reference's words
     ).compress(texts, rate=rate)
     sims = [
         difflib.SequenceMatcher(a=words(a), b=words(b.text), autojunk=False).ratio()

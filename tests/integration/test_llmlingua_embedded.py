@@ -54,7 +54,9 @@ def test_llmlingua_meets_the_rate_on_real_passages(sample):
 
 def test_recover_maps_an_answer_back_to_the_original(long, sample):
     question, texts, gold = sample
-    res = long.compress(texts, query=question, rate=0.5, use_context_level_filter=False)
+    res = long.compress(
+        texts, query=question, rate=0.5, use_context_level_filter=False, unit="token"
+    )  # the reference's sub-word pieces: what recover() was built for
     compressed = res[gold].text
     assert len(res[gold].spans) > 1
     # An "answer" copying the first kept words, across the gaps of dropped words.
