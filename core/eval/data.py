@@ -348,7 +348,9 @@ def squad_same_article(
     ones that score highest under BM25 against the question and hold none of its answers; the
     gold paragraph goes at a position drawn from ``numpy.random.default_rng(seed + n)`` (``n``
     the question's running number). Passages are ``title\nparagraph`` with the article title.
-    Split by article: the articles given are the only ones read. Example ids are
+    Questions whose answer is in the title, or in so many paragraphs that fewer than ``k - 1``
+    distractors remain, are left out. Split by article: the articles given are the only ones
+    read. Example ids are
     ``squad-<article>-<question id>``; ``limit`` keeps an even, seeded sample of the questions.
 
     Raises:
@@ -369,12 +371,16 @@ def squad_same_article(
         for pi, p in enumerate(paragraphs):
             for qa in p.get("qas", []):
                 answers = tuple(dict.fromkeys(str(x["text"]) for x in qa["answers"]))
+                if answer_in(title, answers):
+                    continue  # every passage starts with the answer: says nothing
                 scores = bm25_scores(passages, str(qa["question"]))
                 others = [
                     j
                     for j in np.argsort(-scores, kind="stable").tolist()
                     if j != pi and not answer_in(passages[j], answers)
                 ][: k - 1]
+                if len(others) < k - 1:
+                    continue  # the answer is in too many paragraphs for a full context
                 n = len(out)
                 pos = int(np.random.default_rng(seed + n).integers(0, len(others) + 1))
                 ids = [*others[:pos], pi, *others[pos:]]
