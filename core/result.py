@@ -16,6 +16,14 @@ def join_spans(original: str, spans: Sequence[tuple[int, int]], elided: Sequence
 
     Kept pieces are joined by one space, or by :data:`ELISION` before a piece whose index is in
     ``elided`` (the words dropped before it cut into a sentence).
+
+    Args:
+        original: The input text.
+        spans: ``(start, end)`` character offsets of the kept pieces, in order.
+        elided: Indices of the pieces that follow an elision.
+
+    Returns:
+        The compressed text.
     """
     marked = set(elided)
     out: list[str] = []
