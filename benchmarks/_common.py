@@ -73,3 +73,28 @@ def rag_examples(path: Path, questions: range, k: int = 20, seed: int = 0) -> li
         }
         for ex in nq_multidoc(path, questions, k=k, seed=seed)
     ]
+
+
+def _rows(path: Path, wanted: range) -> list[dict]:
+    """The JSON lines of a gzipped file whose indices are in ``wanted``."""
+    out = []
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            if i >= wanted.stop:
+                break
+            if i in wanted:
+                out.append(json.loads(line))
+    return out
+
+
+def nq_gold(path: Path, questions: range) -> list[tuple[str, list[str]]]:
+    """Gold passages (``title\ntext``) of NQ questions in ``questions``, with their answers."""
+    return [
+        (f"{r['ctxs'][0]['title']}\n{r['ctxs'][0]['text']}", list(r["answers"]))
+        for r in _rows(path, questions)
+    ]
+
+
+def squad_articles(path: Path, articles: range) -> list[dict]:
+    """SQuAD articles (``title``, ``paragraphs``) by index; their titles with spaces."""
+    return [{**a, "title": a["title"].replace("_", " ")} for a in _rows(path, articles)]

@@ -41,9 +41,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _common import nq_gold, squad_articles
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
+NQ = DATA / "nq-open-oracle.jsonl.gz"
 os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(DATA / "tiktoken"))
 
 PARTS = ("examples", "stored", "noquery", "noquery_survival", "llmlingua2", "survival")
@@ -249,33 +252,18 @@ def part_survival() -> dict[str, Any]:
 
 def part_noquery_survival() -> dict[str, Any]:
     """The default without a query at rate 0.33 on the evaluation ranges: answer survival."""
-    import gzip
-
     from lingua_core import get_compressor, join_results
     from lingua_core.eval.data import nq_multidoc
     from lingua_core.eval.metrics import answer_in
 
-    gold: list[tuple[list[str], list[str]]] = []
-    with gzip.open(DATA / "nq-open-oracle.jsonl.gz", "rt", encoding="utf-8") as f:
-        for i, line in enumerate(f):
-            if 500 <= i < 700:
-                r = json.loads(line)
-                c = r["ctxs"][0]
-                gold.append(([f"{c['title']}\n{c['text']}"], r["answers"]))
-    squad: list[tuple[list[str], list[str]]] = []
-    with gzip.open(DATA / "squad_v1_train_sample.jsonl.gz", "rt", encoding="utf-8") as f:
-        for a, line in enumerate(f):
-            if a in (12, 13):
-                art = json.loads(line)
-                title = art["title"].replace("_", " ")
-                for p in art["paragraphs"]:
-                    for qa in p["qas"]:
-                        answers = [x["text"] for x in qa["answers"]]
-                        squad.append(([f"{title}\n{p['context']}"], answers))
-    multi = [
-        (list(e.contexts), list(e.answers))
-        for e in nq_multidoc(DATA / "nq-open-oracle.jsonl.gz", range(500, 540))
+    gold = [([text], answers) for text, answers in nq_gold(NQ, range(500, 700))]
+    squad = [
+        ([f"{art['title']}\n{p['context']}"], [x["text"] for x in qa["answers"]])
+        for art in squad_articles(DATA / "squad_v1_train_sample.jsonl.gz", range(12, 14))
+        for p in art["paragraphs"]
+        for qa in p["qas"]
     ]
+    multi = [(list(e.contexts), list(e.answers)) for e in nq_multidoc(NQ, range(500, 540))]
     comp = get_compressor(token_counter="words")
     out: dict[str, Any] = {}
     for name, items in (("nq_gold", gold), ("squad_questions", squad), ("nq20", multi)):

@@ -18,7 +18,6 @@ answer of the paragraph) and NQ 20-passage contexts 0-59. Writes
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 from collections.abc import Callable
@@ -26,10 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import nq_gold, squad_articles
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
+NQ = DATA / "nq-open-oracle.jsonl.gz"
+SQUAD = DATA / "squad_v1_train_sample.jsonl.gz"
 os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(DATA / "tiktoken"))
 
 
@@ -86,27 +88,17 @@ def no_query_run(out: Path) -> None:
     from lingua_core.select import unit_costs_many
     from lingua_core.text import assemble_marked
 
-    nq: list[tuple[list[str], list[str], bool]] = []
-    with gzip.open(DATA / "nq-open-oracle.jsonl.gz", "rt", encoding="utf-8") as f:
-        for i, line in enumerate(f):
-            if i >= 300:
-                break
-            r = json.loads(line)
-            c = r["ctxs"][0]
-            nq.append(([f"{c['title']}\n{c['text']}"], r["answers"], False))
-    squad: list[tuple[list[str], list[str], bool]] = []
-    with gzip.open(DATA / "squad_v1_train_sample.jsonl.gz", "rt", encoding="utf-8") as f:
-        for a, line in enumerate(f):
-            if a >= 10:
-                break
-            art = json.loads(line)
-            for p in art["paragraphs"][:30]:
-                answers = [x["text"] for qa in p["qas"] for x in qa["answers"]]
-                squad.append(([f"{art['title'].replace('_', ' ')}\n{p['context']}"], answers, True))
-    multi = [
-        (list(e.contexts), list(e.answers), False)
-        for e in nq_multidoc(DATA / "nq-open-oracle.jsonl.gz", range(0, 60))
+    nq = [([text], answers, False) for text, answers in nq_gold(NQ, range(0, 300))]
+    squad = [
+        (
+            [f"{art['title']}\n{p['context']}"],
+            [x["text"] for qa in p["qas"] for x in qa["answers"]],
+            True,
+        )
+        for art in squad_articles(SQUAD, range(0, 10))
+        for p in art["paragraphs"][:30]
     ]
+    multi = [(list(e.contexts), list(e.answers), False) for e in nq_multidoc(NQ, range(0, 60))]
     sets = {"nq_gold": nq, "squad_par": squad, "nq20": multi}
     comp = get_compressor(token_counter="words")
     opts = comp.options

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
 import numpy as np
 
 from lingua_core.cancel import check_cancelled
+from lingua_core.languages import warn_spaceless_once
 from lingua_core.models.rows import STAT_KEYS, call_rows
 from lingua_core.options import (
     MethodOptions,
@@ -115,6 +116,14 @@ class Compressor(Generic[OptionsT]):
     stores_scores: ClassVar[bool] = False
     #: What a question-aware method does instead when a call has no query (the CLI says so).
     no_query_note: ClassVar[str | None] = None
+
+    def _finds_words_by_whitespace(self, opts: OptionsT) -> bool:
+        """Whether the call's units are whitespace words or phrases (``unit`` word or phrase).
+
+        Such methods cut Chinese or Japanese text only at full-width punctuation: the pipeline
+        says so once per compressor (:func:`lingua_core.languages.warn_spaceless_once`).
+        """
+        return getattr(opts, "unit", None) in ("word", "phrase")
 
     def __init__(
         self,
@@ -280,6 +289,8 @@ class Compressor(Generic[OptionsT]):
                 results[i] = CompressionResult(t, t, blank, n, n, self.method)
         if live:
             live_texts = [items[i] for i in live]
+            if self._finds_words_by_whitespace(opts):
+                warn_spaceless_once(self, live_texts)
             call = CallContext(tuple(live), len(items))
             # "auto" reaches only methods that support it (checked above) and declare it.
             method_rate: Any = rate

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from lingua_core.models.rows import UNITS, current_call_rows, text_key
+from lingua_core.result import join_spans
 
 #: The units :func:`segment` makes without a tokenizer (``"token"`` needs the model's own).
 TEXT_UNITS: tuple[str, ...] = ("word", "phrase", "sentence")
@@ -387,8 +388,6 @@ def assemble_marked(
         starts inside its sentence); the text has :data:`lingua_core.result.ELISION` there
         (:func:`lingua_core.result.join_spans`).
     """
-    from lingua_core.result import join_spans
-
     idx = np.flatnonzero(keep)
     if idx.size == 0:
         return "", [], ()

@@ -10,7 +10,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from lingua_core.text import Units
+from lingua_core.text import Units, assign_to_units, word_units
 
 
 class _Words:
@@ -117,8 +117,6 @@ def whole_words(
     number. Here each of them joins the word of :func:`lingua_core.text.word_units` that holds
     its last character, scored by the mean of its parts (``chunk``: the last).
     """
-    from lingua_core.text import assign_to_units, word_units
-
     if len(units) == 0:
         return units, scores, raw, chunk
     words = word_units(text)

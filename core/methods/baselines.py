@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from lingua_core.base import Compressor, MethodOptions
-from lingua_core.languages import warn_spaceless_once
 from lingua_core.options import budget_scope_option, seed_option, unit_option
 from lingua_core.outcome import CallContext, TextOutcome
 from lingua_core.text import STOP_WORDS, Units, bare_word
@@ -53,20 +52,6 @@ class RandomCompressor(Compressor[RandomOptions]):
     fallback_counter = "words"
     options_class = RandomOptions
 
-    def _compress_texts(
-        self,
-        texts: list[str],
-        n_tokens: list[int],
-        query: str | None,
-        rate: float | None,
-        target_tokens: int | None,
-        opts: RandomOptions,
-        call: CallContext,
-    ) -> list[TextOutcome]:
-        if opts.unit != "sentence":
-            warn_spaceless_once(self, texts)
-        return super()._compress_texts(texts, n_tokens, query, rate, target_tokens, opts, call)
-
     def _score(
         self, texts: list[str], units: list[Units], query: str | None, opts: RandomOptions
     ) -> list[np.ndarray]:
@@ -97,6 +82,9 @@ class NaiveCompressor(Compressor[NaiveOptions]):
     fallback_counter = "words"
     options_class = NaiveOptions
 
+    def _finds_words_by_whitespace(self, opts: NaiveOptions) -> bool:
+        return True  # always words
+
     @staticmethod
     def _word_scores(text: str, u: Units) -> np.ndarray:
         scores = np.zeros(len(u), dtype=np.float64)
@@ -121,7 +109,6 @@ class NaiveCompressor(Compressor[NaiveOptions]):
         opts: NaiveOptions,
         call: CallContext,
     ) -> list[TextOutcome]:
-        warn_spaceless_once(self, texts)
         if rate is not None or target_tokens is not None:
             return super()._compress_texts(texts, n_tokens, query, rate, target_tokens, opts, call)
         from lingua_core.text import assemble

@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 
-from lingua_core.languages import warn_spaceless_once
 from lingua_core.methods._llmlingua2_words import (
     _drop_consecutive,
     _split_at_force,
@@ -196,8 +195,6 @@ class LLMLingua2Compressor(ModelCompressor[LLMLingua2Options]):
         opts: LLMLingua2Options,
         call: CallContext,
     ) -> list[TextOutcome]:
-        if opts.unit == "word":
-            warn_spaceless_once(self, texts)  # Chinese, Japanese: whole clauses; said once
         scorer = self._scorer(opts)
         force_tokens = list(opts.force_tokens)
         self._check_force_tokens(scorer, force_tokens)

@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from lingua_core._lru import LRU
-from lingua_core.languages import warn_spaceless_once
 from lingua_core.methods._lm import CausalLMCompressor, LMOptions
 from lingua_core.models.rows import current_call_rows
 from lingua_core.options import budget_scope_option, option, unit_option
@@ -72,8 +71,6 @@ class SelectiveContextCompressor(CausalLMCompressor[SelectiveContextOptions]):
         return [x for x in out if x is not None]
 
     def _segment(self, text: str, opts: SelectiveContextOptions) -> Units:
-        if opts.unit in ("word", "phrase"):
-            warn_spaceless_once(self, [text])  # Chinese, Japanese: clauses at best; once
         if opts.unit == "token":
             enc = encode_many(self._loaded().tokenizer, [text])[0]
             units, _ = merge_overlapping(enc.starts, enc.ends, text)

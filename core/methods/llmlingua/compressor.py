@@ -6,7 +6,6 @@ import logging
 
 import numpy as np
 
-from lingua_core.languages import warn_spaceless_once
 from lingua_core.methods.llmlingua.budget import apply_context_budget, rank_deltas, reorder
 from lingua_core.methods.llmlingua.options import LLMLinguaOptions, LongLLMLinguaOptions
 from lingua_core.methods.llmlingua.stages import LLMLinguaStages
@@ -39,8 +38,6 @@ class LLMLinguaCompressor(LLMLinguaStages):
         opts: LLMLinguaOptions,
         call: CallContext,
     ) -> list[TextOutcome]:
-        if opts.unit == "word":
-            warn_spaceless_once(self, texts)  # Chinese, Japanese: whole clauses; said once
         plan = self._plan(opts, query)
         total = float(sum(n_tokens))
         target = self._total_budget(n_tokens, rate, target_tokens)
