@@ -163,6 +163,9 @@ def _build_parser() -> argparse.ArgumentParser:
     from lingua_core.serve.cli import register as register_serve
 
     register_serve(sub)
+    from lingua_core.train.cli import register as register_train
+
+    register_train(sub)
     _register_corpus(sub)
     for plugin in _plugins():
         plugin(sub)

@@ -46,6 +46,7 @@ METHODS: dict[str, MethodEntry] = {
         "lingua_core.methods.embedding", "SentenceEmbeddingsCompressor"
     ),
     "bm25": MethodEntry("lingua_core.methods.embedding", "BM25Compressor"),
+    "pruner": MethodEntry("lingua_core.methods.pruner", "PrunerCompressor"),
     "random": MethodEntry("lingua_core.methods.baselines", "RandomCompressor"),
     "naive": MethodEntry("lingua_core.methods.baselines", "NaiveCompressor"),
     "none": MethodEntry("lingua_core.methods.baselines", "NoneCompressor"),
@@ -66,6 +67,15 @@ ALIASES: dict[str, Alias] = {
     "llmlingua2-xlm-roberta": Alias(
         "llmlingua2", {"model": "microsoft/llmlingua-2-xlm-roberta-large-meetingbank"}
     ),
+    "learned-pruner": Alias("pruner"),
+    "provence": Alias("pruner", {"model": "naver/provence-reranker-debertav3-v1"}),
+    "xprovence": Alias("pruner", {"model": "naver/xprovence-reranker-bgem3-v1"}),
+    "open-provence": Alias("pruner", {"model": "hotchpotch/open-provence-reranker-xsmall-v1"}),
+    "open-provence-en": Alias(
+        "pruner", {"model": "hotchpotch/open-provence-reranker-v1-gte-modernbert-base"}
+    ),
+    "semantic-highlight": Alias("pruner", {"model": "zilliz/semantic-highlight-bilingual-v1"}),
+    "verbatim-rag": Alias("pruner", {"model": "KRLabsOrg/verbatim-rag-modern-bert-v2"}),
     "llmlingua2-bert": Alias(
         "llmlingua2", {"model": "microsoft/llmlingua-2-bert-base-multilingual-cased-meetingbank"}
     ),

@@ -85,3 +85,38 @@ def select_with_titles(
         keep = select([score], [masked], [max(budget - titles, 0.0)], scope="global")[0]
     out: np.ndarray = keep & ~is_title
     return out
+
+
+def leading_keep(
+    sizes: list[int],
+    costs: np.ndarray,
+    is_title: np.ndarray | None,
+    n_tokens: list[int],
+    rate: float,
+    target_tokens: int | None,
+) -> np.ndarray:
+    """Without a query: each text's leading units (no model pass), titles with their text.
+
+    ``rate`` applies to every text on its own; ``target_tokens`` is one budget over all texts,
+    shared out by position (every text's first unit, then every second one).
+    """
+    doc = np.repeat(np.arange(len(sizes)), sizes)
+    first = np.r_[0, np.cumsum(sizes)[:-1]]
+    score = -(np.arange(doc.shape[0]) - first[doc]).astype(np.float64)  # earlier first
+    if target_tokens is not None:
+        keep = select_with_titles(score, costs, float(target_tokens), doc, is_title)
+    else:
+        keep = np.zeros(doc.shape[0], dtype=bool)
+        bounds = np.cumsum([0, *sizes])
+        for i, n in enumerate(n_tokens):
+            idx = np.arange(bounds[i], bounds[i + 1])
+            keep[idx] = select_with_titles(
+                score[idx],
+                costs[idx],
+                rate * n,
+                doc[idx] - i,
+                None if is_title is None else is_title[idx],
+            )
+    if is_title is not None:
+        keep |= is_title & has_kept(keep & ~is_title, doc)[doc]
+    return keep

@@ -50,6 +50,7 @@ import numpy as np
 
 from lingua_core.methods._c2f_scores import (
     has_kept,
+    leading_keep,
     raise_bridges,
     select_with_titles,
 )
@@ -283,29 +284,10 @@ class CoarseToFineCompressor(EmbeddingCompressor[CoarseToFineOptions]):
         if not flat:
             return [TextOutcome.whole(t) for t in texts]
         sizes = [len(u) for u in units]
-        doc = np.repeat(np.arange(len(texts)), sizes)
-        first = np.r_[0, np.cumsum(sizes)[:-1]]
-        score = -(np.arange(len(flat)) - first[doc]).astype(np.float64)  # earlier first
         costs = np.concatenate(unit_costs_many(texts, units, self.token_counter))
+        r = self.default_rate if rate in (None, "auto") else float(rate)
         titles = is_title if opts.keep_titles else None
-        if target_tokens is not None:
-            keep = select_with_titles(score, costs, float(target_tokens), doc, titles)
-        else:
-            r = self.default_rate if rate in (None, "auto") else float(rate)
-            keep = np.zeros(len(flat), dtype=bool)
-            bounds = np.cumsum([0, *sizes])
-            for i, n in enumerate(n_tokens):
-                idx = np.arange(bounds[i], bounds[i + 1])
-                got = select_with_titles(
-                    score[idx],
-                    costs[idx],
-                    r * n,
-                    doc[idx] - i,
-                    None if titles is None else titles[idx],
-                )
-                keep[idx] = got
-        if opts.keep_titles:
-            keep |= is_title & has_kept(keep & ~is_title, doc)[doc]
+        keep = leading_keep(sizes, costs, titles, n_tokens, r, target_tokens)
         out: list[TextOutcome] = []
         for t, u, k, g in zip(texts, units, np.split(keep, np.cumsum(sizes)[:-1]), groups):
             if len(u) == 0:

@@ -1,0 +1,174 @@
+"""``lingua train data|pruner|export``: build training records, train a pruner, ship it.
+
+Registered by :mod:`lingua_core.cli` like ``serve``; everything heavy is imported when a command
+runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from lingua_core.train.pruner import PrunerTrainConfig
+
+
+def index_range(value: str) -> range:
+    """``"700-1499"`` (inclusive) or ``"5"`` as a range.
+
+    Raises:
+        argparse.ArgumentTypeError: For anything else.
+    """
+    try:
+        lo, _, hi = value.partition("-")
+        start, end = int(lo), int(hi or lo)
+    except ValueError:
+        msg = f"expected an index or an inclusive range like 700-1499, got {value!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if start < 0 or end < start:
+        msg = f"expected 0 <= start <= end, got {value!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return range(start, end + 1)
+
+
+def register(sub: Any) -> None:
+    """Add ``lingua train`` to the ``lingua`` parser."""
+    t = sub.add_parser("train", help="build training data, train and export learned models")
+    jobs = t.add_subparsers(dest="train_command", required=True)
+    d = jobs.add_parser("data", help="pruner records (JSONL) from SQuAD, HotpotQA, MuSiQue, NQ")
+    d.add_argument("out", type=Path, help="output .jsonl")
+    d.add_argument("--squad", type=Path, help="SQuAD v1.1 JSONL, one article per line")
+    d.add_argument("--squad-articles", type=index_range, default=None)
+    d.add_argument("--hotpotqa", type=Path, help="HotpotQA distractor JSONL")
+    d.add_argument("--hotpotqa-records", type=index_range, default=None)
+    d.add_argument("--musique", type=Path, help="MuSiQue-Ans JSONL")
+    d.add_argument("--musique-records", type=index_range, default=None)
+    d.add_argument("--nq", type=Path, help="NQ-Open oracle JSONL (lost-in-the-middle)")
+    d.add_argument("--nq-questions", type=index_range, default=None)
+    d.add_argument("--nq-pool", type=index_range, default=None, help="negatives' pool lines")
+    d.add_argument("--negatives", type=int, default=3, help="negatives per question")
+    d.set_defaults(run=_data)
+    defaults = PrunerTrainConfig()
+    p = jobs.add_parser("pruner", help="train a question-aware pruner (resumable)")
+    p.add_argument("data", type=Path, nargs="+", help="JSONL records (lingua train data)")
+    p.add_argument("--output", type=Path, required=True, help="run folder (resumed if there)")
+    p.add_argument("--base-model", default=defaults.base_model, help="encoder: minilm, folder, id")
+    for name in ("max_length", "max_question", "batch_size", "eval_every", "patience", "seed"):
+        p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
+    p.add_argument("--max-steps", type=int, default=None)
+    for name in (
+        "epochs",
+        "learning_rate",
+        "warmup",
+        "weight_decay",
+        "relevance_weight",
+        "validation",
+    ):
+        p.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name))
+    p.add_argument("--train-word-embeddings", action="store_true", help="do not freeze them")
+    p.add_argument("--device", default=None)
+    p.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16"))
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run=_pruner)
+    e = jobs.add_parser("export", help="write a trained pruner as a small delta over its backbone")
+    e.add_argument("model", type=Path, help="RUN/model (a whole pruner folder)")
+    e.add_argument("out", type=Path)
+    e.add_argument("--backbone", default="minilm", help="what the delta is over (minilm, folder)")
+    e.add_argument("--dtype", default="float16", choices=("float16", "float32"))
+    e.set_defaults(run=_export)
+
+
+def _data(args: Any) -> int:
+    from lingua_core.train import builders
+    from lingua_core.train.records import dedupe, write_records
+
+    records = []
+    if args.squad:
+        records += builders.squad_records(
+            args.squad, args.squad_articles or range(0, 1), negatives=args.negatives
+        )
+    if args.hotpotqa:
+        records += builders.hotpotqa_records(args.hotpotqa, args.hotpotqa_records)
+    if args.musique:
+        records += builders.musique_records(args.musique, args.musique_records)
+    if args.nq:
+        if args.nq_questions is None:
+            msg = "--nq needs --nq-questions (an inclusive range of lines, e.g. 700-1499)"
+            raise ValueError(msg)
+        records += builders.nq_records(
+            args.nq, args.nq_questions, negatives=args.negatives, pool=args.nq_pool
+        )
+    if not records:
+        msg = "no source given: pass one or more of --squad, --hotpotqa, --musique, --nq"
+        raise ValueError(msg)
+    kept = dedupe(records)
+    n = write_records(kept, args.out)
+    pairs = sum(len(r.passages) for r in kept)
+    print(json.dumps({"records": n, "pairs": pairs, "out": str(args.out)}))
+    return 0
+
+
+def _pruner(args: Any) -> int:
+    from lingua_core.train import read_records, train_pruner
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    records = [r for path in args.data for r in read_records(path)]
+    cfg = PrunerTrainConfig(
+        base_model=args.base_model,
+        max_length=args.max_length,
+        max_question=args.max_question,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        max_steps=args.max_steps,
+        learning_rate=args.learning_rate,
+        warmup=args.warmup,
+        weight_decay=args.weight_decay,
+        relevance_weight=args.relevance_weight,
+        freeze_word_embeddings=not args.train_word_embeddings,
+        validation=args.validation,
+        eval_every=args.eval_every,
+        patience=args.patience,
+        seed=args.seed,
+        device=args.device,
+        dtype=args.dtype,
+        threads=args.threads,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    result = train_pruner(records, args.output, cfg)
+    print(
+        json.dumps(
+            {
+                "model": str(result.model_dir),
+                "validation_f1": result.best_f1,
+                "threshold": result.threshold,
+                "steps": result.steps,
+                "seconds": round(result.seconds, 1),
+            }
+        )
+    )
+    return 0
+
+
+def _export(args: Any) -> int:
+    import torch
+
+    from lingua_core.models.embedded import resolve_model_source
+    from lingua_core.models.hub import hub_kwargs
+    from lingua_core.models.pruner_net import export_delta
+
+    source = resolve_model_source(args.backbone, kind="encoder")
+    out = export_delta(
+        args.model,
+        args.out,
+        backbone=args.backbone,
+        backbone_source=source,
+        dtype=torch.float16 if args.dtype == "float16" else torch.float32,
+        hf_kwargs=hub_kwargs(source),
+    )
+    size = sum(f.stat().st_size for f in out.iterdir())
+    print(json.dumps({"out": str(out), "bytes": size}))
+    return 0

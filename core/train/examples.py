@@ -1,0 +1,136 @@
+"""Training examples of a pruner: encoded pairs with token labels, batches, sentence F1.
+
+A record's every (question, passage) pair becomes one row in the tokenizer's pair layout
+(:func:`lingua_core.scorers.pruner_inputs.pair_row`, as at inference); a kept sentence's label is
+spread to its tokens, and question, special and padding tokens are labelled -100 (left out of the
+loss).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lingua_core.scorers.pruner_inputs import pair_row, special_count
+from lingua_core.text import assign_to_units, sentence_units
+from lingua_core.train.records import PrunerRecord
+
+#: Thresholds tried on validation for the sentence F1.
+THRESHOLDS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+
+
+@dataclass
+class Example:
+    """One encoded (question, passage) pair."""
+
+    ids: tuple[int, ...]
+    types: tuple[int, ...]
+    labels: np.ndarray  # float32 per token, -100 where not scored
+    sentence: np.ndarray  # sentence index per token, -1 where none
+    sentence_labels: np.ndarray  # 0/1 per sentence present in the row
+    relevant: float
+
+
+def encode_examples(
+    records: Sequence[PrunerRecord], tokenizer: Any, max_length: int, max_question: int
+) -> list[Example]:
+    """Every (question, passage) pair as a row with token and sentence labels.
+
+    A passage longer than the row is cut at the row's end (its kept sentences beyond are not
+    seen, and its relevance label is whether a kept sentence is left in the row).
+    """
+    room = max_length - special_count(tokenizer)
+    units_of: dict[str, Any] = {}
+    out = []
+    for r in records:
+        q = tokenizer(r.question, add_special_tokens=False)["input_ids"][:max_question]
+        for p in r.passages:
+            units = units_of.get(p.text)
+            if units is None:
+                units = units_of[p.text] = sentence_units(p.text)
+            enc = tokenizer(
+                p.text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
+            )
+            pid = enc["input_ids"][: room - len(q)]
+            starts = np.asarray([s for s, _ in enc["offset_mapping"][: len(pid)]], dtype=np.int64)
+            sent = assign_to_units(units, starts)
+            keep = np.zeros(len(units), dtype=np.float32)
+            keep[[k for k in p.keep if k < len(units)]] = 1.0
+            row = pair_row(tokenizer, q, pid)
+            labels = np.full(len(row.ids), -100.0, dtype=np.float32)
+            sentence = np.full(len(row.ids), -1, dtype=np.int64)
+            span = slice(row.offset, row.offset + len(pid))
+            sentence[span] = sent
+            labels[span] = np.where(sent >= 0, keep[np.maximum(sent, 0)], -100.0)
+            present = np.unique(sent[sent >= 0])
+            out.append(
+                Example(
+                    row.ids,
+                    row.types,
+                    labels,
+                    sentence,
+                    keep[present],
+                    float(keep[present].any()) if present.size else 0.0,
+                )
+            )
+    return out
+
+
+def batches(
+    n: int, examples: Sequence[Example], size: int, seed: int, epoch: int
+) -> list[list[int]]:
+    """Seeded batches of similar length: shuffled, sorted by length in pools of 50 batches."""
+    rng = np.random.default_rng(seed + epoch)
+    order = rng.permutation(n).tolist()
+    pool = size * 50
+    out: list[list[int]] = []
+    for i in range(0, n, pool):
+        chunk = sorted(order[i : i + pool], key=lambda j: len(examples[j].ids))
+        out += [chunk[k : k + size] for k in range(0, len(chunk), size)]
+    rng.shuffle(out)
+    return out
+
+
+def collate(examples: Sequence[Example], pad_id: int, torch: Any) -> dict[str, Any]:
+    """A padded batch: ``ids``, ``types``, ``mask``, ``labels``, ``relevant`` tensors."""
+    width = max(len(e.ids) for e in examples)
+    b = len(examples)
+    ids = torch.full((b, width), pad_id, dtype=torch.long)
+    types = torch.zeros((b, width), dtype=torch.long)
+    mask = torch.zeros((b, width), dtype=torch.long)
+    labels = torch.full((b, width), -100.0)
+    for i, e in enumerate(examples):
+        n = len(e.ids)
+        ids[i, :n] = torch.tensor(e.ids)
+        types[i, :n] = torch.tensor(e.types)
+        mask[i, :n] = 1
+        labels[i, :n] = torch.from_numpy(e.labels)
+    rel = torch.tensor([e.relevant for e in examples])
+    return {"ids": ids, "types": types, "mask": mask, "labels": labels, "relevant": rel}
+
+
+def sentence_f1(
+    probs: Sequence[np.ndarray], examples: Sequence[Example], thresholds: Sequence[float]
+) -> dict[float, float]:
+    """Sentence F1 at each threshold.
+
+    A sentence is kept when its tokens' mean keep probability is at least the threshold.
+    """
+    tp = np.zeros(len(thresholds))
+    fp = np.zeros(len(thresholds))
+    fn = np.zeros(len(thresholds))
+    th = np.asarray(thresholds)
+    for p, e in zip(probs, examples):
+        sent = e.sentence[: p.shape[0]]
+        present = np.unique(sent[sent >= 0])
+        for s, gold in zip(present.tolist(), e.sentence_labels.tolist()):
+            m = float(p[sent == s].mean())
+            pred = m >= th
+            tp += pred & (gold > 0)
+            fp += pred & (gold == 0)
+            fn += ~pred & (gold > 0)
+    f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
+    return {t: float(v) for t, v in zip(thresholds, f1)}
