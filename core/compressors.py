@@ -27,6 +27,7 @@ from lingua_core.methods.embedding import (
 )
 from lingua_core.methods.llmlingua.compressor import LLMLinguaCompressor, LongLLMLinguaCompressor
 from lingua_core.methods.llmlingua2 import LLMLingua2Compressor
+from lingua_core.methods.pruner import PrunerCompressor
 from lingua_core.methods.selective_context import SelectiveContextCompressor
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "LongLLMLingua",
     "Naive",
     "NoCompression",
+    "Pruner",
     "Random",
     "SelectiveContext",
     "SentenceEmbeddings",
@@ -333,6 +335,40 @@ class BM25(BM25Compressor):
         token_counter: Any = None,
         k1: float = 1.5,
         b: float = 0.75,
+    ) -> None:
+        super().__init__(**_given(locals()))
+
+
+class Pruner(PrunerCompressor):
+    """``pruner`` with typed options (``get_compressor("pruner", ...)``).
+
+    Learned pruner: a cross-encoder reads question and passage and labels the sentences to
+    keep (embedded MiniLM pruner, or Provence / OpenProvence / Zilliz / verbatim-rag).
+    Options: the fields of :class:`PrunerOptions` (``lingua_core.methods.pruner``).
+    """
+
+    def __init__(
+        self,
+        *,
+        rate: Rate = None,
+        target_tokens: int | None = None,
+        model: str | None = None,
+        device: str | None = None,
+        dtype: Any = "auto",
+        model_kwargs: Mapping[str, Any] | None = None,
+        token_counter: Any = None,
+        trust_remote_code: bool = False,
+        allow_pickle: bool = False,
+        threshold: float | None = None,
+        sentence_rule: Literal["mean", "decisions"] | None = None,
+        relevance_weight: float = 0.0,
+        drop_below: float | None = None,
+        keep_titles: bool = True,
+        reorder: Literal["sort", "original"] = "sort",
+        window: int | None = None,
+        max_question: int = 64,
+        batch_tokens: int | None = None,
+        max_wait_ms: float = 2.0,
     ) -> None:
         super().__init__(**_given(locals()))
 

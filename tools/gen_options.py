@@ -36,6 +36,7 @@ NAMES = {
     "embeddings_filter": "EmbeddingsFilter",
     "sentence_embeddings": "SentenceEmbeddings",
     "bm25": "BM25",
+    "pruner": "Pruner",
     "random": "Random",
     "naive": "Naive",
     "none": "NoCompression",

@@ -6,7 +6,8 @@ Builds the training records from the train ranges only (NQ questions 700-1499 wi
 negatives from the gold passages of questions 700-2654, SQuAD articles 0-9, HotpotQA and MuSiQue
 records 0-49), writes them to ``OUTPUT/train.jsonl``, then trains the embedded MiniLM on them
 (``lingua_core.train.train_pruner``; run it again on the same folder to resume). Export the best
-model into the package with ``python tools/export_embedded_pruner.py``.
+model into the package with ``lingua train export build/pruner_run/model
+core/assets/pruner-minilm-v1 --backbone minilm``.
 """
 
 from __future__ import annotations

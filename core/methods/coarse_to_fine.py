@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from lingua_core.methods import _first_stage as first_stage
 from lingua_core.methods._c2f_scores import (
     has_kept,
     leading_keep,
@@ -160,6 +161,14 @@ class CoarseToFineOptions(EncoderOptions):
         "Prompt order of kept texts (result.order): 'sort' (most relevant first) or 'original'.",
         choices=("sort", "original"),
     )
+    first_stage_words: int | None = option(
+        4000,
+        "Inputs of more words than this are first cut into ~120-word chunks, and only the "
+        "best chunks by BM25, up to this many words, are read by the model (a 50,000-word "
+        "file in about two seconds on a 2-core CPU); None reads everything.",
+        check=lambda v: v is None or (is_int(v) and v >= 100),
+        expect="None or an int >= 100",
+    )
 
 
 class CoarseToFineCompressor(EmbeddingCompressor[CoarseToFineOptions]):
@@ -194,6 +203,9 @@ class CoarseToFineCompressor(EmbeddingCompressor[CoarseToFineOptions]):
         question = (query or "").strip()
         if not question:
             return self._no_query(texts, n_tokens, rate, target_tokens, opts)
+        chunked = first_stage.run(self, texts, n_tokens, question, rate, target_tokens, opts)
+        if chunked is not None:
+            return chunked
         units, flat, inputs, is_title, titles, groups = self._units(texts, opts)
         sizes = [len(u) for u in units]
         doc = np.repeat(np.arange(len(texts)), sizes)

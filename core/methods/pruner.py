@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from lingua_core.methods import _first_stage as first_stage
 from lingua_core.methods._c2f_scores import has_kept, leading_keep, select_with_titles
 from lingua_core.methods._model import ModelCompressor
 from lingua_core.models import LoadedModel
@@ -84,6 +85,14 @@ class PrunerOptions(MethodOptions):
         "sort",
         "Prompt order of kept texts (result.order): 'sort' (most relevant first) or 'original'.",
         choices=("sort", "original"),
+    )
+    first_stage_words: int | None = option(
+        4000,
+        "Inputs of more words than this are first cut into ~120-word chunks, and only the "
+        "best chunks by BM25, up to this many words, are read by the model (a 50,000-word "
+        "file in about two seconds on a 2-core CPU); None reads everything.",
+        check=lambda v: v is None or (is_int(v) and v >= 100),
+        expect="None or an int >= 100",
     )
     window: int | None = option(
         None,
@@ -164,6 +173,11 @@ class PrunerCompressor(ModelCompressor[PrunerOptions]):
         opts: PrunerOptions,
         call: CallContext,
     ) -> list[TextOutcome]:
+        question = (query or "").strip()
+        if question:
+            chunked = first_stage.run(self, texts, n_tokens, question, rate, target_tokens, opts)
+            if chunked is not None:
+                return chunked
         units = [sentence_units(t) for t in texts]
         sizes = [len(u) for u in units]
         if not sum(sizes):
@@ -175,7 +189,6 @@ class PrunerCompressor(ModelCompressor[PrunerOptions]):
                 is_title[first[i]] = True
         titles = is_title if opts.keep_titles else None
         costs = np.concatenate(unit_costs_many(texts, units, self.token_counter))
-        question = (query or "").strip()
         if not question:
             self._warn_no_query()
             r = self.default_rate if rate in (None, "auto") else float(rate)

@@ -213,6 +213,13 @@ def check_longllmlingua(r: Ran) -> None:
     assert ns["prompt_context"]
 
 
+def check_pruner(r: Ran) -> None:
+    results = r.ns["results"]
+    assert len(results) == len(r.ns["passages"])  # one per passage, in order
+    assert "Peking" in results[0].text and results[0].order == 0
+    assert "Summer Olympics" not in results[0].text
+
+
 def check_remote(r: Ran) -> None:
     from lingua_core import get_compressor
 
@@ -234,6 +241,7 @@ CHECKS: dict[tuple[str, int], Callable[[Ran], None]] = {
     ("docs/indexing.md", 1): check_stored_langchain,
     ("docs/indexing.md", 2): check_score_cache,
     ("docs/methods.md", 0): check_longllmlingua,
+    ("docs/pruners.md", 0): check_pruner,
     ("docs/serving.md", 0): check_remote,
 }
 
