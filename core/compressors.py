@@ -260,6 +260,11 @@ class CoarseToFine(CoarseToFineCompressor):
         keep_titles: bool = True,
         auto_threshold: float = 0.5,
         reorder: Literal["sort", "original"] = "sort",
+        pruner_weight: float = 0.0,
+        pruner_relevance_weight: float = 0.0,
+        pruner_span: float = 3.0,
+        pruner_model: str | None = None,
+        first_stage_words: int | None = 4000,
     ) -> None:
         super().__init__(**_given(locals()))
 
@@ -365,6 +370,7 @@ class Pruner(PrunerCompressor):
         drop_below: float | None = None,
         keep_titles: bool = True,
         reorder: Literal["sort", "original"] = "sort",
+        first_stage_words: int | None = 4000,
         window: int | None = None,
         max_question: int = 64,
         batch_tokens: int | None = None,

@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from lingua_core.methods import _first_stage as first_stage
+from lingua_core.methods._c2f_pruner import add_pruner
 from lingua_core.methods._c2f_scores import (
     has_kept,
     leading_keep,
@@ -161,6 +162,31 @@ class CoarseToFineOptions(EncoderOptions):
         "Prompt order of kept texts (result.order): 'sort' (most relevant first) or 'original'.",
         choices=("sort", "original"),
     )
+    pruner_weight: float = option(
+        0.0,
+        "Weight of the learned pruner's keep score (z-scored) in a unit's score; 0: off.",
+        check=_weight,
+        expect="a number >= 0",
+    )
+    pruner_relevance_weight: float = option(
+        0.0,
+        "Weight of the learned pruner's relevance (z-scored) in a text's relevance.",
+        check=_weight,
+        expect="a number >= 0",
+    )
+    pruner_span: float = option(
+        3.0,
+        "The pruner reads the best texts by the first signals up to this multiple of the "
+        "budget (all texts with rate='auto').",
+        check=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1,
+        expect="a number >= 1",
+    )
+    pruner_model: str | None = option(
+        None,
+        "The pruner: None (the embedded one), a folder or a hub id (see the pruner method).",
+        check=lambda v: v is None or isinstance(v, str),
+        expect="None or a str",
+    )
     first_stage_words: int | None = option(
         4000,
         "Inputs of more words than this are first cut into ~120-word chunks, and only the "
@@ -237,6 +263,11 @@ class CoarseToFineCompressor(EmbeddingCompressor[CoarseToFineOptions]):
 
         counter = self.token_counter
         costs = np.concatenate(unit_costs_many(texts, units, counter))
+        if opts.pruner_weight or opts.pruner_relevance_weight:
+            budget = None if rate == "auto" else self._total_budget(n_tokens, rate, target_tokens)
+            score, relevance = add_pruner(
+                self._pruner(opts), texts, units, n_tokens, question, score, relevance, budget, opts
+            )
         if rate == "auto":
             lo, hi = float(score.min()), float(score.max())
             keep = score >= lo + float(opts.auto_threshold) * (hi - lo)
@@ -263,6 +294,14 @@ class CoarseToFineCompressor(EmbeddingCompressor[CoarseToFineOptions]):
             text, spans, elided = assemble_marked(t, u, k, groups[i])
             out.append(TextOutcome(text, spans, place, rel, elided))
         return out
+
+    def _pruner(self, opts: CoarseToFineOptions) -> Any:
+        """The pruner's scorer (its model loaded and shared on first use)."""
+        from lingua_core.models.pruners import load_pruner
+        from lingua_core.scorers.pruner import PrunerScorer
+
+        loaded = load_pruner(opts.pruner_model, device=self.device)
+        return PrunerScorer(loaded, batch_tokens=opts.batch_tokens, max_wait_ms=opts.max_wait_ms)
 
     def _no_query(
         self,
