@@ -328,7 +328,11 @@ def musique(path: str | Path, records: Sequence[int] | range | None = None) -> l
                 (str(row["answer"]), *aliases),
                 tuple(passages),
                 last if isinstance(last, int) and 0 <= last < len(passages) else None,
-                {"index": i, "supporting": supporting},
+                {
+                    "index": i,
+                    "supporting": supporting,
+                    "hop_answers": [str(s["answer"]) for s in steps if s.get("answer")],
+                },
             )
         )
     return out

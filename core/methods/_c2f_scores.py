@@ -7,14 +7,17 @@ units of all texts of a call (``doc`` gives each unit's text).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lingua_core.outcome import TextOutcome
 from lingua_core.passages import bridge_texts
 from lingua_core.select import NEVER, select
+from lingua_core.text import Units, assemble_marked
 
 if TYPE_CHECKING:
+    from lingua_core.base import Compressor
     from lingua_core.methods.coarse_to_fine import CoarseToFineOptions
 
 logger = logging.getLogger("lingua_core.methods.coarse_to_fine")
@@ -120,3 +123,46 @@ def leading_keep(
     if is_title is not None:
         keep |= is_title & has_kept(keep & ~is_title, doc)[doc]
     return keep
+
+
+def warn_no_query_once(comp: Compressor[Any]) -> None:
+    """Log once per compressor that a call without a query keeps each text's leading sentences."""
+    if not getattr(comp, "_warned_no_query", False):
+        comp._warned_no_query = True  # type: ignore[attr-defined]
+        logger.warning(
+            "%s: no query given; keeping each text's leading sentences (pass query= for "
+            "question-aware compression; logged once per compressor)",
+            comp.method,
+        )
+
+
+def outcomes(
+    texts: list[str],
+    units: list[Units],
+    keep: np.ndarray,
+    relevance: np.ndarray | None = None,
+    reorder: str = "sort",
+    groups: list[np.ndarray] | None = None,
+) -> list[TextOutcome]:
+    """One outcome per text from a keep mask over the units of all texts.
+
+    With ``relevance``, kept texts are ranked by it (``reorder="original"``: input order) and
+    each outcome carries it; a text with no unit is kept whole. ``groups`` gives each unit's
+    sentence, so that cuts inside a sentence are marked (:func:`lingua_core.text.assemble_marked`).
+    """
+    keeps = np.split(keep, np.cumsum([len(u) for u in units])[:-1])
+    order: dict[int, int] = {}
+    if relevance is not None:
+        ranked = [int(i) for i in np.argsort(-relevance, kind="stable") if keeps[i].any()]
+        if reorder == "original":
+            ranked.sort()
+        order = {i: p for p, i in enumerate(ranked)}
+    out: list[TextOutcome] = []
+    for i, (t, u, k) in enumerate(zip(texts, units, keeps)):
+        rel = None if relevance is None else float(relevance[i])
+        if len(u) == 0:  # nothing a sentence splitter could read: keep it whole
+            out.append(TextOutcome.whole(t, order=order.get(i), relevance=rel))
+            continue
+        text, spans, elided = assemble_marked(t, u, k, None if groups is None else groups[i])
+        out.append(TextOutcome(text, spans, order.get(i), rel, elided))
+    return out

@@ -53,8 +53,10 @@ from lingua_core.methods._c2f_pruner import add_pruner
 from lingua_core.methods._c2f_scores import (
     has_kept,
     leading_keep,
+    outcomes,
     raise_bridges,
     select_with_titles,
+    warn_no_query_once,
 )
 from lingua_core.methods.embedding import EmbeddingCompressor, EncoderOptions
 from lingua_core.options import flag, is_int, option
@@ -62,7 +64,7 @@ from lingua_core.outcome import CallContext, TextOutcome
 from lingua_core.passages import bridge_names, split_long, title_of
 from lingua_core.rank import FUSIONS, bm25_scores, fuse
 from lingua_core.select import unit_costs_many
-from lingua_core.text import Units, assemble_marked, assign_to_units, sentence_units
+from lingua_core.text import Units, assign_to_units, sentence_units
 
 logger = logging.getLogger(__name__)
 
@@ -212,10 +214,6 @@ class CoarseToFineCompressor(EmbeddingCompressor[CoarseToFineOptions]):
 
     no_query_note = "no query: each text's leading sentences"
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._warned_no_query = False
-
     def _compress_texts(
         self,
         texts: list[str],
@@ -280,20 +278,7 @@ class CoarseToFineCompressor(EmbeddingCompressor[CoarseToFineOptions]):
             )
         if opts.keep_titles:
             keep |= is_title & has_kept(keep & ~is_title, doc)[doc]
-        keeps = np.split(keep, np.cumsum(sizes)[:-1])
-        ranked = [int(i) for i in np.argsort(-relevance, kind="stable") if keeps[i].any()]
-        if opts.reorder == "original":
-            ranked.sort()
-        order = {i: p for p, i in enumerate(ranked)}
-        out: list[TextOutcome] = []
-        for i, (t, u, k) in enumerate(zip(texts, units, keeps)):
-            rel, place = float(relevance[i]), order.get(i)
-            if len(u) == 0:  # nothing a sentence splitter could read: keep it whole
-                out.append(TextOutcome.whole(t, order=place, relevance=rel))
-                continue
-            text, spans, elided = assemble_marked(t, u, k, groups[i])
-            out.append(TextOutcome(text, spans, place, rel, elided))
-        return out
+        return outcomes(texts, units, keep, relevance, opts.reorder, groups)
 
     def _pruner(self, opts: CoarseToFineOptions) -> Any:
         """The pruner's scorer (its model loaded and shared on first use)."""
@@ -324,13 +309,7 @@ class CoarseToFineCompressor(EmbeddingCompressor[CoarseToFineOptions]):
         position (every text's first sentence, then every second one). Logged once per
         compressor.
         """
-        if not self._warned_no_query:
-            self._warned_no_query = True
-            logger.warning(
-                "%s: no query given; keeping each text's leading sentences (pass query= for "
-                "question-aware compression; logged once per compressor)",
-                self.method,
-            )
+        warn_no_query_once(self)
         units, flat, _, is_title, _, groups = self._units(texts, opts)
         if not flat:
             return [TextOutcome.whole(t) for t in texts]
@@ -339,14 +318,7 @@ class CoarseToFineCompressor(EmbeddingCompressor[CoarseToFineOptions]):
         r = self.default_rate if rate in (None, "auto") else float(rate)
         titles = is_title if opts.keep_titles else None
         keep = leading_keep(sizes, costs, titles, n_tokens, r, target_tokens)
-        out: list[TextOutcome] = []
-        for t, u, k, g in zip(texts, units, np.split(keep, np.cumsum(sizes)[:-1]), groups):
-            if len(u) == 0:
-                out.append(TextOutcome.whole(t))
-                continue
-            text, spans, elided = assemble_marked(t, u, k, g)
-            out.append(TextOutcome(text, spans, elided=elided))
-        return out
+        return outcomes(texts, units, keep, groups=groups)
 
     @staticmethod
     def _units(

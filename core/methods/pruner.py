@@ -29,14 +29,20 @@ from typing import Any
 import numpy as np
 
 from lingua_core.methods import _first_stage as first_stage
-from lingua_core.methods._c2f_scores import has_kept, leading_keep, select_with_titles
+from lingua_core.methods._c2f_scores import (
+    has_kept,
+    leading_keep,
+    outcomes,
+    select_with_titles,
+    warn_no_query_once,
+)
 from lingua_core.methods._model import ModelCompressor
 from lingua_core.models import LoadedModel
 from lingua_core.options import MethodOptions, flag, is_int, max_wait_option, option
 from lingua_core.outcome import CallContext, TextOutcome
 from lingua_core.passages import title_of
 from lingua_core.select import unit_costs_many
-from lingua_core.text import Units, assemble_marked, sentence_units
+from lingua_core.text import sentence_units
 
 logger = logging.getLogger(__name__)
 
@@ -137,10 +143,6 @@ class PrunerCompressor(ModelCompressor[PrunerOptions]):
     options_class = PrunerOptions
     no_query_note = "no query: each text's leading sentences"
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._warned_no_query = False
-
     def _load(self) -> LoadedModel:
         from lingua_core.models.pruners import load_pruner
 
@@ -190,10 +192,10 @@ class PrunerCompressor(ModelCompressor[PrunerOptions]):
         titles = is_title if opts.keep_titles else None
         costs = np.concatenate(unit_costs_many(texts, units, self.token_counter))
         if not question:
-            self._warn_no_query()
+            warn_no_query_once(self)
             r = self.default_rate if rate in (None, "auto") else float(rate)
             keep = leading_keep(sizes, costs, titles, n_tokens, r, target_tokens)
-            return self._outcomes(texts, units, keep, None, opts)
+            return outcomes(texts, units, keep)
         spec = self.spec()
         threshold = spec.threshold if opts.threshold is None else float(opts.threshold)
         scored = self._scorer(opts).score(question, texts, units, threshold, opts.sentence_rule)
@@ -211,38 +213,4 @@ class PrunerCompressor(ModelCompressor[PrunerOptions]):
             keep &= (relevance >= float(opts.drop_below))[doc]
         if titles is not None:
             keep |= is_title & has_kept(keep & ~is_title, doc)[doc]
-        return self._outcomes(texts, units, keep, relevance, opts)
-
-    def _warn_no_query(self) -> None:
-        if not self._warned_no_query:
-            self._warned_no_query = True
-            logger.warning(
-                "%s: no query given; keeping each text's leading sentences (pass query= for "
-                "question-aware pruning; logged once per compressor)",
-                self.method,
-            )
-
-    @staticmethod
-    def _outcomes(
-        texts: list[str],
-        units: list[Units],
-        keep: np.ndarray,
-        relevance: np.ndarray | None,
-        opts: PrunerOptions,
-    ) -> list[TextOutcome]:
-        keeps = np.split(keep, np.cumsum([len(u) for u in units])[:-1])
-        order: dict[int, int] = {}
-        if relevance is not None:
-            ranked = [int(i) for i in np.argsort(-relevance, kind="stable") if keeps[i].any()]
-            if opts.reorder == "original":
-                ranked.sort()
-            order = {i: p for p, i in enumerate(ranked)}
-        out: list[TextOutcome] = []
-        for i, (t, u, k) in enumerate(zip(texts, units, keeps)):
-            rel = None if relevance is None else float(relevance[i])
-            if len(u) == 0:
-                out.append(TextOutcome.whole(t, order=order.get(i), relevance=rel))
-                continue
-            text, spans, elided = assemble_marked(t, u, k)
-            out.append(TextOutcome(text, spans, order.get(i), rel, elided))
-        return out
+        return outcomes(texts, units, keep, relevance, opts.reorder)

@@ -168,24 +168,21 @@ def musique_records(
     Raises:
         ValueError: For a record index past the file or a malformed record.
     """
+    from lingua_core.eval.data import musique
+
     out = []
-    for i, row in _records(path, records):
-        paragraphs = _literal(row.get("paragraphs"))
-        if not isinstance(paragraphs, list) or not paragraphs:
-            msg = f"{path}, record {i}: missing field 'paragraphs'"
-            raise ValueError(msg)
-        texts = [f"{p['title']}\n{p['paragraph_text']}" for p in paragraphs]
-        steps = _literal(row.get("question_decomposition")) or []
-        hop_answers = [str(s.get("answer", "")) for s in steps if s.get("answer")]
-        answers = (str(row["answer"]), *(str(a) for a in _literal(row.get("answer_aliases")) or []))
-        support = [j for j, p in enumerate(paragraphs) if p.get("is_supporting")]
+    for ex in musique(path, records):
+        texts = list(ex.contexts)
+        support = list(ex.meta["supporting"])
         passages = []
         for j in support:
-            keep = _answer_sentences(texts[j], [*hop_answers, *answers])
+            keep = _answer_sentences(texts[j], [*ex.meta["hop_answers"], *ex.answers])
             passages.append(Passage(texts[j], keep or tuple(range(len(sentence_units(texts[j]))))))
-        negs = _hardest(_BM25(texts), texts, str(row["question"]), (), negatives, set(support))
+        negs = _hardest(_BM25(texts), texts, ex.question, (), negatives, set(support))
         passages += [Passage(texts[j]) for j in negs]
-        out.append(PrunerRecord(str(row["question"]), tuple(passages), answers, f"musique:{i}"))
+        out.append(
+            PrunerRecord(ex.question, tuple(passages), ex.answers, f"musique:{ex.meta['index']}")
+        )
     return out
 
 
@@ -220,7 +217,9 @@ def nq_records(
 
     pool_ids = list(questions if pool is None else pool)
     texts = [passage(n) for n in pool_ids]
-    index = {n: j for j, n in enumerate(pool_ids)}
+    by_text: dict[str, set[int]] = {}
+    for j, t in enumerate(texts):
+        by_text.setdefault(t, set()).add(j)
     bm25 = _BM25(texts)
     out = []
     for n in questions:
@@ -229,8 +228,7 @@ def nq_records(
         keep = _answer_sentences(gold, answers)
         if not keep:
             continue
-        skip = {index[n]} if n in index else set()
-        skip |= {j for j, t in enumerate(texts) if t == gold}
+        skip = by_text.get(gold, set())  # the gold passage itself, wherever it is in the pool
         negs = _hardest(bm25, texts, str(rows[n]["question"]), answers, negatives, skip)
         passages = (Passage(gold, keep), *(Passage(texts[j]) for j in negs))
         title = str(rows[n]["ctxs"][0]["title"])
