@@ -29,7 +29,7 @@ from lingua_core.models.worker import LoadedModel
 LAYOUTS = ("lingua", "provence", "open_provence", "token_classifier")
 #: The pruner lingua-rag ships inside the package (trained on the embedded MiniLM).
 EMBEDDED_PRUNER = "lingua-pruner"
-_EMBEDDED_DIR = Path(__file__).resolve().parents[1] / "assets" / "pruner-minilm-v1"
+_EMBEDDED_DIR = Path(__file__).resolve().parents[1] / "assets" / "pruner-minilm-v2"
 #: Sentence rules: ``mean`` keeps a sentence whose tokens' mean keep probability passes the
 #: threshold (OpenProvence, Zilliz, lingua-rag); ``decisions`` keeps one where more than the
 #: threshold's share of its tokens pass it (naver Provence, as its ports describe it).

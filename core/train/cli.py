@@ -56,6 +56,11 @@ def register(sub: Any) -> None:
     p.add_argument("data", type=Path, nargs="+", help="JSONL records (lingua train data)")
     p.add_argument("--output", type=Path, required=True, help="run folder (resumed if there)")
     p.add_argument("--base-model", default=defaults.base_model, help="encoder: minilm, folder, id")
+    p.add_argument(
+        "--init-from",
+        default=None,
+        help="continue from a lingua-rag pruner folder, or lingua-pruner (the embedded one)",
+    )
     for name in ("max_length", "max_question", "batch_size", "eval_every", "patience", "seed"):
         p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
     p.add_argument("--max-steps", type=int, default=None)
@@ -119,6 +124,7 @@ def _pruner(args: Any) -> int:
     records = [r for path in args.data for r in read_records(path)]
     cfg = PrunerTrainConfig(
         base_model=args.base_model,
+        init_from=args.init_from,
         max_length=args.max_length,
         max_question=args.max_question,
         batch_size=args.batch_size,

@@ -48,6 +48,7 @@ class PrunerTrainConfig:
     """How a pruner is trained (every field recorded in the output's ``lingua_pruner.json``)."""
 
     base_model: str = "minilm"
+    init_from: str | None = None
     max_length: int = 256
     max_question: int = 64
     batch_size: int = 16
@@ -161,6 +162,33 @@ def _autocast_for(dev: str, dtype: str, torch: Any) -> tuple[Any, str]:
     return (lambda: torch.autocast(kind, dtype=torch.bfloat16)), "bfloat16"
 
 
+def _initial_net(cfg: PrunerTrainConfig) -> tuple[Any, Any]:
+    """The network a run starts from: ``base_model`` with new heads, or ``init_from``'s pruner.
+
+    Raises:
+        ValueError: When ``init_from`` is not a lingua-rag pruner folder.
+    """
+    from lingua_core.models.hub import hub_kwargs
+    from lingua_core.models.pruner_net import load_pruner_folder, new_pruner, read_meta
+    from lingua_core.models.pruners import resolve_pruner_source
+
+    if cfg.init_from is None:
+        source = resolve_model_source(cfg.base_model, kind="encoder")
+        return new_pruner(source, hf_kwargs=hub_kwargs(source, None))
+    folder = Path(resolve_pruner_source(cfg.init_from))
+    if not (folder / "lingua_pruner.json").is_file():
+        msg = (
+            f"init_from must be a lingua-rag pruner folder (with lingua_pruner.json) or "
+            f"'lingua-pruner', got {cfg.init_from!r}"
+        )
+        raise ValueError(msg)
+    backbone = read_meta(folder).get("backbone")
+    base = None if backbone is None else resolve_model_source(backbone, kind="encoder")
+    kw = hub_kwargs(base, None) if base is not None else {"local_files_only": True}
+    net, tok, _ = load_pruner_folder(folder, base, hf_kwargs=kw)
+    return net, tok
+
+
 def _progress(total: int, initial: int, enabled: bool) -> Any:
     if not enabled:
         return None
@@ -193,16 +221,14 @@ def train_pruner(
     torch = require("torch")
     require("transformers")
     from lingua_core.models.devices import resolve_device
-    from lingua_core.models.hub import hub_kwargs
-    from lingua_core.models.pruner_net import new_pruner, save_pruner
+    from lingua_core.models.pruner_net import save_pruner
 
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    source = resolve_model_source(cfg.base_model, kind="encoder")
-    net, tok = new_pruner(source, hf_kwargs=hub_kwargs(source, None))
+    net, tok = _initial_net(cfg)
     dev = resolve_device(cfg.device)
     autocast, run_dtype = _autocast_for(dev, cfg.dtype, torch)
     if cfg.freeze_word_embeddings:
@@ -399,4 +425,7 @@ def train_pruner(
 def _config_key(cfg: PrunerTrainConfig) -> dict[str, Any]:
     """The fields that must match for a checkpoint to be resumed."""
     skip = {"progress", "threads", "device", "patience", "eval_every", "max_steps", "epochs"}
-    return {k: v for k, v in asdict(cfg).items() if k not in skip}
+    key = {k: v for k, v in asdict(cfg).items() if k not in skip}
+    if key["init_from"] is None:  # absent from checkpoints written before the field existed
+        del key["init_from"]
+    return key

@@ -219,6 +219,14 @@ def test_export_delta_rebuilds_the_model(tmp_path, tiny_encoder_dir):
     b = get_compressor("pruner", model=str(delta)).compress(text, query="door colour?", rate=0.5)
     assert [r.text for r in a] == [r.text for r in b]
     assert np.allclose([r.relevance for r in a], [r.relevance for r in b])
+    # Continued training starts from the delta's weights: at learning rate 0 it keeps them.
+    still = PrunerTrainConfig(**{**cfg.__dict__, "init_from": str(delta), "learning_rate": 0.0})
+    kept = train_pruner(_records(), tmp_path / "continued", still).model_dir
+    c = get_compressor("pruner", model=str(kept)).compress(text, query="door colour?", rate=0.5)
+    assert np.allclose([r.relevance for r in c], [r.relevance for r in b], atol=1e-5)
+    with pytest.raises(ValueError, match="init_from must be a lingua-rag pruner folder"):
+        bad = PrunerTrainConfig(**{**cfg.__dict__, "init_from": str(tiny_encoder_dir)})
+        train_pruner(_records(), tmp_path / "bad", bad)
 
 
 def test_train_cli_data_and_bad_range(tmp_path, capsys):
