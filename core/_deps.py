@@ -44,10 +44,20 @@ def require(module: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as e:
-        top = module if module in INSTALL_HINTS else module.split(".")[0]
-        hint = INSTALL_HINTS.get(top, f"pip install {top}")
-        msg = f"lingua-rag needs the optional dependency {module!r} for this feature: {hint}"
-        raise ImportError(msg) from e
+        raise missing(module) from e
+
+
+def missing(module: str) -> ImportError:
+    """The ``ImportError`` to raise when ``module`` is not installed: it names the pip command.
+
+    For a guarded import block (``try: from x import ...`` / ``except ImportError as e: raise
+    missing("x") from e``), where :func:`require` would need a ``noqa`` on every import after it.
+    """
+    top = module if module in INSTALL_HINTS else module.split(".")[0]
+    hint = INSTALL_HINTS.get(top, f"pip install {top}")
+    return ImportError(
+        f"lingua-rag needs the optional dependency {module!r} for this feature: {hint}"
+    )
 
 
 def lazy_exports(

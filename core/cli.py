@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -163,61 +164,14 @@ def _build_parser() -> argparse.ArgumentParser:
     from lingua_core.serve.cli import register as register_serve
 
     register_serve(sub)
+    from lingua_core.corpus import register_cli as register_corpus
     from lingua_core.train.cli import register as register_train
 
     register_train(sub)
-    _register_corpus(sub)
+    register_corpus(sub)
     for plugin in _plugins():
         plugin(sub)
     return p
-
-
-def _register_corpus(sub: Any) -> None:
-    """Add ``lingua corpus score|compress`` to the ``lingua`` parser."""
-    c = sub.add_parser("corpus", help="score or compress a corpus (JSONL / Parquet) to Parquet")
-    jobs = c.add_subparsers(dest="job", required=True)
-    from lingua_core.corpus import ENGINES, JOBS
-
-    for job in JOBS:
-        j = jobs.add_parser(job, help=f"{job} every row of IN into the Parquet folder OUT")
-        j.add_argument("source", metavar="IN", help=".jsonl, .jsonl.gz or .parquet")
-        j.add_argument("out", metavar="OUT", help="folder of Parquet files (resumed if there)")
-        j.add_argument("--method", required=True)
-        if job == "compress":
-            j.add_argument("--rate", type=float, required=True)
-        j.add_argument("--model", default=None)
-        j.add_argument("--engine", choices=ENGINES, default=None, help="default: ray if installed")
-        j.add_argument("--actors", type=int, default=2, help="Ray actors (one model each)")
-        j.add_argument("--num-gpus", type=float, default=None, help="GPUs per actor")
-        j.add_argument("--batch-size", type=int, default=64)
-        j.add_argument("--address", default=None, help="Ray cluster (default: a local one)")
-        j.add_argument("--id-column", default="id")
-        j.add_argument("--text-column", default="text")
-        j.set_defaults(run=_corpus)
-
-
-def _corpus(args: Any) -> int:
-    options = {"model": args.model} if args.model else {}
-    from lingua_core.corpus import run_corpus
-
-    summary = run_corpus(
-        args.job,
-        args.source,
-        args.out,
-        method=args.method,
-        rate=getattr(args, "rate", None),
-        options=options,
-        engine=args.engine,
-        actors=args.actors,
-        num_gpus=args.num_gpus,
-        batch_size=args.batch_size,
-        address=args.address,
-        id_column=args.id_column,
-        text_column=args.text_column,
-        progress=True,
-    )
-    print(json.dumps(summary))
-    return 0
 
 
 def _plugins() -> list[Callable[[Any], None]]:
@@ -425,11 +379,24 @@ def _study_report(args: argparse.Namespace, records: list[dict[str, Any]]) -> in
     return 0
 
 
+def _quiet_model_loading() -> None:
+    """Keep transformers' and huggingface_hub's progress bars and advice out of the output.
+
+    The command line is an application, so it may choose these process-wide settings (through
+    the environment, which those libraries read when first imported); the library never does.
+    """
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``lingua`` command line."""
+    """Run the ``lingua`` command line (``--verbose``: logs, and the models' loading bars)."""
     args = _build_parser().parse_args(argv)
     if getattr(args, "verbose", False):
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    else:
+        _quiet_model_loading()
     try:
         if args.command == "compress":
             return _compress(args)

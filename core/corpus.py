@@ -17,7 +17,7 @@ stored-scores string) or ``text`` (compressed), plus the stats as columns.
     lingua corpus score IN OUT --method llmlingua2 [--engine ray|local] [--actors 2]
     lingua corpus compress IN OUT --method M --rate 0.33
 
-(the command is in :mod:`lingua_core.cli`).
+(:func:`register_cli` adds the command to ``lingua``).
 """
 
 from __future__ import annotations
@@ -288,3 +288,47 @@ def compress_corpus(
 ) -> dict[str, Any]:
     """Compressed text of every row (see :func:`run_corpus`)."""
     return run_corpus("compress", source, out, **kwargs)
+
+
+def register_cli(sub: Any) -> None:
+    """Add ``lingua corpus score|compress`` to the ``lingua`` parser."""
+    c = sub.add_parser("corpus", help="score or compress a corpus (JSONL / Parquet) to Parquet")
+    jobs = c.add_subparsers(dest="job", required=True)
+    for job in JOBS:
+        j = jobs.add_parser(job, help=f"{job} every row of IN into the Parquet folder OUT")
+        j.add_argument("source", metavar="IN", help=".jsonl, .jsonl.gz or .parquet")
+        j.add_argument("out", metavar="OUT", help="folder of Parquet files (resumed if there)")
+        j.add_argument("--method", required=True)
+        if job == "compress":
+            j.add_argument("--rate", type=float, required=True)
+        j.add_argument("--model", default=None)
+        j.add_argument("--engine", choices=ENGINES, default=None, help="default: ray if installed")
+        j.add_argument("--actors", type=int, default=2, help="Ray actors (one model each)")
+        j.add_argument("--num-gpus", type=float, default=None, help="GPUs per actor")
+        j.add_argument("--batch-size", type=int, default=64)
+        j.add_argument("--address", default=None, help="Ray cluster (default: a local one)")
+        j.add_argument("--id-column", default="id")
+        j.add_argument("--text-column", default="text")
+        j.set_defaults(run=_run_cli)
+
+
+def _run_cli(args: Any) -> int:
+    options = {"model": args.model} if args.model else {}
+    summary = run_corpus(
+        args.job,
+        args.source,
+        args.out,
+        method=args.method,
+        rate=getattr(args, "rate", None),
+        options=options,
+        engine=args.engine,
+        actors=args.actors,
+        num_gpus=args.num_gpus,
+        batch_size=args.batch_size,
+        address=args.address,
+        id_column=args.id_column,
+        text_column=args.text_column,
+        progress=True,
+    )
+    print(json.dumps(summary))
+    return 0

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from lingua_core._deps import require
+from lingua_core._deps import missing
 from lingua_core.adapters import (
     EVENT_NAME,
     SCORES_KEY,
@@ -17,13 +17,14 @@ from lingua_core.adapters import (
     prompt_order,
 )
 
-require("langchain_core")
-
-from langchain_core.callbacks import Callbacks, dispatch_custom_event  # noqa: E402
-from langchain_core.documents import Document  # noqa: E402
-from langchain_core.documents.compressor import BaseDocumentCompressor  # noqa: E402
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda  # noqa: E402
-from langchain_core.runnables.config import get_callback_manager_for_config  # noqa: E402
+try:
+    from langchain_core.callbacks import Callbacks, dispatch_custom_event
+    from langchain_core.documents import Document
+    from langchain_core.documents.compressor import BaseDocumentCompressor
+    from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+    from langchain_core.runnables.config import get_callback_manager_for_config
+except ImportError as e:  # the framework is an extra of lingua-rag
+    raise missing("langchain_core") from e
 
 logger = logging.getLogger(__name__)
 

@@ -6,19 +6,19 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
-from lingua_core._deps import require
+from lingua_core._deps import missing
+from lingua_core.models import EMBEDDED_CAUSAL_LM
 
-require("langchain_core")
-
-from langchain_core.callbacks import CallbackManagerForLLMRun  # noqa: E402
-from langchain_core.embeddings import Embeddings  # noqa: E402
-from langchain_core.language_models import LangSmithParams  # noqa: E402
-from langchain_core.language_models.chat_models import BaseChatModel  # noqa: E402
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage  # noqa: E402
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult  # noqa: E402
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr  # noqa: E402
-
-from lingua_core.models import EMBEDDED_CAUSAL_LM  # noqa: E402
+try:
+    from langchain_core.callbacks import CallbackManagerForLLMRun
+    from langchain_core.embeddings import Embeddings
+    from langchain_core.language_models import LangSmithParams
+    from langchain_core.language_models.chat_models import BaseChatModel
+    from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+    from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+    from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+except ImportError as e:  # the framework is an extra of lingua-rag
+    raise missing("langchain_core") from e
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "user": "user"}
 

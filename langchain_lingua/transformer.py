@@ -6,14 +6,15 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from lingua_core._deps import require
+from lingua_core._deps import missing
 from lingua_core.adapters import STATS_KEY, LinguaSettings, score_or_pass
 from lingua_core.registry import DEFAULT_METHOD, INDEXING_METHOD, method_class
 
-require("langchain_core")
-
-from langchain_core.documents import BaseDocumentTransformer, Document  # noqa: E402
-from pydantic import Field  # noqa: E402
+try:
+    from langchain_core.documents import BaseDocumentTransformer, Document
+    from pydantic import Field
+except ImportError as e:  # the framework is an extra of lingua-rag
+    raise missing("langchain_core") from e
 
 
 class LinguaDocumentTransformer(LinguaSettings, BaseDocumentTransformer):

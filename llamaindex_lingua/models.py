@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from lingua_core._deps import require
+from lingua_core._deps import missing
 
-require("llama_index.core")
-
-from llama_index.core.base.embeddings.base import BaseEmbedding  # noqa: E402
-from llama_index.core.base.llms.types import (  # noqa: E402
-    CompletionResponse,
-    CompletionResponseGen,
-    LLMMetadata,
-)
-from llama_index.core.llms.callbacks import llm_completion_callback  # noqa: E402
-from llama_index.core.llms.custom import CustomLLM  # noqa: E402
-from pydantic import Field, PrivateAttr  # noqa: E402
+try:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from llama_index.core.base.llms.types import (
+        CompletionResponse,
+        CompletionResponseGen,
+        LLMMetadata,
+    )
+    from llama_index.core.llms.callbacks import llm_completion_callback
+    from llama_index.core.llms.custom import CustomLLM
+    from pydantic import Field, PrivateAttr
+except ImportError as e:  # the framework is an extra of lingua-rag
+    raise missing("llama_index.core") from e
 
 
 class LocalEmbedding(BaseEmbedding):

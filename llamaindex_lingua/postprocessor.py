@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from lingua_core._deps import require
+from lingua_core._deps import missing
 from lingua_core.adapters import (
     EVENT_NAME,
     SCORES_KEY,
@@ -16,18 +16,19 @@ from lingua_core.adapters import (
     prompt_order,
 )
 
-require("llama_index.core")
-
-from llama_index.core.instrumentation import get_dispatcher  # noqa: E402
-from llama_index.core.instrumentation.events import BaseEvent  # noqa: E402
-from llama_index.core.postprocessor.types import BaseNodePostprocessor  # noqa: E402
-from llama_index.core.schema import (  # noqa: E402
-    ImageNode,
-    MetadataMode,
-    NodeWithScore,
-    QueryBundle,
-    TextNode,
-)
+try:
+    from llama_index.core.instrumentation import get_dispatcher
+    from llama_index.core.instrumentation.events import BaseEvent
+    from llama_index.core.postprocessor.types import BaseNodePostprocessor
+    from llama_index.core.schema import (
+        ImageNode,
+        MetadataMode,
+        NodeWithScore,
+        QueryBundle,
+        TextNode,
+    )
+except ImportError as e:  # the framework is an extra of lingua-rag
+    raise missing("llama_index.core") from e
 
 dispatcher = get_dispatcher(__name__)
 

@@ -43,20 +43,21 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from lingua_core._deps import require
+from lingua_core._deps import missing
 
-require("fastapi")  # this module is the app: ``pip install 'lingua-rag[serve]'``
+try:  # this module is the app: ``pip install 'lingua-rag[serve]'``
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse, PlainTextResponse
+except ImportError as e:
+    raise missing("fastapi") from e
 
-from fastapi import FastAPI, Request  # noqa: E402
-from fastapi.responses import JSONResponse, PlainTextResponse  # noqa: E402
-
-from lingua_core.serve.admission import (  # noqa: E402
+from lingua_core.serve.admission import (
     Admission,
     Overloaded,
     Ticket,
     retry_after_header,
 )
-from lingua_core.serve.checks import (  # noqa: E402
+from lingua_core.serve.checks import (
     DEADLINE_HEADER,
     LOOPBACK_HOSTS,
     STATUSES,
@@ -64,8 +65,8 @@ from lingua_core.serve.checks import (  # noqa: E402
     RequestChecks,
     RequestError,
 )
-from lingua_core.serve.engine import Engine, result_json, served_methods  # noqa: E402
-from lingua_core.serve.executor import ProcessExecutor, ThreadExecutor, WorkerLost  # noqa: E402
+from lingua_core.serve.engine import Engine, result_json, served_methods
+from lingua_core.serve.executor import ProcessExecutor, ThreadExecutor, WorkerLost
 
 logger = logging.getLogger("lingua_core.serve")
 

@@ -85,6 +85,8 @@ def test_context_only_demo_runs():
     assert "coarse_to_fine on minilm" in out.stdout  # the default method
     assert "answer still in the context: yes" in out.stdout
     assert "before:" in out.stdout and "after:" in out.stdout
+    # The command line keeps the models' loading bars and advice out of the output.
+    assert "Loading weights" not in out.stdout + out.stderr, out.stderr[-2000:]
 
 
 @pytest.mark.slow

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 
 def test_importing_the_packages_does_not_import_torch():
     code = (
@@ -112,3 +114,30 @@ def test_no_source_file_is_over_450_lines():
     }
     assert len(sizes) >= 40
     assert {p: n for p, n in sizes.items() if n > 450} == {}
+
+
+@pytest.mark.parametrize(
+    ("module", "framework", "extra"),
+    [
+        ("langchain_lingua.compressor", "langchain_core", "langchain"),
+        ("langchain_lingua.models", "langchain_core", "langchain"),
+        ("langchain_lingua.transformer", "langchain_core", "langchain"),
+        ("llamaindex_lingua.postprocessor", "llama_index", "llamaindex"),
+        ("llamaindex_lingua.models", "llama_index", "llamaindex"),
+        ("lingua_core.serve.app", "fastapi", "serve"),
+    ],
+)
+def test_a_missing_framework_names_its_pip_extra(module, framework, extra):
+    """Without its framework, a module fails at import with the ``pip install`` that fixes it."""
+    code = (
+        "import importlib, sys\n"
+        f"sys.modules[{framework!r}] = None  # as if not installed\n"
+        "try:\n"
+        f"    importlib.import_module({module!r})\n"
+        "except ImportError as e:\n"
+        "    print(e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert f"pip install 'lingua-rag[{extra}]'" in out.stdout, out.stdout + out.stderr
