@@ -1,9 +1,9 @@
-"""The compressor interface: one typed result object and one abstract base class.
+"""The compressor interface: the abstract base class every method subclasses.
 
-Every method runs the same pipeline (see the README's Architecture section): segment each text
-into units, score the units (the only method-specific step), select units under the budget
+Every method runs the same pipeline (see docs/architecture.md): segment each text into units,
+score the units (the only method-specific step), select units under the budget
 (:mod:`lingua_core.select`) and assemble the kept ones into an extractive result
-(:func:`lingua_core.text.assemble`).
+(:func:`lingua_core.text.assemble`, a :class:`~lingua_core.result.CompressionResult` per text).
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""The ``lingua`` command: ``compress FILE...``, ``methods``, ``eval run|report``.
+"""The ``lingua`` command: ``compress``, ``methods``, ``eval``, and the apps' subcommands.
+
+``serve``, ``train`` and ``corpus`` add their own subcommands here
+(:func:`lingua_core.serve.cli.register`, :func:`lingua_core.train.cli.register`,
+:func:`lingua_core.corpus.register_cli`).
 
 Other packages add subcommands through the ``lingua.commands`` entry-point group (the demo
 package adds ``demo``): each entry point is a function that takes the subparsers object, adds

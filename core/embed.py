@@ -104,9 +104,9 @@ def _truncated(tok: Any, texts: list[str], limit: int) -> list[tuple[int, ...]]:
     """Token ids of each text with special tokens, cut to ``limit`` as ``truncation=True`` does.
 
     The tokenizer's own truncation is a setting on the shared Rust tokenizer, not an argument:
-    a thread that turns it on truncates another thread's token counts (measured: 204 of 3,000
-    concurrent counts wrong). So the tokenizer is called with the settings every other caller
-    uses and the rows are cut here, keeping the leading and trailing special tokens.
+    a thread that turns it on truncates another thread's token counts (figures in
+    docs/models.md). So the tokenizer is called with the settings every other caller uses and
+    the rows are cut here, keeping the leading and trailing special tokens.
     """
     enc = tok(texts, add_special_tokens=True, return_special_tokens_mask=True, verbose=False)
     rows = []

@@ -1,43 +1,12 @@
-r"""The default method: question-aware, coarse to fine, under one budget (``coarse_to_fine``).
+"""The default method: question-aware, coarse to fine, under one budget (``coarse_to_fine``).
 
-Made for what sits between a retriever and an LLM. In one pass of a small sentence encoder (the
-embedded all-MiniLM-L6-v2 by default):
-
-1. **Sentences.** Each text is cut into sentences (pysbd, offline), and a sentence of more than
-   ``max_unit_words`` words into clauses at its commas, semicolons and colons. A text whose first
-   line is a short title (NQ, HotpotQA and MuSiQue passages are ``title\ntext``) lends it to
-   every other unit's embedding input (``"title: sentence"``), so that "It stars Charlton
-   Heston." is embedded as part of "Ben-Hur (1959 film)"; the output keeps the original
-   characters only, and a title is kept only with a kept unit of its text (``keep_titles``).
-2. **Texts.** A text's relevance fuses the best cosine of its sentences with the text's BM25
-   score (weight ``bm25_weight``).
-3. **Sentences within texts.** A sentence's score fuses its cosine to the query, its text's
-   relevance (weight ``doc_weight``) and its own BM25 score (weight ``sentence_bm25_weight``);
-   ``fusion="z"`` sums z-scores, ``"rrf"`` reciprocal ranks.
-4. **Multi-hop** (``multi_hop``): the question plus its ``hop_sentences`` best sentences is
-   embedded as a second query, and every sentence scored against it the same way; a sentence
-   keeps the better of its two scores, so the passage of a second hop, which often shares no
-   word with the question, can rank by what the first hop found. One more short embedding.
-   **Bridge texts**: a text whose title is named in those best sentences (of other texts) but
-   not in the question is the second hop that Wikipedia-style corpora link to ("... the third
-   album by M. Ward" → the text titled "M. Ward"); its ``bridge_units`` best sentences and its
-   relevance are raised by ``bridge_weight`` standard deviations (up to the first hop's best
-   sentences, never above them).
-   (``hop_bm25="bridge"`` also re-runs BM25 on the names the best sentences add; measured no
-   better, so off.)
-5. **Budget.** Sentences are kept best first while they fit one budget over all texts (``rate``
-   x their tokens, or ``target_tokens``); a text left with nothing comes back ``dropped``.
-   ``rate="auto"`` keeps every sentence whose score lies within ``auto_threshold`` of the best
-   (range-normalised: 1 keeps only the best, 0 everything) and reports the achieved rate.
-
-Kept texts come back in input order; ``result.order`` ranks them by relevance (``reorder``) and
-:func:`lingua_core.join_results` builds the prompt in that order. Where the dropped words between
-two kept pieces cut into a sentence (clauses of a long sentence), the pieces are joined by
-``" … "`` (``result.elided``), so that no reader takes two clauses for one statement. With no
-query, each text keeps its leading sentences (no model pass; measured better than central or
-random sentences), and logs so once per compressor. Every figure
-behind the defaults is in the docs' results section (tuned on NQ questions 0-499 and HotpotQA /
-MuSiQue records 0-49).
+One pass of a small sentence encoder (the embedded all-MiniLM-L6-v2) and BM25 ranks the texts,
+then the sentences within them (clauses of long ones), fusing the two signals; a multi-hop pass
+re-scores every sentence against the question plus its best sentences and raises the texts
+those sentences name (bridges); sentences are kept best first under one budget over all texts.
+Each step and the reasons behind the defaults: docs/methods.md ("How the default works");
+long inputs first go through :mod:`lingua_core.methods._first_stage`, and the learned pruner's
+optional signal is in :mod:`lingua_core.methods._c2f_pruner`.
 """
 
 from __future__ import annotations

@@ -69,8 +69,8 @@ def cpu_bf16_speedup() -> float:
 
     ``torch.backends.cpu.get_cpu_capability()`` says which vector unit torch uses ("AVX2",
     "AVX512", "AMX"), but an AVX-512 CPU may or may not have bf16 instructions: with them bf16
-    measured 2.7x faster than fp32, without them (AVX2) a transformer-sized bf16 matmul ran 100x
-    slower. So the ratio is measured: a 128x384x1536 matmul, best of three, about 20 ms.
+    runs faster than fp32, without them (AVX2) a transformer-sized bf16 matmul runs far slower
+    (figures in docs/models.md). So the ratio is measured: a 128x384x1536 matmul, best of three.
     """
     with _BF16_LOCK:
         if not _BF16_SPEEDUP:

@@ -2,11 +2,11 @@
 
 Rows (token-id sequences) run longest first in batches of at most ``batch_tokens`` padded tokens.
 Every row is padded to a multiple of :data:`PAD_MULTIPLE` tokens and a batch holds rows of one
-padded length only, so that a row's scores do not depend on its batch-mates: measured on the CPU
-in bf16, a MiniLM embedding padded to its batch's longest row moved by up to 2.5e-3 with the
-batch, enough to change a selection; padded to a multiple of 8 and batched by padded length, it
-is bit-identical alone and in any batch, at the same speed. This is what lets concurrent calls
-share batches (:mod:`lingua_core.models.batcher`) and stored scores equal online ones.
+padded length only, so that a row's scores do not depend on its batch-mates: padded to its
+batch's longest row, a bf16 MiniLM embedding moves with the batch enough to change a selection;
+padded to a multiple of 8 and batched by padded length, it is bit-identical alone and in any
+batch. This is what lets concurrent calls share batches (:mod:`lingua_core.models.batcher`) and
+stored scores equal online ones.
 When a batch runs out of accelerator memory it is split in halves and retried, down to a single
 row; a single row that still does not fit raises a ``RuntimeError`` that says what to lower.
 """

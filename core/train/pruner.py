@@ -147,7 +147,7 @@ def _autocast_for(dev: str, dtype: str, torch: Any) -> tuple[Any, str]:
     """A context factory for mixed precision, and the dtype it runs.
 
     bf16 on CUDA, and on a CPU only where a bf16 matmul measures faster than fp32 (never by
-    assumption: AVX2 CPUs run it 100x slower).
+    assumption: AVX2 CPUs run it far slower).
     """
     import contextlib
 
