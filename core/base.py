@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
 
@@ -18,7 +17,7 @@ import numpy as np
 
 from lingua_core.cancel import check_cancelled
 from lingua_core.languages import warn_spaceless_once
-from lingua_core.models.rows import STAT_KEYS, call_rows
+from lingua_core.models.rows import call_rows
 from lingua_core.options import (
     MethodOptions,
     Option,
@@ -30,7 +29,7 @@ from lingua_core.options import (
 from lingua_core.outcome import CallContext, TextOutcome
 from lingua_core.result import ELISION, CompressionResult, join_results, join_spans
 from lingua_core.select import select, unit_costs_many
-from lingua_core.stored import score_texts, stored_rows
+from lingua_core.stored import StoredScores
 from lingua_core.text import Units, assemble
 from lingua_core.tokens import TokenCounter, get_token_counter, one_pass
 
@@ -67,7 +66,11 @@ MODEL_OPTIONS = (
 )
 
 
-class Compressor(Generic[OptionsT]):
+#: The capability flags of a method class (:func:`lingua_core.registry.methods_that`).
+CAPABILITIES = ("uses_model", "question_aware", "supports_auto_rate", "stores_scores")
+
+
+class Compressor(StoredScores, Generic[OptionsT]):
     """Base class of every compression method.
 
     Subclasses set :attr:`method`, :attr:`options_class` (a frozen dataclass of their options,
@@ -149,8 +152,7 @@ class Compressor(Generic[OptionsT]):
         self.model_kwargs = dict(model_kwargs or {})
         self.trust_remote_code = bool(trust_remote_code)
         self.allow_pickle = bool(allow_pickle)
-        self.cache_dir = cache_dir
-        self._score_stats: Counter[str] = Counter()
+        StoredScores.__init__(self, cache_dir)
         self._token_counter_spec = token_counter
         self._counter: TokenCounter | None = None
         self._lock = threading.Lock()
@@ -251,13 +253,12 @@ class Compressor(Generic[OptionsT]):
         check_cancelled()  # a call cancelled before it started (lingua_core.cancel)
         items = validate_texts(texts)
         with one_pass():  # each text tokenized once per tokenizer in this call
-            rows = stored_rows(self, items, scores)
+            rows = self._stored_rows(items, scores)
             if rows is None:
                 return self._compress_call(items, query, rate, target_tokens, options)
             with call_rows(rows):
                 out = self._compress_call(items, query, rate, target_tokens, options)
-        with self._lock:
-            self._score_stats.update(rows.stats)
+        self._count_stored(rows)
         return out
 
     def _compress_call(
@@ -325,36 +326,6 @@ class Compressor(Generic[OptionsT]):
                 )
         return [r for r in results if r is not None]
 
-    def score(self, texts: Sequence[str]) -> list[dict[str, Any]]:
-        """Stored scores: each text's query-independent scores, as a JSON-safe payload.
-
-        Compute them once (when the corpus is indexed), keep them with each document
-        (:func:`lingua_core.stored.dumps` makes one string of a payload) and pass them back as
-        ``compress(texts, scores=...)``: the rows they hold are not computed again, and the
-        result equals the online one.
-
-        Raises:
-            ValueError: For a method whose scores all depend on the query (naming those that
-                store scores).
-        """
-        return score_texts(self, validate_texts(texts))
-
-    def score_stats(self) -> dict[str, Any]:
-        """Rows this compressor took from stored scores and the score cache, and the hit rate.
-
-        ``{"stored": ..., "cache_hits": ..., "cache_misses": ..., "cache_hit_rate": ...}``
-        (the rate is ``None`` before any lookup).
-        """
-        with self._lock:
-            out: dict[str, Any] = {k: self._score_stats[k] for k in STAT_KEYS}
-        looked = out["cache_hits"] + out["cache_misses"]
-        out["cache_hit_rate"] = out["cache_hits"] / looked if looked else None
-        return out
-
-    def _model_fingerprints(self) -> list[str]:
-        """Fingerprints of the models whose rows :meth:`score` stores."""
-        return []
-
     def _scoring_call(self, text: str) -> None:
         """Run the method's query-independent scoring of ``text`` (under a recording call)."""
         self.compress([text], rate=0.5)
@@ -363,12 +334,11 @@ class Compressor(Generic[OptionsT]):
         if not (isinstance(rate, str) and rate == "auto"):
             return
         if not self.supports_auto_rate:
-            from lingua_core.registry import METHODS, method_class
+            from lingua_core.registry import methods_that
 
-            auto = [m for m in sorted(METHODS) if method_class(m).supports_auto_rate]
             msg = (
                 f"method {self.method!r} takes rate as a number in (0, 1]; rate='auto' is "
-                f"supported by: {', '.join(auto)}"
+                f"supported by: {', '.join(methods_that('supports_auto_rate'))}"
             )
             raise ValueError(msg)
         if target_tokens is not None:

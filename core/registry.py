@@ -87,6 +87,23 @@ def available_methods() -> list[str]:
     return sorted(METHODS)
 
 
+def methods_that(capability: str) -> list[str]:
+    """Names of the registered methods whose class sets the flag ``capability``.
+
+    For example ``"stores_scores"`` or ``"supports_auto_rate"``: what an error message lists as
+    the valid choices.
+
+    Raises:
+        ValueError: For a name that is not a capability flag of :class:`Compressor`.
+    """
+    from lingua_core.base import CAPABILITIES
+
+    if capability not in CAPABILITIES:
+        msg = f"unknown capability {capability!r}; valid: {', '.join(CAPABILITIES)}"
+        raise ValueError(msg)
+    return [m for m in available_methods() if getattr(method_class(m), capability)]
+
+
 def resolve(name: str) -> tuple[str, dict[str, Any]]:
     """The method name and preset options for a method name or alias.
 

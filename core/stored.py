@@ -24,13 +24,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from lingua_core.models.rows import (
     ENCODING_VERSION,
+    STAT_KEYS,
     UNITS,
     CallRows,
     call_rows,
@@ -38,6 +41,9 @@ from lingua_core.models.rows import (
     decode_array,
     encode_array,
 )
+
+if TYPE_CHECKING:
+    from lingua_core.models.row_cache import RowCache
 
 logger = logging.getLogger("lingua_core")
 
@@ -140,71 +146,141 @@ def payload_bytes_per_100_words(
     return 100.0 * sum(len(dumps(p)) for p in payloads) / max(1, words)
 
 
-def _storing_methods() -> str:
-    from lingua_core.registry import METHODS, method_class
+def _methods_that_store() -> str:
+    """The methods that store scores, for error messages (the registry imports the methods)."""
+    from lingua_core.registry import methods_that
 
-    return ", ".join(m for m in sorted(METHODS) if method_class(m).stores_scores)
-
-
-def _cache(comp: Any) -> Any:
-    """The compressor's score cache (resolved once: every call of it asks)."""
-    if not comp.uses_model:
-        return None
-    if "_row_cache" not in comp.__dict__:
-        from lingua_core.models.row_cache import open_cache
-
-        comp._row_cache = open_cache(comp.cache_dir)
-    return comp._row_cache
+    return ", ".join(methods_that("stores_scores"))
 
 
-def stored_rows(comp: Any, items: Sequence[str], scores: Sequence[Any] | None) -> CallRows | None:
-    """The :class:`CallRows` a ``compress`` call runs under (``None``: nothing to bring)."""
-    if current_call_rows() is not None:  # inside score() or a call that set them up
-        return None
-    cache = _cache(comp)
-    if scores is None and cache is None:
-        return None
-    known: dict[str, dict[str, np.ndarray]] = {}
-    if scores is not None:
-        if isinstance(scores, (str, bytes, Mapping)) or len(scores) != len(items):
-            msg = f"scores must be a list with one payload (or None) per text: {len(items)} texts"
-            raise ValueError(msg)
-        if not comp.stores_scores:
+class StoredScores:
+    """The stored-scores capability of a compressor (:class:`~lingua_core.base.Compressor` has it).
+
+    It gives :meth:`score`, ``compress(texts, scores=...)`` (through :meth:`_stored_rows`), the
+    persistent score cache of ``cache_dir`` and :meth:`score_stats`. A method whose scoring has a
+    query-independent part sets ``stores_scores = True`` and overrides
+    :meth:`_model_fingerprints` and :meth:`_scoring_call`.
+    """
+
+    #: Registry name of the method.
+    method: ClassVar[str] = ""
+    #: Whether the method uses a model (only then is there a score cache).
+    uses_model: ClassVar[bool] = False
+    #: Whether :meth:`score` can store the method's query-independent scores.
+    stores_scores: ClassVar[bool] = False
+    #: Folder of the persistent score cache (``None``: ``$LINGUA_SCORE_CACHE``, else off).
+    cache_dir: str | None = None
+
+    def __init__(self, cache_dir: str | None = None) -> None:
+        self.cache_dir = cache_dir
+        self._score_stats: Counter[str] = Counter()
+        self._stats_lock = threading.Lock()
+        self._row_cache: RowCache | None = None
+        self._row_cache_opened = False
+
+    def score(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+        """Stored scores: each text's query-independent scores, as a JSON-safe payload.
+
+        Compute them once (when the corpus is indexed), keep them with each document
+        (:func:`dumps` makes one string of a payload) and pass them back as
+        ``compress(texts, scores=...)``: the rows they hold are not computed again, and the
+        result equals the online one. Each text is scored alone, under a recording call, so its
+        payload holds its own rows; the texts run in threads, whose forwards the model's
+        micro-batcher merges into shared batches.
+
+        Raises:
+            TypeError: For a bare string or a non-string item.
+            ValueError: For a method whose scores all depend on the query (naming those that
+                store scores).
+        """
+        from lingua_core.options import validate_texts
+
+        items = validate_texts(texts)
+        if not self.stores_scores:
             msg = (
-                f"method {comp.method!r} stores no scores (they depend on the query); "
-                f"methods that do: {_storing_methods()}"
+                f"method {self.method!r} has no query-independent scores to store; methods "
+                f"that do: {_methods_that_store()}"
             )
             raise ValueError(msg)
-        if any(p is not None for p in scores):
-            known = read_payloads(scores, comp.method, comp._model_fingerprints())
-    return CallRows(known, cache=cache)
+        fps = self._model_fingerprints()
+        cache = self._score_cache()
 
+        def one(text: str) -> dict[str, Any]:
+            rows = CallRows(record=True, cache=cache)
+            with call_rows(rows):
+                if text.strip():
+                    self._scoring_call(text)
+            return make_payload(self.method, fps, rows.recorded or {})
 
-def score_texts(comp: Any, items: Sequence[str]) -> list[dict[str, Any]]:
-    """:meth:`Compressor.score`: one payload per text, texts scored concurrently.
+        if len(items) <= 1:
+            return [one(t) for t in items]
+        from concurrent.futures import ThreadPoolExecutor
 
-    Each text is scored alone, under a recording call, so its payload holds its own rows; the
-    texts run in threads, whose forwards the model's micro-batcher merges into shared batches.
-    """
-    if not comp.stores_scores:
-        msg = (
-            f"method {comp.method!r} has no query-independent scores to store; methods "
-            f"that do: {_storing_methods()}"
-        )
-        raise ValueError(msg)
-    fps = comp._model_fingerprints()
-    cache = _cache(comp)
+        with ThreadPoolExecutor(min(8, len(items)), thread_name_prefix="lingua-score") as pool:
+            return list(pool.map(one, items))
 
-    def one(text: str) -> dict[str, Any]:
-        rows = CallRows(record=True, cache=cache)
-        with call_rows(rows):
-            if text.strip():
-                comp._scoring_call(text)
-        return make_payload(comp.method, fps, rows.recorded or {})
+    def score_stats(self) -> dict[str, int | float | None]:
+        """Rows this compressor took from stored scores and the score cache, and the hit rate.
 
-    if len(items) <= 1:
-        return [one(t) for t in items]
-    from concurrent.futures import ThreadPoolExecutor
+        ``{"stored": ..., "cache_hits": ..., "cache_misses": ..., "cache_hit_rate": ...}``
+        (the rate is ``None`` before any lookup).
+        """
+        with self._stats_lock:
+            counts = {k: self._score_stats[k] for k in STAT_KEYS}
+        looked = counts["cache_hits"] + counts["cache_misses"]
+        out: dict[str, int | float | None] = dict(counts)
+        out["cache_hit_rate"] = counts["cache_hits"] / looked if looked else None
+        return out
 
-    with ThreadPoolExecutor(min(8, len(items)), thread_name_prefix="lingua-score") as pool:
-        return list(pool.map(one, items))
+    def _model_fingerprints(self) -> list[str]:
+        """Fingerprints of the models whose rows :meth:`score` stores."""
+        return []
+
+    def _scoring_call(self, text: str) -> None:
+        """Run the method's query-independent scoring of ``text`` (under a recording call)."""
+        raise NotImplementedError
+
+    def _score_cache(self) -> RowCache | None:
+        """The score cache (opened once: every call asks), or ``None``."""
+        if not self.uses_model:
+            return None
+        if not self._row_cache_opened:
+            from lingua_core.models.row_cache import open_cache
+
+            self._row_cache = open_cache(self.cache_dir)
+            self._row_cache_opened = True
+        return self._row_cache
+
+    def _stored_rows(self, items: Sequence[str], scores: Sequence[Any] | None) -> CallRows | None:
+        """The :class:`CallRows` a ``compress`` call runs under (``None``: nothing to bring).
+
+        Raises:
+            ValueError: For ``scores`` that are not one payload per text, or given to a method
+                that stores none.
+        """
+        if current_call_rows() is not None:  # inside score() or a call that set them up
+            return None
+        cache = self._score_cache()
+        if scores is None and cache is None:
+            return None
+        known: dict[str, dict[str, np.ndarray]] = {}
+        if scores is not None:
+            if isinstance(scores, (str, bytes, Mapping)) or len(scores) != len(items):
+                msg = (
+                    f"scores must be a list with one payload (or None) per text: {len(items)} texts"
+                )
+                raise ValueError(msg)
+            if not self.stores_scores:
+                msg = (
+                    f"method {self.method!r} stores no scores (they depend on the query); "
+                    f"methods that do: {_methods_that_store()}"
+                )
+                raise ValueError(msg)
+            if any(p is not None for p in scores):
+                known = read_payloads(scores, self.method, self._model_fingerprints())
+        return CallRows(known, cache=cache)
+
+    def _count_stored(self, rows: CallRows) -> None:
+        """Add a finished call's row counts to :meth:`score_stats`."""
+        with self._stats_lock:
+            self._score_stats.update(rows.stats)

@@ -152,3 +152,15 @@ def test_the_default_stores_its_sentences_so_a_stored_call_does_not_segment(nq20
     monkeypatch.setattr(text_module, "_sentence_units", no_segmenting)
     fresh = get_compressor("default")
     assert fresh.compress(texts, query=QUERY, rate=0.3, scores=payloads) == online
+
+
+def test_the_registry_names_the_methods_of_a_capability():
+    from lingua_core.registry import methods_that
+
+    storing = methods_that("stores_scores")
+    assert "coarse_to_fine" in storing and "llmlingua2" in storing and "random" not in storing
+    assert "coarse_to_fine" in methods_that("supports_auto_rate")
+    with pytest.raises(ValueError, match="valid: uses_model, question_aware"):
+        methods_that("stores")
+    with pytest.raises(ValueError, match=r"methods that do: .*coarse_to_fine"):
+        get_compressor("random").score(["a text"])
