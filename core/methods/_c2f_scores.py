@@ -7,6 +7,7 @@ units of all texts of a call (``doc`` gives each unit's text).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,14 +24,36 @@ if TYPE_CHECKING:
 logger = logging.getLogger("lingua_core.methods.coarse_to_fine")
 
 
+@dataclass(frozen=True)
+class FirstPass:
+    """What the first pass of one call computed, read by the re-scoring steps after it.
+
+    Attributes:
+        texts: The call's texts.
+        flat: Every unit's string, over all texts.
+        doc: Each unit's text (index into ``texts``).
+        titles: Each text's title (``None``: none).
+        question: The query.
+        unit_vecs: Each unit's embedding.
+        text_bm25: Each text's BM25 score against the question.
+        unit_bm25: Each unit's BM25 score against the question.
+    """
+
+    texts: list[str]
+    flat: list[str]
+    doc: np.ndarray
+    titles: list[str | None]
+    question: str
+    unit_vecs: np.ndarray
+    text_bm25: np.ndarray
+    unit_bm25: np.ndarray
+
+
 def raise_bridges(
+    first: FirstPass,
     score: np.ndarray,
     relevance: np.ndarray,
     top: np.ndarray,
-    flat: list[str],
-    doc: np.ndarray,
-    titles: list[str | None],
-    question: str,
     opts: CoarseToFineOptions,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scores with the best units and the relevance of every bridge text raised.
@@ -42,8 +65,9 @@ def raise_bridges(
     weight = float(opts.bridge_weight)
     if not weight:
         return score, relevance
-    found = [flat[i] for i in top.tolist()]
-    bridges = bridge_texts(titles, found, set(doc[top].tolist()), question)
+    doc = first.doc
+    found = [first.flat[i] for i in top.tolist()]
+    bridges = bridge_texts(first.titles, found, set(doc[top].tolist()), first.question)
     if not bridges:
         return score, relevance
     score, relevance = score.copy(), relevance.copy()

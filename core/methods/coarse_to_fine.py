@@ -20,6 +20,7 @@ import numpy as np
 from lingua_core.methods import _first_stage as first_stage
 from lingua_core.methods._c2f_pruner import add_pruner
 from lingua_core.methods._c2f_scores import (
+    FirstPass,
     has_kept,
     leading_keep,
     outcomes,
@@ -210,23 +211,10 @@ class CoarseToFineCompressor(EmbeddingCompressor[CoarseToFineOptions]):
         sent_bm25 = bm25_scores(flat, question)
         score, relevance = self._scores(sent_vecs @ qvec, doc, text_bm25, sent_bm25, opts)
         if opts.multi_hop and len(flat) > 1:
+            first = FirstPass(texts, flat, doc, titles, question, sent_vecs, text_bm25, sent_bm25)
             top = np.argsort(-score, kind="stable")[: int(opts.hop_sentences)]
-            score, relevance = self._hop(
-                texts,
-                flat,
-                doc,
-                question,
-                sent_vecs,
-                score,
-                relevance,
-                top,
-                text_bm25,
-                sent_bm25,
-                opts,
-            )
-            score, relevance = raise_bridges(
-                score, relevance, top, flat, doc, titles, question, opts
-            )
+            score, relevance = self._hop(first, score, relevance, top, opts)
+            score, relevance = raise_bridges(first, score, relevance, top, opts)
 
         counter = self.token_counter
         costs = np.concatenate(unit_costs_many(texts, units, counter))
@@ -319,26 +307,21 @@ class CoarseToFineCompressor(EmbeddingCompressor[CoarseToFineOptions]):
 
     def _hop(
         self,
-        texts: list[str],
-        flat: list[str],
-        doc: np.ndarray,
-        question: str,
-        sent_vecs: np.ndarray,
+        first: FirstPass,
         score: np.ndarray,
         relevance: np.ndarray,
         top: np.ndarray,
-        text_bm25: np.ndarray,
-        sent_bm25: np.ndarray,
         opts: CoarseToFineOptions,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Scores after re-scoring against the question plus its best sentences (``top``)."""
-        found = [flat[i] for i in sorted(top.tolist())]
+        question = first.question
+        found = [first.flat[i] for i in sorted(top.tolist())]
         qvec2 = self.embedder().embed([" ".join([question, *found])])[0]
-        t_bm, s_bm = text_bm25, sent_bm25
+        t_bm, s_bm = first.text_bm25, first.unit_bm25
         if opts.hop_bm25 == "bridge":
             q_terms = f"{question} {' '.join(bridge_names(found, question))}"
-            t_bm, s_bm = bm25_scores(texts, q_terms), bm25_scores(flat, q_terms)
-        score2, rel2 = self._scores(sent_vecs @ qvec2, doc, t_bm, s_bm, opts)
+            t_bm, s_bm = bm25_scores(first.texts, q_terms), bm25_scores(first.flat, q_terms)
+        score2, rel2 = self._scores(first.unit_vecs @ qvec2, first.doc, t_bm, s_bm, opts)
         w = float(opts.hop_weight)
         out = np.maximum(score, w * score2)
         # The first hop's best stay above the rest, lifted together by one offset, each keeping
