@@ -172,10 +172,17 @@ def _build_parser() -> argparse.ArgumentParser:
     from lingua_core.train.cli import register as register_train
 
     register_train(sub)
-    register_corpus(sub)
+    register_corpus(sub, _corpus)
     for plugin in _plugins():
         plugin(sub)
     return p
+
+
+def _corpus(args: argparse.Namespace) -> int:
+    from lingua_core.corpus import run_from_args
+
+    print(json.dumps(run_from_args(args)))
+    return 0
 
 
 def _plugins() -> list[Callable[[Any], None]]:

@@ -26,7 +26,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -290,8 +290,12 @@ def compress_corpus(
     return run_corpus("compress", source, out, **kwargs)
 
 
-def register_cli(sub: Any) -> None:
-    """Add ``lingua corpus score|compress`` to the ``lingua`` parser."""
+def register_cli(sub: Any, run: Callable[[Any], int]) -> None:
+    """Add ``lingua corpus score|compress`` to the ``lingua`` parser; ``run`` runs a job.
+
+    ``run`` takes the parsed arguments and returns the exit status (the command line prints
+    the summary of :func:`run_from_args`).
+    """
     c = sub.add_parser("corpus", help="score or compress a corpus (JSONL / Parquet) to Parquet")
     jobs = c.add_subparsers(dest="job", required=True)
     for job in JOBS:
@@ -309,12 +313,13 @@ def register_cli(sub: Any) -> None:
         j.add_argument("--address", default=None, help="Ray cluster (default: a local one)")
         j.add_argument("--id-column", default="id")
         j.add_argument("--text-column", default="text")
-        j.set_defaults(run=_run_cli)
+        j.set_defaults(run=run)
 
 
-def _run_cli(args: Any) -> int:
+def run_from_args(args: Any) -> dict[str, Any]:
+    """Run the corpus job that ``lingua corpus`` parsed; its summary."""
     options = {"model": args.model} if args.model else {}
-    summary = run_corpus(
+    return run_corpus(
         args.job,
         args.source,
         args.out,
@@ -330,5 +335,3 @@ def _run_cli(args: Any) -> int:
         text_column=args.text_column,
         progress=True,
     )
-    print(json.dumps(summary))
-    return 0
