@@ -41,6 +41,7 @@ from lingua_core.models.rows import (
     decode_array,
     encode_array,
 )
+from lingua_core.options import validate_texts
 
 if TYPE_CHECKING:
     from lingua_core.models.row_cache import RowCache
@@ -193,8 +194,6 @@ class StoredScores:
             ValueError: For a method whose scores all depend on the query (naming those that
                 store scores).
         """
-        from lingua_core.options import validate_texts
-
         items = validate_texts(texts)
         if not self.stores_scores:
             msg = (

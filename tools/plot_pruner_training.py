@@ -41,22 +41,18 @@ def main() -> None:
     for k, rows in enumerate(stages):
         xs = [r["x"] for r in rows]
         tag = f"stage {k + 1} " if len(stages) > 1 else ""
-        a.plot(
-            xs,
-            [r["train_loss"] for r in rows],
-            marker="o",
-            color="C0",
-            alpha=1 - 0.35 * k,
-            label=f"{tag}train loss (mean since last eval)",
-        )
-        a.plot(
-            xs,
-            [r["val_loss"] for r in rows],
-            marker="o",
-            color="C1",
-            alpha=1 - 0.35 * k,
-            label=f"{tag}validation loss",
-        )
+        for key, color, what in (
+            ("train_loss", "C0", "train loss (mean since last eval)"),
+            ("val_loss", "C1", "validation loss"),
+        ):
+            a.plot(
+                xs,
+                [r[key] for r in rows],
+                marker="o",
+                color=color,
+                alpha=1 - 0.35 * k,
+                label=f"{tag}{what}",
+            )
         b.plot(xs, [r["f1"] for r in rows], marker="o", color="C2", alpha=1 - 0.35 * k)
         for r in rows:
             b.annotate(

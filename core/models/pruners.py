@@ -224,18 +224,28 @@ def load_pruner(
     return _get_or_load(key, _load)
 
 
+def load_lingua_folder(folder: Path) -> tuple[Any, Any]:
+    """A lingua-rag pruner folder's network (fp32, eval mode) and tokenizer.
+
+    A delta folder loads over its backbone (``"backbone"`` in ``lingua_pruner.json``, resolved
+    like any encoder: the embedded MiniLM offline); a whole folder loads alone.
+    """
+    from lingua_core.models.pruner_net import load_pruner_folder, read_meta
+
+    backbone = read_meta(folder).get("backbone")
+    base = None if backbone is None else resolve_model_source(backbone, kind="encoder")
+    hf = hub_kwargs(base) if base is not None else {"local_files_only": True}
+    net, tok, _ = load_pruner_folder(folder, base, hf_kwargs=hf)
+    return net, tok
+
+
 def _build(layout: str, folder: Path) -> tuple[Any, Any]:
     require("torch")
     transformers = require("transformers")
     from lingua_core.models import pruner_layouts as layouts
 
     if layout == "lingua":
-        from lingua_core.models.pruner_net import load_pruner_folder, read_meta
-
-        backbone = read_meta(folder).get("backbone")
-        base = None if backbone is None else resolve_model_source(backbone, kind="encoder")
-        hf = hub_kwargs(base) if base is not None else {"local_files_only": True}
-        net, tok, _ = load_pruner_folder(folder, base, hf_kwargs=hf)
+        net, tok = load_lingua_folder(folder)
         return layouts.LinguaNet(net), tok
     from safetensors.torch import load_file
 

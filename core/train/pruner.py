@@ -169,8 +169,8 @@ def _initial_net(cfg: PrunerTrainConfig) -> tuple[Any, Any]:
         ValueError: When ``init_from`` is not a lingua-rag pruner folder.
     """
     from lingua_core.models.hub import hub_kwargs
-    from lingua_core.models.pruner_net import load_pruner_folder, new_pruner, read_meta
-    from lingua_core.models.pruners import resolve_pruner_source
+    from lingua_core.models.pruner_net import new_pruner
+    from lingua_core.models.pruners import load_lingua_folder, resolve_pruner_source
 
     if cfg.init_from is None:
         source = resolve_model_source(cfg.base_model, kind="encoder")
@@ -182,11 +182,7 @@ def _initial_net(cfg: PrunerTrainConfig) -> tuple[Any, Any]:
             f"'lingua-pruner', got {cfg.init_from!r}"
         )
         raise ValueError(msg)
-    backbone = read_meta(folder).get("backbone")
-    base = None if backbone is None else resolve_model_source(backbone, kind="encoder")
-    kw = hub_kwargs(base, None) if base is not None else {"local_files_only": True}
-    net, tok, _ = load_pruner_folder(folder, base, hf_kwargs=kw)
-    return net, tok
+    return load_lingua_folder(folder)
 
 
 def _progress(total: int, initial: int, enabled: bool) -> Any:
