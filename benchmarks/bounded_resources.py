@@ -363,9 +363,9 @@ A larger cap lets more rows share a forward (the table by cap): the body's activ
 it (about +100 MB for 3 rows of 1,025), the logits chunk does not. RSS depends on the allocator, so
 the 6-row run came out below the 3-row one. On CUDA the default cap is 16,384.
 
-Regression test: tests/unit/test_bounded.py (20,000 characters on tiny models with a 2,048 cap:
-no padded batch above the cap, positions forwarded linear in the input, no row attending to more
-than two windows, logits for at most 1,024 positions at once).
+Regression test: tests/unit/models/test_bounded.py (20,000 characters on tiny models with a 2,048
+cap: no padded batch above the cap, positions forwarded linear in the input, no row attending to
+more than two windows, logits for at most 1,024 positions at once).
 """
 
 

@@ -53,7 +53,7 @@ def main() -> None:
     from lingua_core import get_compressor, join_results
     from lingua_core.eval.data import nq_multidoc
     from lingua_core.models import cpu_bf16_speedup, load_encoder
-    from lingua_core.text import sentence_units
+    from lingua_core.pipeline.text import sentence_units
 
     examples = nq_multidoc(DATA / "nq-open-oracle.jsonl.gz", range(500, 500 + a.calls))
     configs = [

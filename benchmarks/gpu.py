@@ -57,7 +57,7 @@ log = logging.getLogger("gpu_bench")
 def prepare(assets: Path) -> None:
     """Copy tokenizer files, configs and the reference's packages into ``assets``."""
     from lingua_core.models.embedded import embedded_causal_lm_path, embedded_encoder_path
-    from lingua_core.tokens import find_tiktoken_file
+    from lingua_core.pipeline.tokens import find_tiktoken_file
 
     if assets.exists():
         shutil.rmtree(assets)

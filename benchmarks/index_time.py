@@ -121,7 +121,7 @@ def run_method(name: str, opts: dict, calls: list[list[str]], query: str | None 
 
 def run_cache(opts: dict, calls: list[list[str]], folder: str) -> dict:
     from lingua_core import get_compressor
-    from lingua_core.models.rows import model_fingerprint, row_key
+    from lingua_core.stored.rows import model_fingerprint, row_key
 
     plain = get_compressor("selective_context", **opts)
     plain.compress(["A warm-up text."], rate=RATE)
@@ -144,7 +144,7 @@ def run_cache(opts: dict, calls: list[list[str]], folder: str) -> dict:
         if got != want:
             raise SystemExit("cache hit result differs")
     # The lookup alone: one call's 20 passages' rows from the database.
-    from lingua_core.models.row_cache import open_cache
+    from lingua_core.stored.row_cache import open_cache
 
     cache = open_cache(folder)
     loaded = plain._loaded()

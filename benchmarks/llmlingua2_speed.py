@@ -97,7 +97,7 @@ def child(args: argparse.Namespace) -> None:
         forwarded = sum(len(tok(t, add_special_tokens=True)["input_ids"]) for t in texts)
     import tiktoken  # noqa: F401  (counted with the same encoding for every system)
 
-    from lingua_core.tokens import get_token_counter
+    from lingua_core.pipeline.tokens import get_token_counter
 
     n_tokens = sum(get_token_counter("cl100k_base").count(texts))
     print(
@@ -127,7 +127,7 @@ def main() -> None:
     if args.which:
         child(args)
         return
-    from lingua_core.tokens import find_tiktoken_file
+    from lingua_core.pipeline.tokens import find_tiktoken_file
 
     env = dict(os.environ)
     env.setdefault("TIKTOKEN_CACHE_DIR", str(find_tiktoken_file("cl100k_base").parent))

@@ -153,7 +153,7 @@ def main() -> None:
     if args.which:
         child(args)
         return
-    from lingua_core.tokens import find_tiktoken_file, get_token_counter
+    from lingua_core.pipeline.tokens import find_tiktoken_file, get_token_counter
 
     env = dict(os.environ)
     env.setdefault("TIKTOKEN_CACHE_DIR", str(find_tiktoken_file("cl100k_base").parent))

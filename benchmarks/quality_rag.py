@@ -58,9 +58,9 @@ def done_keys(path: Path) -> set[tuple[str, int, float]]:
 def run_ours(examples: list[dict], out: Path, systems: list[str]) -> None:
     from lingua_core import get_compressor, join_results
     from lingua_core.models import load_causal_lm
-    from lingua_core.rank import bm25_scores
-    from lingua_core.select import select
-    from lingua_core.tokens import HFTokenCounter, get_token_counter
+    from lingua_core.pipeline.select import select
+    from lingua_core.pipeline.tokens import HFTokenCounter, get_token_counter
+    from lingua_core.scorers.rank import bm25_scores
 
     counter = HFTokenCounter(load_causal_lm(None).tokenizer, name="smollm2")
     cl100k = get_token_counter("cl100k_base")
@@ -152,7 +152,7 @@ def reference_child(examples_path: Path, model: str, out: Path) -> None:
 
 def run_reference(examples: list[dict], out: Path, args: argparse.Namespace) -> None:
     from lingua_core.models import load_causal_lm
-    from lingua_core.tokens import HFTokenCounter, find_tiktoken_file, get_token_counter
+    from lingua_core.pipeline.tokens import HFTokenCounter, find_tiktoken_file, get_token_counter
 
     done = done_keys(out)
     todo = [ex for ex in examples if any(("reference", ex["index"], r) not in done for r in RATES)]

@@ -49,12 +49,12 @@ def main() -> None:
     p.add_argument("--records", type=int, default=50)
     a = p.parse_args()
 
-    from lingua_core._lru import LRU
-    from lingua_core.embed import Embedder
     from lingua_core.eval.data import hotpotqa, musique, nq_multidoc
     from lingua_core.models import fast_dtype, load_causal_lm
-    from lingua_core.rank import rank_texts
+    from lingua_core.models._lru import LRU
+    from lingua_core.scorers.embed import Embedder
     from lingua_core.scorers.lm import CausalLMScorer
+    from lingua_core.scorers.rank import rank_texts
 
     nq = nq_multidoc(DATA / "nq-open-oracle.jsonl.gz", range(a.nq))
     mh = [

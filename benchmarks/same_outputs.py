@@ -12,7 +12,9 @@ goes first on ``PYTHONPATH`` through a folder that links its ``core`` as ``lingu
 change that moves scores but should rarely move a selection.
 
 Inputs: NQ questions 500-503 (10 passages each) and HotpotQA records 50-52, rates 0.33 and 0.1,
-plus a 200-token total budget; every method on the embedded models (LLMLingua-2 needs a
+plus a 200-token total budget, a call without a query, ``rate="auto"`` where the method takes it
+and, for the methods with a first stage, one long input (the passages of all four NQ questions,
+twice); every method on the embedded models (LLMLingua-2 needs a
 classifier checkpoint: its unit tests compare it on tiny models). Each result's text, spans,
 order, relevance (5 decimals), dropped flag and token count go into the hash.
 """
@@ -30,6 +32,7 @@ os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(DATA / "tiktoken"))
 
 METHODS = [
     ("coarse_to_fine", {}),
+    ("pruner", {}),
     ("embeddings_filter", {}),
     ("sentence_embeddings", {}),
     ("bm25", {}),
@@ -42,6 +45,8 @@ METHODS = [
     ("longllmlingua", {"rank_method": "fused"}),
 ]
 
+LONG = ("coarse_to_fine", "pruner")
+
 
 def hashes() -> dict[str, str]:
     from lingua_core import get_compressor
@@ -49,6 +54,7 @@ def hashes() -> dict[str, str]:
 
     ex = nq_multidoc(DATA / "nq-open-oracle.jsonl.gz", range(500, 504), k=10)
     ex += hotpotqa(DATA / "hotpotqa_distractor.jsonl.gz", range(50, 53))
+    long_texts = [" ".join(c for e in ex[:4] for c in e.contexts)] * 2
     out = {}
     for method, kw in METHODS:
         comp = get_compressor(method, **kw)
@@ -60,6 +66,14 @@ def hashes() -> dict[str, str]:
                 out[f"{method}{kw}|{e.id}|{rate}"] = _digest(res)
         res = comp.compress(list(ex[0].contexts), target_tokens=200, query=ex[0].question)
         out[f"{method}{kw}|target200"] = _digest(res)
+        res = comp.compress(list(ex[1].contexts), rate=0.33)
+        out[f"{method}{kw}|no-query"] = _digest(res)
+        if comp.supports_auto_rate:
+            res = comp.compress(list(ex[2].contexts), query=ex[2].question, rate="auto")
+            out[f"{method}{kw}|auto"] = _digest(res)
+        if method in LONG:  # past the first stage's 4,000 words
+            res = comp.compress(long_texts, query=ex[3].question, rate=0.1)
+            out[f"{method}{kw}|long"] = _digest(res)
     return out
 
 

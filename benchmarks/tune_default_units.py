@@ -84,9 +84,9 @@ def no_query_run(out: Path) -> None:
     from lingua_core import get_compressor, join_results
     from lingua_core.eval.data import nq_multidoc
     from lingua_core.eval.metrics import answer_in
-    from lingua_core.methods._c2f_scores import has_kept, select_with_titles
-    from lingua_core.select import unit_costs_many
-    from lingua_core.text import assemble_marked
+    from lingua_core.methods.coarse_to_fine.scores import has_kept, select_with_titles
+    from lingua_core.pipeline.select import unit_costs_many
+    from lingua_core.pipeline.text import assemble_marked
 
     nq = [([text], answers, False) for text, answers in nq_gold(NQ, range(0, 300))]
     squad = [

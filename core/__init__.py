@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from lingua_core import _moved
 from lingua_core._deps import lazy_exports
 from lingua_core.base import ELISION, CompressionResult, Compressor, join_results, join_spans
 from lingua_core.models import clear_models
-from lingua_core.recover import recover
+from lingua_core.pipeline.recover import recover
+from lingua_core.pipeline.tokens import TokenCounter, get_token_counter
 from lingua_core.registry import DEFAULT_METHOD, available_methods, get_compressor
-from lingua_core.tokens import TokenCounter, get_token_counter
 
 if TYPE_CHECKING:
     from lingua_core.compressors import (
@@ -65,6 +66,7 @@ __all__ = [
     "recover",
 ]
 __version__ = "0.1.0"
+_moved.install()
 
 # The typed constructors (lingua_core.compressors) import on first access.
 _TYPED = [

@@ -2,8 +2,9 @@
 
 Every method runs the same pipeline (see docs/architecture.md): segment each text into units,
 score the units (the only method-specific step), select units under the budget
-(:mod:`lingua_core.select`) and assemble the kept ones into an extractive result
-(:func:`lingua_core.text.assemble`, a :class:`~lingua_core.result.CompressionResult` per text).
+(:mod:`lingua_core.pipeline.select`) and assemble the kept ones into an extractive result
+(:func:`lingua_core.pipeline.text.assemble`, a :class:`~lingua_core.result.CompressionResult` per
+text).
 """
 
 from __future__ import annotations
@@ -15,9 +16,6 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
 
 import numpy as np
 
-from lingua_core.cancel import check_cancelled
-from lingua_core.languages import warn_spaceless_once
-from lingua_core.models.rows import call_rows
 from lingua_core.options import (
     MethodOptions,
     Option,
@@ -26,12 +24,16 @@ from lingua_core.options import (
     validate_budget,
     validate_texts,
 )
-from lingua_core.outcome import CallContext, TextOutcome
+from lingua_core.pipeline.cancel import check_cancelled
+from lingua_core.pipeline.contract import Call, TextOutcome
+from lingua_core.pipeline.languages import warn_spaceless_once
+from lingua_core.pipeline.select import select, unit_costs_many
+from lingua_core.pipeline.text import Units, assemble
+from lingua_core.pipeline.tokens import TokenCounter, get_token_counter, one_pass
+from lingua_core.registry import methods_that
 from lingua_core.result import ELISION, CompressionResult, join_results, join_spans
-from lingua_core.select import select, unit_costs_many
-from lingua_core.stored import StoredScores
-from lingua_core.text import Units, assemble
-from lingua_core.tokens import TokenCounter, get_token_counter, one_pass
+from lingua_core.stored.rows import call_rows
+from lingua_core.stored.scores import StoredScores
 
 logger = logging.getLogger(__name__)
 
@@ -86,12 +88,13 @@ class Compressor(StoredScores, Generic[OptionsT]):
         dtype: ``"auto"``, ``"float32"``, ``"float16"``, ``"bfloat16"`` or a ``torch.dtype``.
         model_kwargs: Passed to ``from_pretrained``.
         token_counter: The tokens in which rates and budgets are met (see
-            :func:`lingua_core.tokens.get_token_counter`); default: the method's own tokenizer.
+            :func:`lingua_core.pipeline.tokens.get_token_counter`); default: the method's own
+            tokenizer.
         trust_remote_code: Allow code from a model repository to run (off by default).
         allow_pickle: Allow weights in pickle format (``pytorch_model.bin``), which can run code
             when loaded; off by default: weights load from safetensors only.
         cache_dir: Folder of a persistent score cache shared by processes
-            (:mod:`lingua_core.models.row_cache`); ``None``: ``$LINGUA_SCORE_CACHE``, else off.
+            (:mod:`lingua_core.stored.row_cache`); ``None``: ``$LINGUA_SCORE_CACHE``, else off.
         **options: Method options; defaults for every call (the fields of
             :attr:`options_class`).
 
@@ -124,7 +127,7 @@ class Compressor(StoredScores, Generic[OptionsT]):
         """Whether the call's units are whitespace words or phrases (``unit`` word or phrase).
 
         Such methods cut Chinese or Japanese text only at full-width punctuation: the pipeline
-        says so once per compressor (:func:`lingua_core.languages.warn_spaceless_once`).
+        says so once per compressor (:func:`lingua_core.pipeline.languages.warn_spaceless_once`).
         """
         return getattr(opts, "unit", None) in ("word", "phrase")
 
@@ -250,7 +253,7 @@ class Compressor(StoredScores, Generic[OptionsT]):
             TypeError: For a bare string or a non-string item.
             ValueError: For an invalid rate or budget, both given, or an unknown option.
         """
-        check_cancelled()  # a call cancelled before it started (lingua_core.cancel)
+        check_cancelled()  # a call cancelled before it started (lingua_core.pipeline.cancel)
         items = validate_texts(texts)
         with one_pass():  # each text tokenized once per tokenizer in this call
             rows = self._stored_rows(items, scores)
@@ -292,18 +295,17 @@ class Compressor(StoredScores, Generic[OptionsT]):
             live_texts = [items[i] for i in live]
             if self._finds_words_by_whitespace(opts):
                 warn_spaceless_once(self, live_texts)
-            call = CallContext(tuple(live), len(items))
-            # "auto" reaches only methods that support it (checked above) and declare it.
-            method_rate: Any = rate
-            kept = self._compress_texts(
+            call = Call(
                 live_texts,
                 [original_tokens[i] for i in live],
                 query,
-                method_rate,
+                rate,
                 target_tokens,
                 opts,
-                call,
+                tuple(live),
+                len(items),
             )
+            kept = self._compress_texts(call)
             compressed_tokens = counter.count([k.text for k in kept])
             for j, i in enumerate(live):
                 text, spans, elided = kept[j].text, list(kept[j].spans), kept[j].elided
@@ -334,8 +336,6 @@ class Compressor(StoredScores, Generic[OptionsT]):
         if not (isinstance(rate, str) and rate == "auto"):
             return
         if not self.supports_auto_rate:
-            from lingua_core.registry import methods_that
-
             msg = (
                 f"method {self.method!r} takes rate as a number in (0, 1]; rate='auto' is "
                 f"supported by: {', '.join(methods_that('supports_auto_rate'))}"
@@ -345,53 +345,45 @@ class Compressor(StoredScores, Generic[OptionsT]):
             msg = "rate='auto' chooses the length itself: do not give target_tokens with it"
             raise ValueError(msg)
 
-    def _total_budget(
-        self, n_tokens: Sequence[int], rate: float | None, target_tokens: int | None
-    ) -> float:
-        """One budget over all texts: ``target_tokens``, else ``rate`` (or the default) x total."""
-        if target_tokens is not None:
-            return float(target_tokens)
-        return (self.default_rate if rate is None else float(rate)) * float(sum(n_tokens))
+    def _rate(self, call: Call[OptionsT]) -> float:
+        """The call's rate as a number: the compressor's default when it gives none."""
+        return self.default_rate if call.fixed_rate is None else call.fixed_rate
 
-    def _budgets(
-        self, n_tokens: Sequence[int], rate: float | None, target_tokens: int | None
-    ) -> list[float]:
-        if target_tokens is not None:
-            total = max(sum(n_tokens), 1)
-            return [target_tokens * n / total for n in n_tokens]
-        r = self.default_rate if rate is None else float(rate)
-        return [r * n for n in n_tokens]
+    def _total_budget(self, call: Call[OptionsT]) -> float:
+        """One budget over all texts: ``target_tokens``, else the rate x their total tokens."""
+        if call.target_tokens is not None:
+            return float(call.target_tokens)
+        return self._rate(call) * float(sum(call.n_tokens))
 
-    def _compress_texts(
-        self,
-        texts: list[str],
-        n_tokens: list[int],
-        query: str | None,
-        rate: float | None,
-        target_tokens: int | None,
-        opts: OptionsT,
-        call: CallContext,
-    ) -> list[TextOutcome]:
-        """Segment, score, select and assemble non-blank texts: one outcome per text.
+    def _budgets(self, call: Call[OptionsT]) -> list[float]:
+        """A budget per text: its share of ``target_tokens``, else the rate x its tokens."""
+        if call.target_tokens is not None:
+            total = max(sum(call.n_tokens), 1)
+            return [call.target_tokens * n / total for n in call.n_tokens]
+        r = self._rate(call)
+        return [r * n for n in call.n_tokens]
 
-        ``call`` says where the texts sit among the inputs (for options that name input
-        indices, such as ``force_context_ids``).
+    def _compress_texts(self, call: Call[OptionsT]) -> list[TextOutcome]:
+        """Segment, score, select and assemble the call's texts: one outcome per text.
+
+        Methods with a pipeline of their own override this instead of :meth:`_score`.
         """
+        texts, opts = call.texts, call.options
         units = [self._segment(t, opts) for t in texts]
-        counter = self.token_counter
-        costs = unit_costs_many(texts, units, counter)
-        budgets = self._budgets(n_tokens, rate, target_tokens)
-        if all(b >= n for b, n in zip(budgets, n_tokens)):
+        costs = unit_costs_many(texts, units, self.token_counter)
+        budgets = self._budgets(call)
+        if all(b >= n for b, n in zip(budgets, call.n_tokens)):
             keeps = [np.ones(len(u), dtype=bool) for u in units]  # everything fits: no scoring
         else:
-            scores = self._score(texts, units, query, opts)
-            scope = getattr(opts, "budget_scope", None) or ("global" if target_tokens else "text")
+            scores = self._score(texts, units, call.query, opts)
+            default_scope = "global" if call.target_tokens else "text"
+            scope = getattr(opts, "budget_scope", None) or default_scope
             keeps = select(scores, costs, budgets, scope=scope)
         return [TextOutcome.kept(assemble(t, u, k)) for t, u, k in zip(texts, units, keeps)]
 
     def _segment(self, text: str, opts: OptionsT) -> Units:
         """Units of ``text`` (words by default; ``opts.unit`` where the method has one)."""
-        from lingua_core.text import segment
+        from lingua_core.pipeline.text import segment
 
         return segment(text, getattr(opts, "unit", "word"))
 

@@ -2,7 +2,7 @@
 
 ``serve``, ``train`` and ``corpus`` add their own subcommands here
 (:func:`lingua_core.serve.cli.register`, :func:`lingua_core.train.cli.register`,
-:func:`lingua_core.corpus.register_cli`).
+:func:`lingua_core.corpus.cli.register_cli`).
 
 Other packages add subcommands through the ``lingua.commands`` entry-point group (the demo
 package adds ``demo``): each entry point is a function that takes the subparsers object, adds
@@ -326,7 +326,7 @@ def _eval(args: argparse.Namespace) -> int:
         examples = data.load_jsonl(args.data, limit=hi)[lo:]
     reader = None
     if args.reader == "local":
-        from lingua_core.generate import Reader
+        from lingua_core.models.generate import Reader
 
         local = Reader()
 

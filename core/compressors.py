@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from lingua_core.base import Rate
 from lingua_core.methods.baselines import NaiveCompressor, NoneCompressor, RandomCompressor
-from lingua_core.methods.coarse_to_fine import CoarseToFineCompressor
+from lingua_core.methods.coarse_to_fine.compressor import CoarseToFineCompressor
 from lingua_core.methods.embedding import (
     BM25Compressor,
     EmbeddingsFilterCompressor,
@@ -227,7 +227,8 @@ class CoarseToFine(CoarseToFineCompressor):
 
     Default: texts and sentences ranked by fused embedding + BM25 signals with the query
     (one MiniLM pass), multi-hop re-scoring, one budget; rate='auto' adapts. Options: the
-    fields of :class:`CoarseToFineOptions` (``lingua_core.methods.coarse_to_fine``).
+    fields of :class:`CoarseToFineOptions`
+    (``lingua_core.methods.coarse_to_fine.compressor``).
     """
 
     def __init__(

@@ -34,7 +34,7 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 
-from lingua_core.outcome import CallContext
+from lingua_core.pipeline.contract import Call
 
 #: Every unit a method may offer, and what each means (see the module docs).
 UNITS: tuple[str, ...] = ("token", "word", "phrase", "sentence")
@@ -247,7 +247,7 @@ def _outside_stacklevel() -> int:
 
 
 def forced_positions(
-    ids: Sequence[int], call: CallContext, name: str = "force_context_ids"
+    ids: Sequence[int], call: Call[Any], name: str = "force_context_ids"
 ) -> set[int]:
     """Positions, among the texts a method compresses, of the input indices ``ids``.
 

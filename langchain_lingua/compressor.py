@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lingua_core._deps import missing
-from lingua_core.adapters import (
+from lingua_core.frameworks.settings import (
     EVENT_NAME,
     SCORES_KEY,
     LinguaSettings,
@@ -42,8 +42,8 @@ class LinguaCompressor(LinguaSettings, BaseDocumentCompressor):
     Every output document is a new ``Document`` (same ``id``, a copy of the metadata without
     the stored scores of ``metadata["lingua_scores"]``) whose ``page_content`` is the compressed
     text and whose ``metadata["lingua"]`` holds the stats (at most
-    :data:`~lingua_core.adapters.MAX_LINGUA_BYTES` bytes as JSON). Documents come back in input
-    order (``metadata["lingua"]["order"]`` gives the method's prompt order); when the options
+    :data:`~lingua_core.frameworks.settings.MAX_LINGUA_BYTES` bytes as JSON). Documents come back in
+    input order (``metadata["lingua"]["order"]`` gives the method's prompt order); when the options
     ask for a prompt order (``options={"reorder": "sort"}``, LongLLMLingua's
     ``reorder_context``), in that order.
     A document that a coarse filter dropped (question-aware methods rank documents and may drop

@@ -40,7 +40,7 @@ class LocalEmbeddings(BaseModel, Embeddings):
 
     def _get(self) -> Any:
         if self._embedder is None:
-            from lingua_core.embed import Embedder
+            from lingua_core.scorers.embed import Embedder
 
             self._embedder = Embedder(self.model, device=self.device, batch_size=self.batch_size)
         return self._embedder
@@ -83,7 +83,7 @@ class LocalChatModel(BaseChatModel):
         """The reader of ``model`` (a per-call override), else of the instance's model."""
         name = model or self.model
         if name not in self._readers:
-            from lingua_core.generate import Reader
+            from lingua_core.models.generate import Reader
 
             self._readers[name] = Reader(
                 name, device=self.device, max_new_tokens=self.max_new_tokens

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from lingua_core._deps import missing
-from lingua_core.adapters import STATS_KEY, LinguaSettings, score_or_pass
+from lingua_core.frameworks.settings import STATS_KEY, LinguaSettings, score_or_pass
 from lingua_core.registry import DEFAULT_METHOD, INDEXING_METHOD, method_class
 
 try:

@@ -208,7 +208,7 @@ def _report(
     title_of: Callable[[Any], str],
 ) -> dict[str, Any]:
     from lingua_core.models import load_causal_lm
-    from lingua_core.tokens import HFTokenCounter
+    from lingua_core.pipeline.tokens import HFTokenCounter
 
     if out is None:  # the CLI passes print; as a library call, report through logging
         out = logger.info

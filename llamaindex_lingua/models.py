@@ -34,7 +34,7 @@ class LocalEmbedding(BaseEmbedding):
 
     def _get(self) -> Any:
         if self._embedder is None:
-            from lingua_core.embed import Embedder
+            from lingua_core.scorers.embed import Embedder
 
             self._embedder = Embedder(self.model, device=self.device)
         return self._embedder
@@ -80,7 +80,7 @@ class LocalLLM(CustomLLM):
 
     def _get(self) -> Any:
         if self._reader is None:
-            from lingua_core.generate import Reader
+            from lingua_core.models.generate import Reader
 
             self._reader = Reader(
                 self.model, device=self.device, max_new_tokens=self.max_new_tokens

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from lingua_core._deps import missing
-from lingua_core.adapters import (
+from lingua_core.frameworks.settings import (
     EVENT_NAME,
     SCORES_KEY,
     STATS_KEY,

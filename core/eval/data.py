@@ -155,7 +155,7 @@ def nq_multidoc(
     """
     import numpy as np
 
-    from lingua_core.rank import bm25_scores
+    from lingua_core.scorers.rank import bm25_scores
 
     rows = []
     for n, row in _rows(path):
@@ -362,7 +362,7 @@ def squad_same_article(
     """
     import numpy as np
 
-    from lingua_core.rank import bm25_scores
+    from lingua_core.scorers.rank import bm25_scores
 
     out: list[QAExample] = []
     for a, row in _records(path, articles):

@@ -81,7 +81,7 @@ def content_recall(text: str, reference: str) -> float:
 
     Each distinct content word of the reference counts once; 1.0 for a reference without any.
     """
-    from lingua_core.text import STOP_WORDS
+    from lingua_core.pipeline.text import STOP_WORDS
 
     wanted = {w for w in _tokens(reference) if w not in STOP_WORDS}
     if not wanted:

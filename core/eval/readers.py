@@ -104,7 +104,7 @@ class LocalReader:
     def __call__(self, messages: Messages, max_tokens: int) -> str:
         """The reply (greedy decoding)."""
         if max_tokens not in self._readers:
-            from lingua_core.generate import Reader as Generator
+            from lingua_core.models.generate import Reader as Generator
 
             self._readers[max_tokens] = Generator(self.model, max_new_tokens=max_tokens)
         return str(self._readers[max_tokens].generate(messages))

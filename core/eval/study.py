@@ -288,7 +288,7 @@ def dry_run(study: Study, phase: Phase, *, reader: str | None = None) -> Estimat
     Output tokens are each task type's expected reply length.
     """
     from lingua_core.eval.readers import price
-    from lingua_core.tokens import get_token_counter
+    from lingua_core.pipeline.tokens import get_token_counter
 
     spec = reader or phase.reader
     try:

@@ -94,8 +94,8 @@ def done_keys(path: Path) -> set[tuple[str, str, float, int | None]]:
 
 
 def _bm25_context(ex: QAExample, rate: float, counter: Any) -> tuple[str, int, int]:
-    from lingua_core.rank import bm25_scores
-    from lingua_core.select import select
+    from lingua_core.pipeline.select import select
+    from lingua_core.scorers.rank import bm25_scores
 
     costs = np.asarray(counter.count(list(ex.contexts)), dtype=np.int64)
     rel = bm25_scores(list(ex.contexts), ex.question)
@@ -140,8 +140,8 @@ def run_sweep(
         ValueError: For an unknown method (naming the known ones) or a rate outside (0, 1].
     """
     from lingua_core.base import join_results
+    from lingua_core.pipeline.tokens import get_token_counter
     from lingua_core.registry import get_compressor, method_class, resolve
-    from lingua_core.tokens import get_token_counter
 
     for r in rates:
         if not 0 < float(r) <= 1:

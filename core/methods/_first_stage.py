@@ -15,13 +15,16 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lingua_core.outcome import CallContext, TextOutcome
-from lingua_core.rank import bm25_scores
+from lingua_core.pipeline.contract import Call, TextOutcome
 from lingua_core.result import join_spans
+from lingua_core.scorers.rank import bm25_scores
+
+if TYPE_CHECKING:
+    from lingua_core.base import Compressor
 
 _BOUNDARY = re.compile(r"\n+|(?<=[.!?;:])\s+")
 _WORD = re.compile(r"\S+")
@@ -136,36 +139,26 @@ def _merge_spans(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int
     return out
 
 
-def run(
-    method: Any,
-    texts: list[str],
-    n_tokens: list[int],
-    query: str,
-    rate: Any,
-    target_tokens: int | None,
-    opts: Any,
-) -> list[TextOutcome] | None:
+def run(method: Compressor[Any], call: Call[Any]) -> list[TextOutcome] | None:
     """Run ``method`` on the chosen chunks of long inputs; ``None`` when the input is short.
 
-    The budget stays the whole input's (``rate`` x all its tokens, or ``target_tokens``);
-    ``rate="auto"`` stays automatic. ``opts.first_stage_words`` is the limit (``None``: off).
+    The budget stays the whole input's (the rate x all its tokens, or ``target_tokens``);
+    ``rate="auto"`` stays automatic. ``first_stage_words`` in the call's options is the limit
+    (``None``: off).
     """
+    opts = call.options
     limit = opts.first_stage_words
     if limit is None:
         return None
-    p = plan(texts, query, int(limit))
+    p = plan(call.texts, call.question, int(limit))
     if p is None:
         return None
     sub = list(p.texts)
     sub_tokens = method.token_counter.count(sub)
     inner = dataclasses.replace(opts, first_stage_words=None)
-    if rate == "auto":
-        outs = method._compress_texts(sub, sub_tokens, query, "auto", None, inner, _call(sub))
+    if call.rate == "auto":
+        chunks = call.on(sub, sub_tokens, rate="auto", target_tokens=None, options=inner)
     else:
-        budget = max(1, round(method._total_budget(n_tokens, rate, target_tokens)))
-        outs = method._compress_texts(sub, sub_tokens, query, None, budget, inner, _call(sub))
-    return merge(texts, p, outs)
-
-
-def _call(texts: list[str]) -> CallContext:
-    return CallContext(tuple(range(len(texts))), len(texts))
+        budget = max(1, round(method._total_budget(call)))
+        chunks = call.on(sub, sub_tokens, rate=None, target_tokens=budget, options=inner)
+    return merge(call.texts, p, method._compress_texts(chunks))

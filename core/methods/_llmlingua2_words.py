@@ -10,7 +10,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from lingua_core.text import Units, assign_to_units, word_units
+from lingua_core.pipeline.text import Units, assign_to_units, word_units
 
 
 class _Words:
@@ -114,8 +114,8 @@ def whole_words(
 
     The reference's words are the tokenizer's (a new word at every lone punctuation mark, every
     CJK character), so "75%" is two words and "$3,450.75" six, and dropping one changes the
-    number. Here each of them joins the word of :func:`lingua_core.text.word_units` that holds
-    its last character, scored by the mean of its parts (``chunk``: the last).
+    number. Here each of them joins the word of :func:`lingua_core.pipeline.text.word_units` that
+    holds its last character, scored by the mean of its parts (``chunk``: the last).
     """
     if len(units) == 0:
         return units, scores, raw, chunk

@@ -18,7 +18,7 @@ from lingua_core.base import Compressor
 from lingua_core.models import LoadedModel
 from lingua_core.models.hub import raise_again, remembered
 from lingua_core.options import MethodOptions
-from lingua_core.tokens import TokenCounter, shared_counter
+from lingua_core.pipeline.tokens import TokenCounter, shared_counter
 
 M = TypeVar("M", bound=MethodOptions)
 
@@ -58,7 +58,7 @@ class ModelCompressor(Compressor[M]):
         super().warmup()
 
     def _model_fingerprints(self) -> list[str]:
-        from lingua_core.models.rows import model_fingerprint
+        from lingua_core.stored.rows import model_fingerprint
 
         return [model_fingerprint(self._loaded())]
 

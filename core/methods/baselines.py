@@ -9,8 +9,8 @@ import numpy as np
 
 from lingua_core.base import Compressor, MethodOptions
 from lingua_core.options import budget_scope_option, seed_option, unit_option
-from lingua_core.outcome import CallContext, TextOutcome
-from lingua_core.text import STOP_WORDS, Units, bare_word
+from lingua_core.pipeline.contract import Call, TextOutcome
+from lingua_core.pipeline.text import STOP_WORDS, Units, bare_word
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class RandomCompressor(Compressor[RandomOptions]):
     Deterministic per input: the scores of a text depend only on the text and ``seed``, never on
     global RNG state or on the other texts of the call. Words and phrases come from whitespace:
     text written without spaces (Chinese, Japanese) is cut only after clause punctuation, which
-    a warning says once per compressor (:func:`lingua_core.languages.warn_spaceless_once`).
+    a warning says once per compressor (:func:`lingua_core.pipeline.languages.warn_spaceless_once`).
     """
 
     method = "random"
@@ -99,23 +99,14 @@ class NaiveCompressor(Compressor[NaiveOptions]):
     ) -> list[np.ndarray]:
         return [self._word_scores(t, u) for t, u in zip(texts, units)]
 
-    def _compress_texts(
-        self,
-        texts: list[str],
-        n_tokens: list[int],
-        query: str | None,
-        rate: float | None,
-        target_tokens: int | None,
-        opts: NaiveOptions,
-        call: CallContext,
-    ) -> list[TextOutcome]:
-        if rate is not None or target_tokens is not None:
-            return super()._compress_texts(texts, n_tokens, query, rate, target_tokens, opts, call)
-        from lingua_core.text import assemble
+    def _compress_texts(self, call: Call[NaiveOptions]) -> list[TextOutcome]:
+        if call.rate is not None or call.target_tokens is not None:
+            return super()._compress_texts(call)
+        from lingua_core.pipeline.text import assemble
 
         out = []
-        for t in texts:
-            u = self._segment(t, opts)
+        for t in call.texts:
+            u = self._segment(t, call.options)
             keep = self._word_scores(t, u) > 0
             out.append(TextOutcome.kept(assemble(t, u, keep)))
         return out
@@ -130,14 +121,5 @@ class NoneCompressor(Compressor[NoneOptions]):
     fallback_counter = "words"
     options_class = NoneOptions
 
-    def _compress_texts(
-        self,
-        texts: list[str],
-        n_tokens: list[int],
-        query: str | None,
-        rate: float | None,
-        target_tokens: int | None,
-        opts: NoneOptions,
-        call: CallContext,
-    ) -> list[TextOutcome]:
-        return [TextOutcome.whole(t) for t in texts]
+    def _compress_texts(self, call: Call[NoneOptions]) -> list[TextOutcome]:
+        return [TextOutcome.whole(t) for t in call.texts]

@@ -10,7 +10,7 @@
 
 They are the controls every other method is measured against. The budget is one over all texts
 of the call (a unit that does not fit is skipped and the next one tried, see
-:mod:`lingua_core.select`); texts left with nothing come back ``dropped``.
+:mod:`lingua_core.pipeline.select`); texts left with nothing come back ``dropped``.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ import numpy as np
 
 from lingua_core.base import Compressor
 from lingua_core.options import MethodOptions, is_int, max_wait_option, option
-from lingua_core.outcome import CallContext, TextOutcome
-from lingua_core.rank import bm25_scores
-from lingua_core.select import NEVER, select, unit_costs
-from lingua_core.text import Units, assemble, sentence_units
-from lingua_core.tokens import TokenCounter, shared_counter
+from lingua_core.pipeline.contract import Call, TextOutcome
+from lingua_core.pipeline.select import NEVER, select, unit_costs
+from lingua_core.pipeline.text import Units, assemble, sentence_units
+from lingua_core.pipeline.tokens import TokenCounter, shared_counter
+from lingua_core.scorers.rank import bm25_scores
 
 logger = logging.getLogger(__name__)
 
@@ -94,12 +94,12 @@ class EmbeddingCompressor(Compressor[E]):
         self._embedder_lock = threading.Lock()  # not self._lock: the counter needs the embedder
 
     def embedder(self) -> Any:
-        """The :class:`lingua_core.embed.Embedder` (created on first use)."""
+        """The :class:`lingua_core.scorers.embed.Embedder` (created on first use)."""
         if self._embedder_obj is None:
             with self._embedder_lock:
                 if self._embedder_obj is None:
-                    from lingua_core.embed import Embedder
                     from lingua_core.models import fast_dtype, resolve_device
+                    from lingua_core.scorers.embed import Embedder
 
                     dtype = self.dtype
                     if dtype in (None, "auto"):
@@ -118,13 +118,13 @@ class EmbeddingCompressor(Compressor[E]):
         return self._embedder_obj
 
     def _model_fingerprints(self) -> list[str]:
-        from lingua_core.models.rows import model_fingerprint
+        from lingua_core.stored.rows import model_fingerprint
 
         return [model_fingerprint(self.embedder().loaded())]
 
     def _scoring_call(self, text: str) -> None:
         """Embed ``text``'s units as a call would; the placeholder question's row is dropped."""
-        from lingua_core.models.rows import current_call_rows
+        from lingua_core.stored.rows import current_call_rows
 
         self.compress([text], query=_SCORING_QUERY, rate=0.5, **self.scoring_overrides)
         ctx = current_call_rows()
@@ -206,16 +206,8 @@ class EmbeddingsFilterCompressor(EmbeddingCompressor[EmbeddingsFilterOptions]):
     default_rate = 0.5
     options_class = EmbeddingsFilterOptions
 
-    def _compress_texts(
-        self,
-        texts: list[str],
-        n_tokens: list[int],
-        query: str | None,
-        rate: float | None,
-        target_tokens: int | None,
-        opts: EmbeddingsFilterOptions,
-        call: CallContext,
-    ) -> list[TextOutcome]:
+    def _compress_texts(self, call: Call[EmbeddingsFilterOptions]) -> list[TextOutcome]:
+        texts, n_tokens, query, opts = call.texts, call.n_tokens, call.query, call.options
         n = len(texts)
         relevance = self.relevance(texts, query, "texts")
         allowed = np.ones(n, dtype=bool)
@@ -227,10 +219,10 @@ class EmbeddingsFilterCompressor(EmbeddingCompressor[EmbeddingsFilterOptions]):
             mask[top] = True
             allowed &= mask
         rule_given = opts.similarity_threshold is not None or opts.k is not None
-        if rule_given and rate is None and target_tokens is None:
+        if rule_given and call.rate is None and call.target_tokens is None:
             keep = allowed
         else:
-            budget = self._total_budget(n_tokens, rate, target_tokens)
+            budget = self._total_budget(call)
             costs = np.where(allowed, np.asarray(n_tokens), NEVER)  # never fits
             keep = select([relevance], [costs], [budget], scope="global")[0] & allowed
         return _whole_texts(texts, relevance, keep)
@@ -254,21 +246,13 @@ class BM25Compressor(Compressor[BM25Options]):
     question_aware = True
     options_class = BM25Options
 
-    def _compress_texts(
-        self,
-        texts: list[str],
-        n_tokens: list[int],
-        query: str | None,
-        rate: float | None,
-        target_tokens: int | None,
-        opts: BM25Options,
-        call: CallContext,
-    ) -> list[TextOutcome]:
+    def _compress_texts(self, call: Call[BM25Options]) -> list[TextOutcome]:
+        texts, n_tokens, query, opts = call.texts, call.n_tokens, call.query, call.options
         if not (query or "").strip():
             relevance = _leading(self.method, "texts", len(texts))
         else:
             relevance = bm25_scores(texts, str(query), k1=float(opts.k1), b=float(opts.b))
-        budget = self._total_budget(n_tokens, rate, target_tokens)
+        budget = self._total_budget(call)
         keep = select([relevance], [np.asarray(n_tokens)], [budget], scope="global")[0]
         return _whole_texts(texts, relevance, keep)
 
@@ -296,16 +280,8 @@ class SentenceEmbeddingsCompressor(EmbeddingCompressor[SentenceEmbeddingsOptions
     default_rate = 0.5
     options_class = SentenceEmbeddingsOptions
 
-    def _compress_texts(
-        self,
-        texts: list[str],
-        n_tokens: list[int],
-        query: str | None,
-        rate: float | None,
-        target_tokens: int | None,
-        opts: SentenceEmbeddingsOptions,
-        call: CallContext,
-    ) -> list[TextOutcome]:
+    def _compress_texts(self, call: Call[SentenceEmbeddingsOptions]) -> list[TextOutcome]:
+        texts, query, opts = call.texts, call.query, call.options
         units = [sentence_units(t) for t in texts]
         flat = [s for t, u in zip(texts, units) for s in u.texts(t)]
         cos = self.relevance(flat, query, "sentences")
@@ -321,7 +297,7 @@ class SentenceEmbeddingsCompressor(EmbeddingCompressor[SentenceEmbeddingsOptions
             for s, a in zip(scores, allowed):
                 a &= s >= float(opts.threshold_cutoff)
         rule_given = opts.percentile_cutoff is not None or opts.threshold_cutoff is not None
-        if rule_given and rate is None and target_tokens is None:
+        if rule_given and call.rate is None and call.target_tokens is None:
             keeps = allowed
         else:
             counter = self.token_counter
@@ -329,7 +305,7 @@ class SentenceEmbeddingsCompressor(EmbeddingCompressor[SentenceEmbeddingsOptions
                 np.where(a, unit_costs(t, u, counter), NEVER)
                 for t, u, a in zip(texts, units, allowed)
             ]
-            budget = self._total_budget(n_tokens, rate, target_tokens)
+            budget = self._total_budget(call)
             keeps = select(scores, costs, [budget], scope="global")
             keeps = [k & a for k, a in zip(keeps, allowed)]
         return [_assemble(t, u, k) for t, u, k in zip(texts, units, keeps)]

@@ -12,7 +12,7 @@ spacing; runs joined by one space).
 
 The threshold is the reference's: words scoring above the ``1 - rate`` quantile of the word
 probabilities weighed by each word's tokens (in the chosen token counter; the shared selection
-in :mod:`lingua_core.select`, ``rule="threshold"``). ``budget_scope`` chooses where:
+in :mod:`lingua_core.pipeline.select`, ``rule="threshold"``). ``budget_scope`` chooses where:
 ``"chunk"`` (the reference: per 512-token chunk), ``"text"`` (the default: each
 text keeps ``rate`` of its tokens, independent of the other texts and of chunk boundaries;
 identical to ``"chunk"`` for texts under one window) or ``"global"`` (one threshold over all
@@ -48,9 +48,9 @@ from lingua_core.options import (
     strings,
     unit_option,
 )
-from lingua_core.outcome import CallContext, TextOutcome
-from lingua_core.select import select, unit_costs_many
-from lingua_core.text import Units, assemble, merge_overlapping
+from lingua_core.pipeline.contract import Call, TextOutcome
+from lingua_core.pipeline.select import select, unit_costs_many
+from lingua_core.pipeline.text import Units, assemble, merge_overlapping
 
 #: The published LLMLingua-2 checkpoints.
 HUB_IDS = {
@@ -185,16 +185,8 @@ class LLMLingua2Compressor(ModelCompressor[LLMLingua2Options]):
 
     # ------------------------------------------------------------------ the method
 
-    def _compress_texts(
-        self,
-        texts: list[str],
-        n_tokens: list[int],
-        query: str | None,
-        rate: float | None,
-        target_tokens: int | None,
-        opts: LLMLingua2Options,
-        call: CallContext,
-    ) -> list[TextOutcome]:
+    def _compress_texts(self, call: Call[LLMLingua2Options]) -> list[TextOutcome]:
+        texts, n_tokens, opts = call.texts, call.n_tokens, call.options
         scorer = self._scorer(opts)
         force_tokens = list(opts.force_tokens)
         self._check_force_tokens(scorer, force_tokens)
@@ -215,14 +207,15 @@ class LLMLingua2Compressor(ModelCompressor[LLMLingua2Options]):
         costs = unit_costs_many(texts, [w.units for w in per_text], counter, standalone=True)
 
         kept_texts = list(range(len(texts)))
-        r = self.default_rate if rate is None else float(rate)
+        r = self._rate(call)
+        target_tokens = call.target_tokens
         ranked: tuple[list[int], np.ndarray] | None = None
-        if (query or "").strip() and opts.rank_with_query and len(texts) > 1:
-            ranked = self._rank(texts, n_tokens, str(query), r, target_tokens, opts, call)
+        if call.question and opts.rank_with_query and len(texts) > 1:
+            ranked = self._rank(call)
             kept_texts = sorted(ranked[0])
             target_tokens = round(r * sum(n_tokens)) if target_tokens is None else target_tokens
         elif opts.use_context_level_filter and len(texts) > 1:
-            kept_texts = self._context_filter(per_text, n_tokens, r, target_tokens, opts, call)
+            kept_texts = self._context_filter(per_text, call)
         if target_tokens is not None:
             reserved = sum(n_tokens[i] for i in kept_texts)
             r = min(target_tokens / max(reserved, 1), 1.0)
@@ -251,27 +244,23 @@ class LLMLingua2Compressor(ModelCompressor[LLMLingua2Options]):
             o.relevance, o.order = float(relevance[i]), place.get(i)
         return out
 
-    def _rank(
-        self,
-        texts: list[str],
-        n_tokens: list[int],
-        query: str,
-        rate: float,
-        target_tokens: int | None,
-        opts: LLMLingua2Options,
-        call: CallContext,
-    ) -> tuple[list[int], np.ndarray]:
+    def _rank(self, call: Call[LLMLingua2Options]) -> tuple[list[int], np.ndarray]:
         """Texts kept by the fused ranker (best first) and every text's relevance."""
-        from lingua_core.embed import Embedder
-        from lingua_core.rank import rank_texts
+        texts, n_tokens, opts = call.texts, call.n_tokens, call.options
+        from lingua_core.scorers.embed import Embedder
+        from lingua_core.scorers.rank import rank_texts
 
         with self._lock:
             if self._ranker is None or self._ranker.model != opts.ranker_model:
                 self._ranker = Embedder(opts.ranker_model, device=self.device)
         order, relevance = rank_texts(
-            texts, query, method="fused", embedder=self._ranker, signals=("embedding", "bm25")
+            texts,
+            str(call.query),
+            method="fused",
+            embedder=self._ranker,
+            signals=("embedding", "bm25"),
         )
-        target = self._total_budget(n_tokens, rate, target_tokens)
+        target = self._total_budget(call)
         if opts.use_token_level_filter:
             target *= float(opts.coarse_ratio)
         forced = forced_positions(opts.force_context_ids, call)
@@ -359,15 +348,13 @@ class LLMLingua2Compressor(ModelCompressor[LLMLingua2Options]):
             forced |= digits[units.ends] > digits[units.starts]
         return _Words(units, scores, raw, forced, forced_tok, chunk)
 
-    def _context_filter(
-        self,
-        per_text: list[_Words],
-        n_tokens: list[int],
-        rate: float,
-        target_tokens: int | None,
-        opts: LLMLingua2Options,
-        call: CallContext,
-    ) -> list[int]:
+    def _context_filter(self, per_text: list[_Words], call: Call[LLMLingua2Options]) -> list[int]:
+        opts, n_tokens, target_tokens, rate = (
+            call.options,
+            call.n_tokens,
+            call.target_tokens,
+            self._rate(call),
+        )
         n = len(per_text)
         clr = opts.context_level_rate
         if opts.target_context is not None:

@@ -29,20 +29,20 @@ from typing import Any
 import numpy as np
 
 from lingua_core.methods import _first_stage as first_stage
-from lingua_core.methods._c2f_scores import (
+from lingua_core.methods._model import ModelCompressor
+from lingua_core.methods.coarse_to_fine.scores import (
     has_kept,
     leading_keep,
     outcomes,
     select_with_titles,
     warn_no_query_once,
 )
-from lingua_core.methods._model import ModelCompressor
 from lingua_core.models import LoadedModel
 from lingua_core.options import MethodOptions, flag, is_int, max_wait_option, option
-from lingua_core.outcome import CallContext, TextOutcome
-from lingua_core.passages import title_of
-from lingua_core.select import unit_costs_many
-from lingua_core.text import sentence_units
+from lingua_core.pipeline.contract import Call, TextOutcome
+from lingua_core.pipeline.passages import title_of
+from lingua_core.pipeline.select import unit_costs_many
+from lingua_core.pipeline.text import sentence_units
 
 logger = logging.getLogger(__name__)
 
@@ -165,19 +165,10 @@ class PrunerCompressor(ModelCompressor[PrunerOptions]):
             max_wait_ms=opts.max_wait_ms,
         )
 
-    def _compress_texts(
-        self,
-        texts: list[str],
-        n_tokens: list[int],
-        query: str | None,
-        rate: Any,
-        target_tokens: int | None,
-        opts: PrunerOptions,
-        call: CallContext,
-    ) -> list[TextOutcome]:
-        question = (query or "").strip()
+    def _compress_texts(self, call: Call[PrunerOptions]) -> list[TextOutcome]:
+        texts, n_tokens, opts, question = call.texts, call.n_tokens, call.options, call.question
         if question:
-            chunked = first_stage.run(self, texts, n_tokens, question, rate, target_tokens, opts)
+            chunked = first_stage.run(self, call)
             if chunked is not None:
                 return chunked
         units = [sentence_units(t) for t in texts]
@@ -193,8 +184,9 @@ class PrunerCompressor(ModelCompressor[PrunerOptions]):
         costs = np.concatenate(unit_costs_many(texts, units, self.token_counter))
         if not question:
             warn_no_query_once(self)
-            r = self.default_rate if rate in (None, "auto") else float(rate)
-            keep = leading_keep(sizes, costs, titles, n_tokens, r, target_tokens)
+            keep = leading_keep(
+                sizes, costs, titles, n_tokens, self._rate(call), call.target_tokens
+            )
             return outcomes(texts, units, keep)
         spec = self.spec()
         threshold = spec.threshold if opts.threshold is None else float(opts.threshold)
@@ -204,11 +196,10 @@ class PrunerCompressor(ModelCompressor[PrunerOptions]):
         score = np.concatenate([s.sentences for s in scored]).astype(np.float64)
         if opts.relevance_weight:
             score = score + float(opts.relevance_weight) * relevance[doc]
-        if rate == "auto":
+        if call.rate == "auto":
             keep = (score > threshold) & ~is_title
         else:
-            budget = self._total_budget(n_tokens, rate, target_tokens)
-            keep = select_with_titles(score, costs, budget, doc, titles)
+            keep = select_with_titles(score, costs, self._total_budget(call), doc, titles)
         if opts.drop_below is not None:
             keep &= (relevance >= float(opts.drop_below))[doc]
         if titles is not None:

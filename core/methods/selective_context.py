@@ -2,7 +2,7 @@
 
 The self-information of a token is its surprisal ``-log p(token | preceding text)``; a unit's
 is the sum over its tokens (the paper's additivity; ``aggregate="mean"`` scores by density
-instead). Units are LM tokens, phrases (see :func:`lingua_core.text.phrase_units` for the
+instead). Units are LM tokens, phrases (see :func:`lingua_core.pipeline.text.phrase_units` for the
 offline approximation of noun chunks) or sentences; the highest-scored units are kept until the
 rate or budget is met.
 """
@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from lingua_core._lru import LRU
 from lingua_core.methods._lm import CausalLMCompressor, LMOptions
-from lingua_core.models.rows import current_call_rows
+from lingua_core.models._lru import LRU
 from lingua_core.options import budget_scope_option, option, unit_option
+from lingua_core.pipeline.text import Units, assign_to_units, merge_overlapping, segment
+from lingua_core.pipeline.tokens import encode_many
 from lingua_core.scorers.lm import TokenScores
-from lingua_core.text import Units, assign_to_units, merge_overlapping, segment
-from lingua_core.tokens import encode_many
+from lingua_core.stored.rows import current_call_rows
 
 
 @dataclass(frozen=True)

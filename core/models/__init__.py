@@ -14,8 +14,8 @@ The package, one module per concern: :mod:`~lingua_core.models.devices` (devices
 :mod:`~lingua_core.models.loading` (the shared cache, the loaders, the safety rules),
 :mod:`~lingua_core.models.worker` (a loaded model and its worker thread),
 :mod:`~lingua_core.models.batcher` (one forward pass for the rows of concurrent calls),
-:mod:`~lingua_core.models.rows` and :mod:`~lingua_core.models.row_cache` (row results kept
-beyond one forward: stored scores, the persistent SQLite cache), and the learned pruners:
+:mod:`~lingua_core.models.generate` (the small reader: SmolLM2 answering from a prompt),
+:mod:`~lingua_core.models._lru` (a bounded cache of computed values), and the learned pruners:
 :mod:`~lingua_core.models.pruners` (finding a checkpoint's layout, loading it),
 :mod:`~lingua_core.models.pruner_layouts` (the upstream families' heads) and
 :mod:`~lingua_core.models.pruner_net` (lingua-rag's own network).

@@ -15,9 +15,9 @@ does not compute it again.
 
 A failing batch is retried row by row, so one bad request (an out-of-memory row, say) fails
 alone and its batch-mates get their results. A caller whose call is cancelled
-(:mod:`lingua_core.cancel`: its client left, its deadline passed) withdraws its pending rows that
-no other caller wants, and the merged computation takes at most ``max_rows`` rows, so the rows
-of a cancelled call stop being computed after the running chunk. Results do not depend on who
+(:mod:`lingua_core.pipeline.cancel`: its client left, its deadline passed) withdraws its pending
+rows that no other caller wants, and the merged computation takes at most ``max_rows`` rows, so the
+rows of a cancelled call stop being computed after the running chunk. Results do not depend on who
 shares a batch: every row is scored on its own (right-padded, masked), as the scorers' batch
 tests check.
 """
@@ -30,9 +30,9 @@ from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future, wait
 from typing import Any
 
-from lingua_core._lru import LRU
-from lingua_core.cancel import CancelToken, current_token
-from lingua_core.models.rows import current_call_rows, model_fingerprint, row_key
+from lingua_core.models._lru import LRU
+from lingua_core.pipeline.cancel import CancelToken, current_token
+from lingua_core.stored.rows import current_call_rows, model_fingerprint, row_key
 
 Compute = Callable[[Sequence[Any]], list[Any]]
 
@@ -49,9 +49,9 @@ class MicroBatcher:
 
     Every wait has a way out: a caller waits on its rows' futures in short slices, and between
     them it takes over the leadership of a batch nobody leads (a leader that left, a leader that
-    was cancelled), withdraws its rows when its call is cancelled (:mod:`lingua_core.cancel`),
-    and finds each of its futures settled once a batch ends, with a result or an error, even
-    when the batch's computation broke its contract.
+    was cancelled), withdraws its rows when its call is cancelled
+    (:mod:`lingua_core.pipeline.cancel`), and finds each of its futures settled once a batch ends,
+    with a result or an error, even when the batch's computation broke its contract.
 
     Args:
         compute: Scores a list of rows; returns one result per row, in order.
@@ -90,7 +90,7 @@ class MicroBatcher:
         """The results of ``rows`` (duplicates and rows in flight for others computed once).
 
         Rows that the call's stored scores or score cache hold
-        (:func:`lingua_core.models.rows.current_call_rows`) are not computed.
+        (:func:`lingua_core.stored.rows.current_call_rows`) are not computed.
 
         Raises:
             Cancelled: When the call's cancel token is set before its rows are computed.

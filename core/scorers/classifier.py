@@ -21,8 +21,8 @@ import numpy as np
 from lingua_core._deps import require
 from lingua_core.models import LoadedModel
 from lingua_core.models.batcher import batcher_for
+from lingua_core.pipeline.tokens import encode_many
 from lingua_core.scorers._batching import map_rows, resolve_batch_tokens
-from lingua_core.tokens import encode_many
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,10 @@ import numpy as np
 from lingua_core._deps import require
 from lingua_core.models import LoadedModel
 from lingua_core.models.batcher import batcher_for
+from lingua_core.pipeline.text import Units, assign_to_units
+from lingua_core.pipeline.tokens import encode_many
 from lingua_core.scorers._batching import padded_length, resolve_batch_tokens, run_in_batches
 from lingua_core.scorers.pruner_inputs import pair_row, pair_template, special_count
-from lingua_core.text import Units, assign_to_units
-from lingua_core.tokens import encode_many
 
 _PUNCT_RE = re.compile(f"[{re.escape(string.punctuation)}]")
 

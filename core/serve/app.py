@@ -21,8 +21,8 @@ What a request can get, never a 500 for bad input or a hang:
   admission`): past ``max_concurrency`` requests in compression and a queue bounded by count
   and expected wait, or a request that could not finish before its deadline.
 - 504: the deadline passed while it queued or ran; its work is cancelled
-  (:mod:`lingua_core.cancel`), as is the work of a request whose client disconnected (counted as
-  status 499 in ``/metrics``).
+  (:mod:`lingua_core.pipeline.cancel`), as is the work of a request whose client disconnected
+  (counted as status 499 in ``/metrics``).
 
 Compression runs in an executor (:mod:`~lingua_core.serve.executor`): a worker process for
 ``lingua serve``, so that it never holds up the event loop, or threads of this process. One log

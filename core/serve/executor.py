@@ -2,8 +2,8 @@
 
 Both executors take a job (a parsed request) from the event loop and give back an
 ``asyncio.Future`` of its response; :meth:`cancel` stops a job whose client left or whose
-deadline passed (:mod:`lingua_core.cancel`: its rows that no other job shares are withdrawn from
-the model's micro-batcher; rows in a running forward finish, nothing runs after them).
+deadline passed (:mod:`lingua_core.pipeline.cancel`: its rows that no other job shares are withdrawn
+from the model's micro-batcher; rows in a running forward finish, nothing runs after them).
 
 - :class:`ProcessExecutor` (``lingua serve``'s default) runs the :class:`Engine` in a child
   process, with one thread per admitted job, so concurrent jobs still share forward batches.
@@ -26,7 +26,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from lingua_core.cancel import Cancelled, CancelToken, cancel_scope
+from lingua_core.pipeline.cancel import Cancelled, CancelToken, cancel_scope
 
 logger = logging.getLogger("lingua_core.serve")
 

@@ -26,15 +26,15 @@ import numpy as np
 
 from lingua_core.eval.data import _literal, _records, _rows
 from lingua_core.eval.metrics import answer_in
-from lingua_core.rank import terms
-from lingua_core.text import sentence_units
+from lingua_core.pipeline.text import sentence_units
+from lingua_core.scorers.rank import terms
 from lingua_core.train.records import Passage, PrunerRecord, keep_overlapping
 
 
 class _BM25:
     """BM25 Okapi over a fixed pool, indexed once.
 
-    The same formula as :func:`lingua_core.rank.bm25_scores`.
+    The same formula as :func:`lingua_core.scorers.rank.bm25_scores`.
     """
 
     def __init__(self, texts: Sequence[str], k1: float = 1.5, b: float = 0.75) -> None:

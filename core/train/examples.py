@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from lingua_core.pipeline.text import assign_to_units, sentence_units
 from lingua_core.scorers.pruner_inputs import pair_row, special_count
-from lingua_core.text import assign_to_units, sentence_units
 from lingua_core.train.records import PrunerRecord
 
 #: Thresholds tried on validation for the sentence F1.

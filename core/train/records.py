@@ -6,7 +6,7 @@ One record is one question with its passages, as JSON lines::
      "answers": ["..."], "source": "squad:Beyonce"}
 
 ``keep`` lists the indices of the passage's sentences that answer the question, in the
-sentences of :func:`lingua_core.text.sentence_units` (the segmentation the pruner sees at
+sentences of :func:`lingua_core.pipeline.text.sentence_units` (the segmentation the pruner sees at
 inference). ``source`` names the document the passages come from: the train/validation split is
 made by source, so that chunks of one document never straddle it. A passage with no kept sentence
 is a negative (its relevance label is 0).
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lingua_core.text import sentence_units
+from lingua_core.pipeline.text import sentence_units
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from lingua_core.text import sentence_units
+from lingua_core.pipeline.text import sentence_units
 from lingua_core.train.records import Passage, PrunerRecord
 
 logger = logging.getLogger(__name__)

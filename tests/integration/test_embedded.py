@@ -108,7 +108,7 @@ def test_offline_rag_demo(framework):
 
 def test_reader_stream_joins_to_generate() -> None:
     """Streaming gives, piece by piece, exactly the reply generate() gives (stops included)."""
-    from lingua_core.generate import Reader
+    from lingua_core.models.generate import Reader
 
     reader = Reader(max_new_tokens=24)
     chat = [{"role": "user", "content": "Name three colours of the rainbow."}]

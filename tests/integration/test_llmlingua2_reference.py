@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from lingua_core import get_compressor
-from lingua_core.tokens import find_tiktoken_file
+from lingua_core.pipeline.tokens import find_tiktoken_file
 
 from ..conftest import nq_passages
 

@@ -104,7 +104,7 @@ def test_missing_optional_dependency_names_the_pip_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "tiktoken", None)
     with pytest.raises(ImportError, match=r"pip install 'lingua-rag\[tiktoken\]'"):
         require("tiktoken")
-    from lingua_core import tokens
+    from lingua_core.pipeline import tokens
 
     monkeypatch.setattr(tokens, "_TIKTOKEN_CACHE", {})
     with pytest.raises(ImportError, match="pip install"):

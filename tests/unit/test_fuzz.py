@@ -155,7 +155,7 @@ def tolerance(c, result) -> float:
     text's kept tokens land within one unit (its largest) of ``rate x tokens``; the assembled
     text rejoins runs with one space, which a tokenizer may count as one more token per run.
     """
-    from lingua_core.select import unit_costs
+    from lingua_core.pipeline.select import unit_costs
 
     units = c._segment(result.original_text, c.options)
     costs = unit_costs(result.original_text, units, c.token_counter)

@@ -141,3 +141,77 @@ def test_a_missing_framework_names_its_pip_extra(module, framework, extra):
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
     )
     assert f"pip install 'lingua-rag[{extra}]'" in out.stdout, out.stdout + out.stderr
+
+
+#: The applications of the core: they may import every layer; no layer imports them.
+APPLICATIONS = ("serve", "corpus", "train", "eval")
+#: Who may import an application anyway: the command line runs them; a ``server_url`` makes the
+#: adapters' settings build a RemoteCompressor.
+MAY_IMPORT_APPLICATIONS = {"cli.py": APPLICATIONS, "frameworks/settings.py": ("serve",)}
+
+
+def test_the_core_root_is_small_and_no_layer_imports_an_application():
+    import ast
+    from pathlib import Path
+
+    import lingua_core
+
+    root = Path(lingua_core.__file__).parent
+    modules = sorted(p.name for p in root.glob("*.py") if p.name != "__init__.py")
+    assert 5 <= len(modules) <= 10, modules
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if rel.parts[0] in APPLICATIONS or rel.as_posix() == "__init__.py":
+            continue
+        allowed = MAY_IMPORT_APPLICATIONS.get(rel.as_posix(), ())
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                parts = [*node.module.split("."), ""]
+                if (
+                    parts[0] == "lingua_core"
+                    and parts[1] in APPLICATIONS
+                    and parts[1] not in allowed
+                ):
+                    found.append(f"{rel}: {node.module}")
+    assert found == [], found
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("lingua_core.text", "lingua_core.pipeline.text"),
+        ("lingua_core.rank", "lingua_core.scorers.rank"),
+        ("lingua_core.models.rows", "lingua_core.stored.rows"),
+        ("lingua_core.adapters", "lingua_core.frameworks.settings"),
+    ],
+)
+def test_an_old_module_path_still_imports_with_a_deprecation_warning(old, new):
+    """Paths moved by the regrouping are the new module itself, for one release."""
+    code = (
+        "import importlib, warnings\n"
+        "warnings.simplefilter('error')\n"
+        f"new = importlib.import_module({new!r})\n"
+        "try:\n"
+        f"    importlib.import_module({old!r})\n"
+        "except DeprecationWarning as e:\n"
+        "    print(e)\n"
+        "warnings.simplefilter('ignore')\n"
+        f"print(importlib.import_module({old!r}) is new)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    warned, same = out.stdout.strip().split("\n")
+    assert warned == f"{old} moved to {new}; the old path goes in the next release"
+    assert same == "True"
+
+
+def test_every_old_module_path_names_an_existing_module():
+    import importlib.util
+
+    from lingua_core._moved import MOVED
+
+    for old, new in MOVED.items():
+        assert importlib.util.find_spec(new) is not None, new
+        assert old.startswith("lingua_core.") and old != new

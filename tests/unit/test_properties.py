@@ -1,7 +1,7 @@
 """Property-based checks of the compressor contract on arbitrary text (tiny models, bounded runs).
 
 tests/unit/test_fuzz.py adds hard inputs, rate tolerance, independence and the adapters;
-tests/unit/test_concurrency.py threads and tasks. Here: no exception but the documented ones,
+tests/unit/models/test_concurrency.py threads and tasks. Here: no exception but the documented ones,
 one result per input in order, spans in bounds, ordered, non-overlapping and reproducing
 ``text``, token counts that never grow, and deterministic output. Profile ``ci`` (the
 default): 25 examples per method; ``LINGUA_HYPOTHESIS_PROFILE=long`` runs 500.

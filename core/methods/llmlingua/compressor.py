@@ -11,9 +11,9 @@ from lingua_core.methods.llmlingua.options import LLMLinguaOptions, LongLLMLingu
 from lingua_core.methods.llmlingua.stages import LLMLinguaStages
 from lingua_core.methods.llmlingua.token_filter import Kept
 from lingua_core.options import forced_positions
-from lingua_core.outcome import CallContext, TextOutcome
-from lingua_core.rank import rank_texts
-from lingua_core.text import assemble
+from lingua_core.pipeline.contract import Call, TextOutcome
+from lingua_core.pipeline.text import assemble
+from lingua_core.scorers.rank import rank_texts
 
 logger = logging.getLogger(__name__)
 
@@ -28,19 +28,11 @@ class LLMLinguaCompressor(LLMLinguaStages):
 
     # ------------------------------------------------------------------ pipeline
 
-    def _compress_texts(
-        self,
-        texts: list[str],
-        n_tokens: list[int],
-        query: str | None,
-        rate: float | None,
-        target_tokens: int | None,
-        opts: LLMLinguaOptions,
-        call: CallContext,
-    ) -> list[TextOutcome]:
-        plan = self._plan(opts, query)
+    def _compress_texts(self, call: Call[LLMLinguaOptions]) -> list[TextOutcome]:
+        texts, n_tokens, opts = call.texts, call.n_tokens, call.options
+        plan = self._plan(opts, call.query)
         total = float(sum(n_tokens))
-        target = self._total_budget(n_tokens, rate, target_tokens)
+        target = self._total_budget(call)
         n = len(texts)
         forced_ctx = forced_positions(opts.force_context_ids, call)
         fits = target >= total

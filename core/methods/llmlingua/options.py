@@ -8,7 +8,14 @@ from typing import Any
 from lingua_core.methods._lm import LMOptions
 from lingua_core.methods.llmlingua.budget import _context_budget_ok
 from lingua_core.options import context_ids_option, flag, is_int, option, unit_option
-from lingua_core.rank import CONDITIONS, FUSIONS, RANK_ALIASES, RANK_METHODS, SIGNALS, check_signals
+from lingua_core.scorers.rank import (
+    CONDITIONS,
+    FUSIONS,
+    RANK_ALIASES,
+    RANK_METHODS,
+    SIGNALS,
+    check_signals,
+)
 
 REORDERS = ("original", "sort", "two_stage")
 CONDITION_CHOICES = (*CONDITIONS, *(f"{c}_condition" for c in CONDITIONS))

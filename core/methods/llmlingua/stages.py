@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from lingua_core._lru import LRU
 from lingua_core.methods._lm import CausalLMCompressor
 from lingua_core.methods.llmlingua.budget import solve_ratios
 from lingua_core.methods.llmlingua.options import LLMLinguaOptions
@@ -23,12 +22,13 @@ from lingua_core.methods.llmlingua.token_filter import (
     decide,
     token_plan,
 )
-from lingua_core.rank import (
+from lingua_core.models._lru import LRU
+from lingua_core.pipeline.select import select, unit_costs
+from lingua_core.pipeline.text import Units, sentence_units
+from lingua_core.scorers.rank import (
     rank_method_name,
     rank_texts,
 )
-from lingua_core.select import select, unit_costs
-from lingua_core.text import Units, sentence_units
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class LLMLinguaStages(CausalLMCompressor[LLMLinguaOptions]):
         }
 
     def _embedder(self, model: str | None) -> Any:
-        from lingua_core.embed import Embedder
+        from lingua_core.scorers.embed import Embedder
 
         with self._lock:
             if model not in self._embedders:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lingua_core.select import select, unit_costs
-from lingua_core.text import Units, assign_to_units, merge_overlapping, word_units
-from lingua_core.tokens import TokenCounter
+from lingua_core.pipeline.select import select, unit_costs
+from lingua_core.pipeline.text import Units, assign_to_units, merge_overlapping, word_units
+from lingua_core.pipeline.tokens import TokenCounter
 
 _BLANK_LINE_RE = re.compile(r"\n[ \t]*\n")
 
