@@ -24,10 +24,18 @@ TEXTS = [
 ]
 
 
+#: Ports a local Ray cluster binds itself (GCS, client server, dashboard and its agent, the
+#: agent's gRPC, metrics): an ephemeral port picked for the proxy must not be one of them.
+RAY_PORTS = {6379, 8000, 8265, 10001, 52365, 44217, 44227}
+
+
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in RAY_PORTS:
+            return port
 
 
 @pytest.fixture(scope="module")

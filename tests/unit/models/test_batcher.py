@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pytest
@@ -133,8 +136,12 @@ def test_32_concurrent_calls_on_10_passages_score_each_passage_once(
     assert got == [alone[i % 10] for i in range(32)]  # the same results as calls made alone
 
 
-def _batcher(loaded, prefix: str) -> MicroBatcher:
-    (batcher,) = [v for k, v in batchers(loaded).items() if k.startswith(prefix)]
+def _batcher(loaded: Callable[[], Any], warm: Callable[[str], Any]) -> MicroBatcher:
+    """The batcher that ``warm`` computes a new text's rows on (other tests may have left
+    batchers of other widths on the same shared model)."""
+    before = {k: b.stats["rows"] for k, b in batchers(loaded()).items()}
+    warm(f"warm the batcher up {uuid.uuid4()}")
+    (batcher,) = [b for k, b in batchers(loaded()).items() if b.stats["rows"] > before.get(k, 0)]
     return batcher
 
 
@@ -145,8 +152,7 @@ def test_llmlingua2_concurrent_calls_run_each_chunk_once(tiny_bert_clf_dir, nq20
     opts = {"model": str(tiny_bert_clf_dir), "max_wait_ms": 5}
     alone = [get_compressor("llmlingua2", **opts).compress([p], rate=0.5)[0] for p in passages]
     shared = get_compressor("llmlingua2", **opts)
-    shared.compress(["warm the batcher up"], rate=0.5)
-    batcher = _batcher(shared._loaded(), "tc-keep")
+    batcher = _batcher(shared._loaded, lambda t: shared.compress([t], rate=0.5))
     batcher.forget()
     before = dict(batcher.stats)
     got = _together(32, lambda i: shared.compress([passages[i % 10]], rate=0.5)[0])
@@ -166,8 +172,7 @@ def test_encoder_concurrent_calls_embed_each_text_once_with_the_same_bits(nq20, 
     alone = np.stack([solo.embed([p])[0] for p in passages])
     np.testing.assert_array_equal(solo.embed(nq20)[:10], alone)  # batched with 10 others
     shared = Embedder(dtype=dtype, cache_size=0, max_wait_ms=5)
-    shared.embed(["warm the batcher up"])
-    batcher = _batcher(shared.loaded(), "embed:")
+    batcher = _batcher(shared.loaded, lambda t: shared.embed([t]))
     batcher.forget()
     before = dict(batcher.stats)
     got = _together(16, lambda i: shared.embed([passages[i % 10]])[0])
