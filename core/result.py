@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -9,13 +10,32 @@ from dataclasses import dataclass
 #: pieces of one sentence, or a sentence whose end or start was dropped), so that a reader can
 #: tell the words either side were not adjacent ("X was, … among male viewers").
 ELISION = " … "
+#: The same between two pieces joined without a space (see :func:`join_spans`).
+ELISION_UNSPACED = "…"
+#: Scripts written without spaces between words (Thai, Lao, Myanmar, Khmer, kana, CJK
+#: ideographs) and the CJK and full-width punctuation: two kept pieces that meet on such
+#: characters are joined without a space, as the script is written.
+_UNSPACED = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf"
+    "\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef\U00020000-\U0002fa1f]"
+)
+
+
+def _separator(left: str, right: str, elided: bool) -> str:
+    """What goes between two kept pieces: a space, or nothing between two spaceless-script ends."""
+    if left and right and _UNSPACED.match(left[-1]) and _UNSPACED.match(right[0]):
+        return ELISION_UNSPACED if elided else ""
+    return ELISION if elided else " "
 
 
 def join_spans(original: str, spans: Sequence[tuple[int, int]], elided: Sequence[int] = ()) -> str:
     """The compressed text of ``spans`` of ``original``: how every result's ``text`` is built.
 
     Kept pieces are joined by one space, or by :data:`ELISION` before a piece whose index is in
-    ``elided`` (the words dropped before it cut into a sentence).
+    ``elided`` (the words dropped before it cut into a sentence). Two pieces that meet on
+    characters of a script written without spaces (Chinese, Japanese, Thai, ...) or on CJK
+    punctuation are joined with nothing between them (``"…"`` for an elision), so that no space
+    is inserted into such text.
 
     Args:
         original: The input text.
@@ -28,9 +48,10 @@ def join_spans(original: str, spans: Sequence[tuple[int, int]], elided: Sequence
     marked = set(elided)
     out: list[str] = []
     for i, (s, e) in enumerate(spans):
+        piece = original[s:e]
         if i:
-            out.append(ELISION if i in marked else " ")
-        out.append(original[s:e])
+            out.append(_separator(out[-1], piece, i in marked))
+        out.append(piece)
     return "".join(out)
 
 
@@ -42,8 +63,9 @@ class CompressionResult:
         text: The compressed text, built only from pieces of ``original_text``:
             ``text == join_spans(original_text, spans, elided)``, the pieces joined by one space,
             or by ``" … "`` (:data:`ELISION`) where the words dropped between two pieces cut
-            into a sentence (the default's clauses of long sentences). With no ``elided``
-            (every other method), ``text == " ".join(original_text[s:e] for s, e in spans)``.
+            into a sentence (the default's clauses of long sentences); by nothing (``"…"``)
+            where they meet on Chinese, Japanese or Thai script, which is written without
+            spaces.
         original_text: The input text, unchanged.
         spans: Character offsets ``(start, end)`` into ``original_text`` of every kept run, in
             order and non-overlapping.

@@ -355,8 +355,10 @@ def assemble(text: str, units: Units, keep: np.ndarray) -> tuple[str, list[tuple
     """Join the kept units of ``text`` into the compressed text and its spans.
 
     Consecutive kept units form one run that keeps the original characters between them; runs
-    are joined by one space. A run that starts at the first unit (ends at the last one) also keeps
-    the text's leading (trailing) characters, so keeping every unit returns ``text`` unchanged.
+    are joined by one space (by nothing between Chinese, Japanese or Thai script: see
+    :func:`lingua_core.result.join_spans`). A run that starts at the first unit (ends at the
+    last one) also keeps the text's leading (trailing) characters, so keeping every unit
+    returns ``text`` unchanged.
 
     Args:
         text: The original text.
@@ -364,8 +366,7 @@ def assemble(text: str, units: Units, keep: np.ndarray) -> tuple[str, list[tuple
         keep: Boolean mask over units.
 
     Returns:
-        ``(compressed_text, spans)`` with ``compressed_text == " ".join(text[s:e] for s, e in
-        spans)``.
+        ``(compressed_text, spans)`` with ``compressed_text == join_spans(text, spans)``.
     """
     joined, spans, _ = assemble_marked(text, units, keep)
     return joined, spans

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lingua_core import get_compressor
+from lingua_core.result import join_spans
 
 TEXT = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",)),  # lone surrogates cannot be UTF-8
@@ -59,7 +60,7 @@ def check(results, texts):
         for s, e in r.spans:
             assert 0 <= s < e <= len(t) and s >= prev
             prev = e
-        assert r.text == " ".join(t[s:e] for s, e in r.spans)
+        assert r.text == join_spans(t, r.spans, r.elided)
         assert 0 <= r.compressed_tokens <= r.original_tokens or r.text == t
         if not t.strip():
             assert r.text == t

@@ -20,6 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lingua_core import get_compressor
+from lingua_core.result import join_spans
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 WORD_RE = re.compile(rf"[{_CJK}]+|[-+$€£]?[^\W_{_CJK}]+(?:[.,:'’%-][^\W_{_CJK}]+)*%?")
@@ -114,6 +115,21 @@ def test_the_word_pattern_sees_cut_numbers():
     assert not cut_words("北京，旧称北平，是首都。", "北京， 是首都。")
 
 
+#: Every method that compresses (all but "none" and the pruner, which has its own tests).
+METHODS = [
+    "coarse_to_fine",
+    "sentence_embeddings",
+    "embeddings_filter",
+    "bm25",
+    "selective_context",
+    "llmlingua",
+    "longllmlingua",
+    "llmlingua2",
+    "random",
+    "naive",
+]
+
+
 @pytest.fixture(scope="module")
 def compressors(tiny_llama_dir, tiny_bert_clf_dir):
     lm = {"model": str(tiny_llama_dir)}
@@ -131,21 +147,7 @@ def compressors(tiny_llama_dir, tiny_bert_clf_dir):
     }
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "coarse_to_fine",
-        "sentence_embeddings",
-        "embeddings_filter",
-        "bm25",
-        "selective_context",
-        "llmlingua",
-        "longllmlingua",
-        "llmlingua2",
-        "random",
-        "naive",
-    ],
-)
+@pytest.mark.parametrize("name", METHODS)
 @given(texts=st.lists(TEXT, min_size=1, max_size=4), rate=RATES)
 def test_defaults_keep_whole_words(compressors, name, texts, rate):
     results = compressors[name].compress(texts, query=QUERY, rate=rate)
@@ -168,3 +170,102 @@ def test_token_unit_is_the_reference_and_can_cut(tiny_llama_dir):
     text = " ".join(["Constitutional 1,234,567 $3,450.75 12.5% approximately"] * 12)
     cut = [w for r in [comp.compress([text], rate=0.3)[0]] for w in cut_words(text, r.text)]
     assert cut  # a random-weight LM drops sub-word tokens: pieces of words come out
+
+
+CHINESE = (
+    "北京是中华人民共和国的首都。它曾被称为北平。北京有三千多年的历史！"
+    "长城位于北京北部。故宫是明清两代的皇宫？"
+)
+JAPANESE = "東京は日本の首都です。人口は約1400万人です。東京タワーは1958年に完成しました！"
+CJK_STOPS = re.compile(r"(?<=[。！？])")
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in CJK_STOPS.split(text) if s]
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_chinese_and_japanese_come_back_extractive_without_inserted_spaces(compressors, name):
+    """Kept pieces are joined as the script is written: no space, no broken character."""
+    texts = [CHINESE, JAPANESE]
+    for rate in (0.33, 0.6):
+        for r, text in zip(
+            compressors[name].compress(texts, query="北京以前叫什么？", rate=rate), texts
+        ):
+            assert " " not in r.text and "\ufffd" not in r.text, (name, r.text)
+            assert r.text == join_spans(text, r.spans, r.elided)
+            # made of the input's sentences (or clauses, after an elision mark "…")
+            pieces = [p for p in re.split(r"(?<=[。！？])|…", r.text) if p]
+            assert all(p in text for p in pieces), (name, r.text)
+
+
+def test_sentences_end_at_cjk_stops():
+    from lingua_core.pipeline.text import sentence_units
+
+    units = sentence_units(CHINESE)
+    assert units.texts(CHINESE) == _sentences(CHINESE)
+    assert len(sentence_units(JAPANESE)) == 3
+
+
+def test_mixed_script_pieces_keep_their_space():
+    assert join_spans("Paris 巴黎。 London 伦敦。", [(0, 5), (10, 16)]) == "Paris London"
+    assert join_spans("北京。上海。广州。", [(0, 3), (6, 9)]) == "北京。广州。"
+    assert (
+        join_spans("北京是首都，它曾被称为北平。", [(0, 5), (6, 14)], [1])
+        == "北京是首都…它曾被称为北平。"
+    )
+    mixed = "1958年完成。東京タワー"
+    assert join_spans(mixed, [(0, 8), (8, len(mixed))]) == mixed
+
+
+@pytest.fixture(scope="module")
+def tiny_multilingual_encoder(tmp_path_factory):
+    """A random-weight 2-layer BERT encoder on a WordPiece vocabulary trained here on English,
+    Chinese and Japanese (no multilingual tokenizer ships offline)."""
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    corpus = [
+        CHINESE,
+        JAPANESE,
+        QUERY,
+        "上海是中国最大的城市。",
+        "The Great Wall lies north of Beijing.",
+    ]
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(handle_chinese_chars=True, lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok.train_from_iterator(
+        corpus * 4, trainers.WordPieceTrainer(vocab_size=400, special_tokens=special)
+    )
+    out = tmp_path_factory.mktemp("tiny-multilingual-encoder")
+    fast = BertTokenizerFast(tokenizer_object=tok, do_lower_case=True)
+    fast.save_pretrained(out)
+    config = BertConfig(
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        BertModel(config).save_pretrained(out, safe_serialization=True)
+    return out, fast
+
+
+@pytest.mark.parametrize("name", ["coarse_to_fine", "sentence_embeddings"])
+def test_a_multilingual_encoder_passed_as_model_counts_in_its_own_tokens(
+    tiny_multilingual_encoder, name
+):
+    folder, tokenizer = tiny_multilingual_encoder
+    assert tokenizer.unk_token_id not in tokenizer(CHINESE)["input_ids"]  # it reads Chinese
+    comp = get_compressor(name, model=str(folder))
+    [r] = comp.compress([CHINESE], query="北京以前叫什么？", rate=0.5)
+    assert r.original_tokens == len(tokenizer(CHINESE, add_special_tokens=False)["input_ids"])
+    assert 0 < r.compressed_tokens <= 0.5 * r.original_tokens + 12  # a sentence may round over
+    assert " " not in r.text
+    assert all(p in CHINESE for p in re.split(r"(?<=[。！？])|…", r.text) if p)
