@@ -22,6 +22,7 @@ INSTALL_HINTS: dict[str, str] = {
     "tqdm": "pip install tqdm",
     "matplotlib": "pip install 'lingua-rag[eval]'",
     "langchain_classic": "pip install 'lingua-rag[langchain]'",
+    "langchain": "pip install 'lingua-rag[langchain]'",
     "fastapi": "pip install 'lingua-rag[serve]'",
     "uvicorn": "pip install 'lingua-rag[serve]'",
     "httpx": "pip install 'lingua-rag[serve]'",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -12,13 +11,14 @@ from lingua_core.frameworks.settings import (
     EVENT_NAME,
     SCORES_KEY,
     LinguaSettings,
+    Outcome,
     asks_to_reorder,
     output_metadata,
     prompt_order,
 )
 
 try:
-    from langchain_core.callbacks import Callbacks, dispatch_custom_event
+    from langchain_core.callbacks import Callbacks, adispatch_custom_event, dispatch_custom_event
     from langchain_core.documents import Document
     from langchain_core.documents.compressor import BaseDocumentCompressor
     from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
@@ -29,11 +29,67 @@ except ImportError as e:  # the framework is an extra of lingua-rag
 logger = logging.getLogger(__name__)
 
 
-def _emit(stats: dict[str, Any], config: RunnableConfig | None) -> None:
+def emit(stats: dict[str, Any], config: RunnableConfig | None) -> None:
     """Send the call's stats to LangChain callbacks as a custom event, when inside a run."""
     if get_callback_manager_for_config(config or {}).parent_run_id is None:
         return  # not inside a traced run: nobody to tell
     dispatch_custom_event(EVENT_NAME, stats, config=config)
+
+
+async def aemit(stats: dict[str, Any], config: RunnableConfig | None) -> None:
+    """:func:`emit` for async code: async handlers run on the event loop, not in a thread."""
+    if get_callback_manager_for_config(config or {}).parent_run_id is None:
+        return
+    await adispatch_custom_event(EVENT_NAME, stats, config=config)
+
+
+def compress_with(
+    settings: LinguaSettings, documents: Sequence[Document], query: str | None
+) -> tuple[list[Document], dict[str, Any]]:
+    """Compress ``documents`` under ``settings``: the output documents and the call's stats.
+
+    What every LangChain component of lingua-rag returns (the compressor, the retriever, the
+    agent middleware): new documents (same ``id``, metadata without stored scores, the stats in
+    ``metadata["lingua"]``) in input order, or in the prompt order the options ask for, without
+    the documents a coarse filter dropped unless ``keep_dropped``.
+    """
+    docs = list(documents)
+    outcome = settings._compress_or_pass(*_inputs(docs, query))
+    return _documents(settings, docs, outcome), outcome.call
+
+
+async def acompress_with(
+    settings: LinguaSettings, documents: Sequence[Document], query: str | None
+) -> tuple[list[Document], dict[str, Any]]:
+    """:func:`compress_with`, awaited.
+
+    A remote compressor's HTTP call runs on the event loop; a local model in a worker thread.
+    """
+    docs = list(documents)
+    outcome = await settings._acompress_or_pass(*_inputs(docs, query))
+    return _documents(settings, docs, outcome), outcome.call
+
+
+def _inputs(
+    docs: list[Document], query: str | None
+) -> tuple[list[str], str | None, list[Any], list[Any]]:
+    return (
+        [d.page_content for d in docs],
+        query,
+        [d.id for d in docs],
+        [d.metadata.get(SCORES_KEY) for d in docs],
+    )
+
+
+def _documents(settings: LinguaSettings, docs: list[Document], outcome: Outcome) -> list[Document]:
+    out = []
+    for i in prompt_order(outcome, asks_to_reorder(settings.options)):
+        if outcome.dropped[i] and not settings.keep_dropped:
+            continue
+        doc = docs[i]
+        metadata = output_metadata(doc.metadata, outcome.stats[i])
+        out.append(Document(page_content=outcome.texts[i], metadata=metadata, id=doc.id))
+    return out
 
 
 class LinguaCompressor(LinguaSettings, BaseDocumentCompressor):
@@ -68,21 +124,7 @@ class LinguaCompressor(LinguaSettings, BaseDocumentCompressor):
     def _compress(
         self, documents: Sequence[Document], query: str | None
     ) -> tuple[list[Document], dict[str, Any]]:
-        docs = list(documents)
-        outcome = self._compress_or_pass(
-            [d.page_content for d in docs],
-            query,
-            [d.id for d in docs],
-            [d.metadata.get(SCORES_KEY) for d in docs],
-        )
-        out = []
-        for i in prompt_order(outcome, asks_to_reorder(self.options)):
-            if outcome.dropped[i] and not self.keep_dropped:
-                continue
-            doc = docs[i]
-            metadata = output_metadata(doc.metadata, outcome.stats[i])
-            out.append(Document(page_content=outcome.texts[i], metadata=metadata, id=doc.id))
-        return out, outcome.call
+        return compress_with(self, documents, query)
 
     def compress_documents(
         self,
@@ -103,7 +145,7 @@ class LinguaCompressor(LinguaSettings, BaseDocumentCompressor):
             One new ``Document`` per kept input, in input order.
         """
         out, stats = self._compress(documents, query)
-        _emit(stats, {"callbacks": callbacks} if callbacks is not None else None)
+        emit(stats, {"callbacks": callbacks} if callbacks is not None else None)
         return out
 
     async def acompress_documents(
@@ -112,9 +154,12 @@ class LinguaCompressor(LinguaSettings, BaseDocumentCompressor):
         query: str,
         callbacks: Callbacks | None = None,
     ) -> Sequence[Document]:
-        """Like :meth:`compress_documents`, in a worker thread: the event loop is not blocked."""
-        out, stats = await asyncio.to_thread(self._compress, documents, query)
-        _emit(stats, {"callbacks": callbacks} if callbacks is not None else None)
+        """Like :meth:`compress_documents`, without blocking the event loop.
+
+        A local model runs in a worker thread; with ``endpoint`` the HTTP call is async.
+        """
+        out, stats = await acompress_with(self, documents, query)
+        await aemit(stats, {"callbacks": callbacks} if callbacks is not None else None)
         return out
 
     def as_runnable(self) -> Runnable[dict[str, Any], list[Document]]:
@@ -149,13 +194,13 @@ class LinguaCompressor(LinguaSettings, BaseDocumentCompressor):
         def run(value: Any, config: RunnableConfig) -> list[Document]:
             docs, question = parse(value)
             out, stats = self._compress(docs, question)
-            _emit(stats, config)
+            emit(stats, config)
             return out
 
         async def arun(value: Any, config: RunnableConfig) -> list[Document]:
             docs, question = parse(value)
-            out, stats = await asyncio.to_thread(self._compress, docs, question)
-            _emit(stats, config)
+            out, stats = await acompress_with(self, docs, question)
+            await aemit(stats, config)
             return out
 
         return RunnableLambda(run, afunc=arun, name="LinguaCompressor")

@@ -30,7 +30,7 @@ def chat_model(spec: str) -> Any:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                from langchain_classic.chat_models import init_chat_model
+                from langchain_classic.chat_models import init_chat_model  # type: ignore[no-redef]
         except ImportError:
             msg = (
                 "hosted readers need LangChain's init_chat_model: pip install 'lingua-rag[hosted]'"

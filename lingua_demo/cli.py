@@ -42,6 +42,12 @@ def register(sub: Any) -> None:
     d.add_argument("--question", "-q", default=None, help="the question (default: a bundled one)")
     d.add_argument("-k", type=int, default=5, help="passages retrieved")
     d.add_argument(
+        "--agent",
+        action="store_true",
+        help="a LangChain agent (create_agent) whose retrieval tool result is compressed by "
+        "LinguaMiddleware: what its model reads, without and with",
+    )
+    d.add_argument(
         "--context-only",
         action="store_true",
         help="only compress the bundled 5-passage sample context and show it before and after",
@@ -58,6 +64,12 @@ def run(args: argparse.Namespace) -> int:
             before anything loads.
     """
     compressor = get_compressor(args.method, rate=args.rate)  # checks method and rate, loads none
+    if args.agent:
+        from lingua_demo import rag
+        from lingua_demo.agent import run_agent
+
+        run_agent(args.question or rag.DEFAULT_QUESTION, args.method, args.rate, args.k, out=print)
+        return 0
     if not args.context_only:
         from lingua_demo import rag
 

@@ -1,8 +1,9 @@
 """The offline RAG pipelines behind ``lingua demo`` (``make demo``, ``make demo-llamaindex``).
 
 A bundled corpus of 300 Wikipedia passages (NQ-Open gold passages, see the README's data
-section) is embedded with the embedded MiniLM, indexed in LangChain's ``InMemoryVectorStore`` (or
-a LlamaIndex ``VectorStoreIndex``), the top ``k`` passages are retrieved for a question,
+section), with their vectors from the embedded MiniLM stored alongside (:mod:`lingua_demo.vectors`;
+embedded anew for another encoder), is indexed in LangChain's ``InMemoryVectorStore`` (or a
+LlamaIndex ``VectorStoreIndex``), the top ``k`` passages are retrieved for a question,
 compressed with a lingua-rag method, and the embedded SmolLM2-135M-Instruct answers from the
 context with and without compression. Everything runs locally; the timings of each stage and the
 tokens before and after are printed.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from importlib import resources
@@ -56,6 +58,50 @@ class _Timer:
         return out
 
 
+def _load_reader_meanwhile() -> threading.Thread:
+    """Start loading the reader (SmolLM2) in a thread, while the corpus is indexed."""
+    from lingua_core.models.generate import Reader
+
+    def load() -> None:
+        try:
+            Reader().warmup()
+        except Exception as error:  # the reader's first use loads it again and raises there
+            logger.debug("loading the reader in the background failed: %s", error)
+
+    thread = threading.Thread(target=load, name="load-reader", daemon=True)
+    thread.start()
+    return thread
+
+
+def langchain_store(docs: list[Any], embeddings: Any) -> Any:
+    """An ``InMemoryVectorStore`` of ``docs``: the stored passage vectors where they apply."""
+    from langchain_core.embeddings import Embeddings
+    from langchain_core.vectorstores import InMemoryVectorStore
+
+    from lingua_core.scorers.embed import Embedder
+    from lingua_demo.vectors import stored_vectors
+
+    texts = [d.page_content for d in docs]
+    default = getattr(embeddings, "model", None) is None  # the embedded MiniLM
+    vectors = stored_vectors(Embedder(), texts) if default else None
+    if vectors is None:
+        return InMemoryVectorStore.from_documents(docs, embeddings)
+    table = {t: v.tolist() for t, v in zip(texts, vectors)}
+
+    class Stored(Embeddings):
+        """The stored vectors for the corpus's passages; the encoder for anything else."""
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            new = [t for t in texts if t not in table]
+            computed = dict(zip(new, embeddings.embed_documents(new))) if new else {}
+            return [table[t] if t in table else computed[t] for t in texts]
+
+        def embed_query(self, text: str) -> list[float]:
+            return list(embeddings.embed_query(text))
+
+    return InMemoryVectorStore.from_documents(docs, Stored())
+
+
 def _user_prompt(context: str, question: str) -> str:
     return f"Documents:\n{context}\n\nQuestion: {question}"
 
@@ -67,20 +113,16 @@ def run_langchain(
     k: int,
     out: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """The LangChain path: InMemoryVectorStore, ContextualCompressionRetriever, LCEL chain."""
-    from lingua_core._deps import require
-
-    require("langchain_classic")  # the install hint when langchain-classic is missing
-    from langchain_classic.retrievers import ContextualCompressionRetriever
+    """The LangChain path: InMemoryVectorStore, LinguaRetriever over its retriever, LCEL chain."""
     from langchain_core.documents import Document
     from langchain_core.output_parsers import StrOutputParser
     from langchain_core.prompts import ChatPromptTemplate
     from langchain_core.runnables import RunnableLambda, RunnablePassthrough
-    from langchain_core.vectorstores import InMemoryVectorStore
 
-    from langchain_lingua import LinguaCompressor, LocalChatModel, LocalEmbeddings
+    from langchain_lingua import LinguaCompressor, LinguaRetriever, LocalChatModel, LocalEmbeddings
 
     timer = _Timer()
+    reader = _load_reader_meanwhile()
     corpus = load_corpus()
     docs = [
         Document(
@@ -89,12 +131,11 @@ def run_langchain(
         for i, r in enumerate(corpus)
     ]
     embeddings = LocalEmbeddings()
-    store = timer.run(
-        "index (embed 300 passages)", lambda: InMemoryVectorStore.from_documents(docs, embeddings)
-    )
+    store = timer.run("index 300 passages", lambda: langchain_store(docs, embeddings))
     retriever = store.as_retriever(search_kwargs={"k": k})
     compressor = LinguaCompressor(method=method, rate=rate)
     timer.run("load compressor model", compressor.compressor.warmup)
+    timer.run("load reader model (rest)", reader.join)
     llm = LocalChatModel()
     prompt = ChatPromptTemplate.from_messages(
         [("system", SYSTEM), ("human", "Documents:\n{context}\n\nQuestion: {question}")]
@@ -103,7 +144,8 @@ def run_langchain(
     def join(documents: list[Document]) -> str:
         return "\n\n".join(d.page_content for d in documents if d.page_content)
 
-    chain = prompt | llm | StrOutputParser()
+    # One answer: SmolLM2 tends to go on after a blank line; decoding stops there.
+    chain = prompt | llm.bind(stop=["\n\n"]) | StrOutputParser()
     retrieved = timer.run("retrieve", lambda: retriever.invoke(question))
     compressed = timer.run("compress", lambda: compressor.compress_documents(retrieved, question))
     # The same chains a user writes: retriever -> (compressor) -> prompt -> LLM.
@@ -111,9 +153,7 @@ def run_langchain(
         "context": retriever | RunnableLambda(join),
         "question": RunnablePassthrough(),
     } | chain
-    compressed_retriever = ContextualCompressionRetriever(
-        base_compressor=compressor, base_retriever=retriever
-    )
+    compressed_retriever = LinguaRetriever(base_retriever=retriever, method=method, rate=rate)
     lingua_chain = {
         "context": compressed_retriever | RunnableLambda(join),
         "question": RunnablePassthrough(),
@@ -147,6 +187,8 @@ def run_llamaindex(
     from llama_index.core import VectorStoreIndex
     from llama_index.core.schema import QueryBundle, TextNode
 
+    from lingua_core.scorers.embed import Embedder
+    from lingua_demo.vectors import stored_vectors
     from llamaindex_lingua import LinguaPostprocessor, LocalEmbedding, LocalLLM
 
     timer = _Timer()
@@ -162,9 +204,15 @@ def run_llamaindex(
         for i, r in enumerate(corpus)
     ]
     embed = LocalEmbedding()
-    index = timer.run(
-        "index (embed 300 passages)", lambda: VectorStoreIndex(nodes, embed_model=embed)
-    )
+
+    def build() -> Any:
+        vectors = stored_vectors(Embedder(), [n.get_content() for n in nodes])
+        if vectors is not None:  # nodes that carry a vector are not embedded again
+            for n, v in zip(nodes, vectors):
+                n.embedding = v.tolist()
+        return VectorStoreIndex(nodes, embed_model=embed)
+
+    index = timer.run("index 300 passages", build)
     post = LinguaPostprocessor(method=method, rate=rate)
     timer.run("load compressor model", post.compressor.warmup)
     llm = LocalLLM()

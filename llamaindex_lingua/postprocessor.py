@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from lingua_core._deps import missing
@@ -11,6 +10,7 @@ from lingua_core.frameworks.settings import (
     SCORES_KEY,
     STATS_KEY,
     LinguaSettings,
+    Outcome,
     asks_to_reorder,
     output_metadata,
     prompt_order,
@@ -85,20 +85,46 @@ class LinguaPostprocessor(LinguaSettings, BaseNodePostprocessor):
         """Name used when the component is serialized."""
         return "LinguaPostprocessor"
 
+    def _todo(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None
+    ) -> tuple[list[int], tuple[list[str], str | None, list[Any], list[Any]]]:
+        """The indices of the nodes to compress, and the arguments of the compression call."""
+        query = query_bundle.query_str if query_bundle is not None else None
+        todo = [i for i, item in enumerate(nodes) if _compressible(item)]
+        return todo, (
+            [nodes[i].node.get_content(metadata_mode=MetadataMode.NONE) for i in todo],
+            query,
+            [nodes[i].node.node_id for i in todo],
+            [nodes[i].node.metadata.get(SCORES_KEY) for i in todo],
+        )
+
     @dispatcher.span
     def _postprocess_nodes(
         self,
         nodes: list[NodeWithScore],
         query_bundle: QueryBundle | None = None,
     ) -> list[NodeWithScore]:
-        query = query_bundle.query_str if query_bundle is not None else None
-        todo = [i for i, item in enumerate(nodes) if _compressible(item)]
-        outcome = self._compress_or_pass(
-            [nodes[i].node.get_content(metadata_mode=MetadataMode.NONE) for i in todo],
-            query,
-            [nodes[i].node.node_id for i in todo],
-            [nodes[i].node.metadata.get(SCORES_KEY) for i in todo],
-        )
+        todo, args = self._todo(nodes, query_bundle)
+        return self._nodes(nodes, todo, self._compress_or_pass(*args))
+
+    @dispatcher.span
+    async def _apostprocess_nodes(
+        self,
+        nodes: list[NodeWithScore],
+        query_bundle: QueryBundle | None = None,
+    ) -> list[NodeWithScore]:
+        """:meth:`_postprocess_nodes` without blocking the event loop.
+
+        A local model runs in a worker thread; a ``lingua serve`` endpoint (``endpoint=``) is
+        called over async HTTP.
+        """
+        todo, args = self._todo(nodes, query_bundle)
+        return self._nodes(nodes, todo, await self._acompress_or_pass(*args))
+
+    def _nodes(
+        self, nodes: list[NodeWithScore], todo: list[int], outcome: Outcome
+    ) -> list[NodeWithScore]:
+        """The output nodes from the compression's outcome, and the event."""
         # The compressed nodes take their slots in the order the method chose for the prompt;
         # nodes with nothing to compress stay where they were.
         ranked = iter([todo[k] for k in prompt_order(outcome, asks_to_reorder(self.options))])
@@ -129,10 +155,3 @@ class LinguaPostprocessor(LinguaSettings, BaseNodePostprocessor):
             out.append(NodeWithScore(node=node, score=item.score))
         dispatcher.event(LinguaCompressionEvent(stats=outcome.call))
         return out
-
-    async def _apostprocess_nodes(
-        self,
-        nodes: list[NodeWithScore],
-        query_bundle: QueryBundle | None = None,
-    ) -> list[NodeWithScore]:
-        return await asyncio.to_thread(self._postprocess_nodes, nodes, query_bundle)

@@ -128,3 +128,29 @@ def call_stats(
         "rate": compressed / original if original else 1.0,
         "dropped_ids": [i for i, r in zip(ids, results) if r.dropped],
     }
+
+
+def fit_newest_first(used: Sequence[int], budget: int) -> list[int | None]:
+    """Token targets that fit earlier compressed results into ``budget``, the newest first.
+
+    What an agent's context budget does (``LinguaMiddleware(context_budget=...)``): walking from
+    the newest result (the last) back, a result that fits in what is left keeps its size
+    (``None``); the first that does not is given what is left, at least 1 token, and every older
+    one 1 token, so older results shrink first.
+
+    Args:
+        used: Each result's tokens now, oldest first.
+        budget: Tokens for all of them together.
+
+    Returns:
+        One target per result, oldest first: None (keep it) or the tokens to compress it to.
+    """
+    left = budget
+    out: list[int | None] = [None] * len(used)
+    for i in range(len(used) - 1, -1, -1):
+        if used[i] <= left:
+            left -= used[i]
+            continue
+        out[i] = max(1, left)
+        left = 0
+    return out

@@ -9,10 +9,9 @@ already depend on pydantic (declared in the ``langchain`` and ``llamaindex`` ext
 
 from __future__ import annotations
 
-import logging
+import asyncio
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Protocol
 
 try:
@@ -34,8 +33,15 @@ from lingua_core.frameworks.documents import (
     prompt_order,
     result_stats,
 )
+from lingua_core.frameworks.failures import (
+    OnError,
+    Outcome,
+    Scored,
+    acompress_or_pass,
+    compress_or_pass,
+    score_or_pass,
+)
 from lingua_core.registry import DEFAULT_METHOD, get_compressor, resolve
-from lingua_core.stored.scores import dumps
 
 __all__ = [
     "EVENT_NAME",
@@ -47,6 +53,7 @@ __all__ = [
     "OnError",
     "Outcome",
     "Scored",
+    "acompress_or_pass",
     "asks_to_reorder",
     "build_compressor",
     "call_stats",
@@ -58,8 +65,6 @@ __all__ = [
     "result_stats",
     "score_or_pass",
 ]
-
-logger = logging.getLogger(__name__)
 
 
 class CompressorLike(Protocol):
@@ -85,11 +90,6 @@ class CompressorLike(Protocol):
     def warmup(self) -> None:
         """Load the model (or wait for the server) now."""
         ...
-
-
-#: What an adapter does when compression fails: ``"raise"`` the error (the default), or
-#: ``"passthrough"``: return the inputs unchanged, flagged, and log a warning.
-OnError = Literal["raise", "passthrough"]
 
 
 def check_settings(
@@ -130,139 +130,6 @@ def build_compressor(
 #: Name of the event (LangChain custom event, LlamaIndex instrumentation event) carrying a
 #: call's stats.
 EVENT_NAME = "lingua_compression"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one adapter call produced for its texts, in input order.
-
-    Attributes:
-        texts: The output text of each input: compressed, or the original on passthrough.
-        stats: The ``metadata["lingua"]`` dict of each input (a fresh dict for each).
-        dropped: Whether a coarse filter dropped each input (never on passthrough).
-        call: The call's stats for the ``"lingua_compression"`` event.
-        passthrough: Whether compression failed and the inputs came back unchanged
-            (``on_error="passthrough"``).
-        orders: Each result's ``order`` (its place in the prompt), when compression ran.
-    """
-
-    texts: list[str]
-    stats: list[dict[str, Any]]
-    dropped: list[bool]
-    call: dict[str, Any]
-    passthrough: bool = False
-    orders: list[int | None] | None = None
-
-
-def compress_or_pass(
-    compress: Callable[[], Sequence[CompressionResult]],
-    texts: Sequence[str],
-    ids: Sequence[Any],
-    *,
-    method: str,
-    on_error: OnError,
-    adapter: str,
-) -> Outcome:
-    """Run one adapter call's compression under the ``on_error`` failure policy.
-
-    The policy covers any ``Exception`` that ``compress`` raises: building the core compressor
-    (it is built on first use, so an unknown option or a model that cannot be loaded fails
-    here), loading the model, and compressing. ``BaseException`` that is not an ``Exception``
-    (``KeyboardInterrupt``, ``SystemExit``) always propagates.
-
-    Args:
-        compress: Builds the compressor if needed and compresses ``texts``.
-        texts: The input texts, in order.
-        ids: The input ids (reported in the call stats), same order.
-        method: The canonical method name (reported in the call stats, and on passthrough).
-        on_error: ``"raise"``: the error propagates. ``"passthrough"``: a one-line warning is
-            logged (the traceback at DEBUG) and every text comes back unchanged, its stats
-            ``{"error": "<Type>: <message>", "passthrough": True, "method": method}``.
-        adapter: The adapter's class name, for the warning.
-
-    Returns:
-        The outcome of the call, one entry per text.
-
-    Raises:
-        Exception: Whatever ``compress`` raised, when ``on_error="raise"``.
-    """
-    try:
-        results = list(compress())
-    except Exception as error:
-        if on_error != "passthrough":
-            raise
-        logger.warning(
-            "%s: compression failed (%s: %s); returning the %d input(s) unchanged "
-            "(on_error='passthrough')",
-            adapter,
-            type(error).__name__,
-            error,
-            len(texts),
-        )
-        logger.debug("%s: traceback of the failure", adapter, exc_info=error)
-        flag = {"error": error_text(error), "passthrough": True, "method": method}
-        call = {
-            "method": method,
-            "documents": len(texts),
-            "rate": 1.0,
-            "dropped_ids": [],
-            "error": flag["error"],
-            "passthrough": True,
-        }
-        return Outcome(
-            texts=list(texts),
-            stats=[dict(flag) for _ in texts],
-            dropped=[False] * len(texts),
-            call=call,
-            passthrough=True,
-        )
-    return Outcome(
-        texts=[r.text for r in results],
-        stats=[result_stats(r) for r in results],
-        dropped=[r.dropped for r in results],
-        call=call_stats(results, ids, method),
-        orders=[r.order for r in results],
-    )
-
-
-@dataclass
-class Scored:
-    """What an indexing call in ``mode="score"`` produced for its texts, in input order.
-
-    Attributes:
-        extra: Metadata to add to each document: ``{"lingua_scores": JSON string}``, or
-            nothing on passthrough.
-        stats: The ``metadata["lingua"]`` dict of each input.
-    """
-
-    extra: list[dict[str, Any]]
-    stats: list[dict[str, Any]]
-
-
-def score_or_pass(settings: Any, texts: list[str]) -> Scored:
-    """Store ``texts``' scores (:meth:`Compressor.score`) under the ``on_error`` policy."""
-    method = resolve(settings.method)[0]
-    try:
-        payloads = settings.compressor.score(texts)
-    except Exception as error:
-        if settings.on_error != "passthrough":
-            raise
-        logger.warning(
-            "%s: scoring failed (%s: %s); returning the %d input(s) without stored scores "
-            "(on_error='passthrough')",
-            type(settings).__name__,
-            type(error).__name__,
-            error,
-            len(texts),
-        )
-        logger.debug("%s: traceback of the failure", type(settings).__name__, exc_info=error)
-        flag = {"error": error_text(error), "passthrough": True, "method": method}
-        return Scored([{} for _ in texts], [dict(flag) for _ in texts])
-    strings = [dumps(p) for p in payloads]
-    return Scored(
-        [{SCORES_KEY: x} for x in strings],
-        [{"method": method, "stored_scores_bytes": len(x)} for x in strings],
-    )
 
 
 #: Held by the class, not by each instance: building compressors is rare and quick to guard.
@@ -362,20 +229,42 @@ class LinguaSettings(pydantic.BaseModel):
             raise RuntimeError(msg)
         return built
 
-    def _compress_texts(
-        self, texts: list[str], query: str | None, scores: Sequence[Any] | None = None
-    ) -> list[CompressionResult]:
-        comp = self.compressor
-        extra: dict[str, Any] = {}
+    def _call_kwargs(
+        self, comp: CompressorLike, query: str | None, scores: Sequence[Any] | None
+    ) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "query": query or None,
+            "rate": self.rate,
+            "target_tokens": self.target_tokens,
+        }
         if (
             scores is not None
             and any(x is not None for x in scores)
             and getattr(comp, "stores_scores", False)
         ):
-            extra["scores"] = list(scores)  # stored at indexing time (LinguaDocumentTransformer)
-        return comp.compress(
-            texts, query=query or None, rate=self.rate, target_tokens=self.target_tokens, **extra
-        )
+            kwargs["scores"] = list(scores)  # stored at indexing time (LinguaDocumentTransformer)
+        return kwargs
+
+    def _compress_texts(
+        self, texts: list[str], query: str | None, scores: Sequence[Any] | None = None
+    ) -> list[CompressionResult]:
+        comp = self.compressor
+        return comp.compress(texts, **self._call_kwargs(comp, query, scores))
+
+    async def _acompress_texts(
+        self, texts: list[str], query: str | None, scores: Sequence[Any] | None = None
+    ) -> list[CompressionResult]:
+        """:meth:`_compress_texts`, awaited.
+
+        A remote compressor's ``acompress`` runs on the event loop (HTTP, no thread); a local
+        model's forward passes run in a worker thread.
+        """
+        comp = self.compressor
+        kwargs = self._call_kwargs(comp, query, scores)
+        acompress = getattr(comp, "acompress", None)
+        if acompress is not None:
+            return list(await acompress(texts, **kwargs))
+        return await asyncio.to_thread(comp.compress, texts, **kwargs)
 
     def _compress_or_pass(
         self,
@@ -390,6 +279,23 @@ class LinguaSettings(pydantic.BaseModel):
         """
         return compress_or_pass(
             lambda: self._compress_texts(texts, query, scores),
+            texts,
+            ids,
+            method=resolve(self.method)[0],
+            on_error=self.on_error,
+            adapter=type(self).__name__,
+        )
+
+    async def _acompress_or_pass(
+        self,
+        texts: list[str],
+        query: str | None,
+        ids: Sequence[Any],
+        scores: Sequence[Any] | None = None,
+    ) -> Outcome:
+        """:meth:`_compress_or_pass` awaited (see :meth:`_acompress_texts`)."""
+        return await acompress_or_pass(
+            lambda: self._acompress_texts(texts, query, scores),
             texts,
             ids,
             method=resolve(self.method)[0],

@@ -39,6 +39,10 @@ class Reader:
     def _loaded(self) -> LoadedModel:
         return load_causal_lm(self.model, device=self.device, dtype=self.dtype)
 
+    def warmup(self) -> None:
+        """Load the model now (shared with every reader of the same model, device and dtype)."""
+        self._loaded()
+
     def prompt_tokens(self, messages: Sequence[Mapping[str, str]]) -> int:
         """Tokens of the prompt the messages make (chat template applied)."""
         enc = self._encode(messages)
@@ -68,12 +72,18 @@ class Reader:
         loaded = self._loaded()
         enc = self._encode(messages).to(loaded.device)
         tok = loaded.tokenizer
+        # Decoding ends once the reply, as StopCutter reads it, holds a stop string: the reply
+        # is the same as decoding on, fewer tokens are generated.
+        until = (
+            {"stopping_criteria": _stop_on(stop, tok, enc["input_ids"].shape[1])} if stop else {}
+        )
         out = loaded.run(
             lambda: loaded.model.generate(
                 **enc,
                 max_new_tokens=self.max_new_tokens,
                 do_sample=False,
                 pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+                **until,
             )
         )
         new_tokens = out[0, enc["input_ids"].shape[1] :]
@@ -147,6 +157,27 @@ class Reader:
         finally:
             cancel.set()
             thread.join()
+
+
+def _stop_on(stop: Sequence[str], tok: Any, prompt_length: int) -> Any:
+    """A stopping criterion: the reply so far (new tokens only, stripped) holds a stop string."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    strings = [s for s in stop if s]
+
+    class _Stop(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            done = [
+                any(
+                    s in str(tok.decode(row[prompt_length:], skip_special_tokens=True)).strip()
+                    for s in strings
+                )
+                for row in input_ids
+            ]
+            return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([_Stop()])
 
 
 class StopCutter:

@@ -86,6 +86,8 @@ SKIP_PYTHON: dict[tuple[str, int], str] = {}
 
 # Blocks that run SmolLM2 (generation or scoring) or start a server: more than a few seconds.
 SLOW_PYTHON = {
+    ("docs/agents.md", 0),
+    ("docs/agents.md", 2),
     ("README.md", 0),
     ("README.md", 2),
     ("docs/frameworks.md", 0),
@@ -175,6 +177,32 @@ def check_frameworks_langchain(r: Ran) -> None:
     assert all(d.metadata["lingua"]["method"] == "selective_context" for d in ns["docs"])
 
 
+def check_agent_middleware(r: Ran) -> None:
+    from langchain_core.messages import ToolMessage
+
+    result, state = r.ns["result"], r.ns["state"]
+    assert isinstance(result, ToolMessage)
+    whole = "\n\n".join(
+        d.page_content for d in r.ns["store"].similarity_search(r.ns["question"], 2)
+    )
+    assert len(result.content) < len(whole)
+    assert "1889" in result.content, f"the answer was dropped: {result.content!r}"
+    assert [d.id for d in result.artifact] and all("lingua" in d.metadata for d in result.artifact)
+    assert state["messages"][-1].content == "In 1889."
+    assert "True" in r.stdout
+
+
+def check_lingua_retriever(r: Ran) -> None:
+    doc = r.ns["doc"]
+    assert "1889" in doc.page_content and "lingua" in doc.metadata
+
+
+def check_llamaindex_agent(r: Ran) -> None:
+    assert r.stdout.startswith("The tool says:") and len(r.stdout.strip()) > len("The tool says:")
+    response = r.ns["engine"].query(r.ns["question"])
+    assert all("lingua" in n.node.metadata for n in response.source_nodes)
+
+
 def check_on_error(r: Ran) -> None:
     assert r.ns["compressor"].on_error == "passthrough"
 
@@ -233,6 +261,9 @@ CHECKS: dict[tuple[str, int], Callable[[Ran], None]] = {
     ("README.md", 0): check_quickstart,
     ("README.md", 1): check_langchain_retriever,
     ("README.md", 2): check_llamaindex_engine,
+    ("docs/agents.md", 0): check_agent_middleware,
+    ("docs/agents.md", 1): check_lingua_retriever,
+    ("docs/agents.md", 2): check_llamaindex_agent,
     ("docs/frameworks.md", 0): check_frameworks_langchain,
     ("docs/frameworks.md", 1): check_llamaindex_engine,
     ("docs/frameworks.md", 2): check_on_error,

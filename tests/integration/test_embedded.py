@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from lingua_core import get_compressor
@@ -118,3 +119,57 @@ def test_reader_stream_joins_to_generate() -> None:
     assert "".join(pieces) == whole
     stop = whole.split()[2]
     assert "".join(reader.stream(chat, stop=[stop])) == reader.generate(chat, stop=[stop])
+
+
+def test_generate_stops_decoding_at_a_stop_string(monkeypatch) -> None:
+    """With a stop string, decoding ends once it is written: the same reply, fewer tokens."""
+    from lingua_core.models.generate import Reader
+
+    reader = Reader(max_new_tokens=40)
+    model = reader._loaded().model
+    lengths: list[int] = []
+    generate = model.generate
+
+    def counted(*args, **kwargs):
+        out = generate(*args, **kwargs)
+        lengths.append(int(out.shape[1] - kwargs["input_ids"].shape[1]))
+        return out
+
+    monkeypatch.setattr(model, "generate", counted)
+    chat = [{"role": "user", "content": "Name three colours of the rainbow."}]
+    whole = reader.generate(chat)
+    stop = whole.split()[2]
+    cut = reader.generate(chat, stop=[stop])
+    assert cut == whole[: whole.index(stop)]
+    assert lengths[1] < lengths[0]
+
+
+@pytest.mark.slow
+def test_agent_demo_shows_what_the_model_reads_with_and_without_the_middleware():
+    """``lingua demo --agent``: the scripted retrieval step, the reader's answer, fewer tokens."""
+    from lingua_demo import DEFAULT_QUESTION
+    from lingua_demo.agent import run_agent
+
+    lines: list[str] = []
+    report = run_agent(DEFAULT_QUESTION, "coarse_to_fine", 0.5, 5, out=lines.append)
+    without, with_ = report["runs"]["without"], report["runs"]["with"]
+    assert with_["prompt_tokens"] < 0.7 * without["prompt_tokens"]
+    assert "Wyler" in without["tool_result"] and "Wyler" in with_["tool_result"]
+    assert len(with_["tool_result"]) < len(without["tool_result"])
+    assert with_["answer"].strip() and "\n\n" not in with_["answer"]
+    assert any("cut what the model reads to" in line for line in lines)
+
+
+def test_the_demo_indexes_with_the_stored_passage_vectors():
+    """The shipped vectors are the embedded MiniLM's for the bundled passages (to 1e-5)."""
+    from lingua_core.scorers.embed import Embedder
+    from lingua_demo import load_corpus
+    from lingua_demo.vectors import passage_texts, stored_vectors
+
+    texts = passage_texts(load_corpus())
+    embedder = Embedder()
+    stored = stored_vectors(embedder, texts)
+    assert stored is not None and stored.shape == (300, 384)
+    some = [0, 137, 299]
+    np.testing.assert_allclose(embedder.embed([texts[i] for i in some]), stored[some], atol=1e-5)
+    assert stored_vectors(embedder, texts[:-1]) is None  # other texts: embedded anew

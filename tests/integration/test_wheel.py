@@ -72,7 +72,12 @@ def test_the_wheel_holds_every_package_and_its_data(wheel):
         n[:-3].replace("/", ".").removesuffix(".__init__") for n in names if n.endswith(".py")
     }
     assert _source_modules() - modules == set()
-    for data in ("lingua_core/py.typed", "lingua_core/eval/studies/"):
+    for data in (
+        "lingua_core/py.typed",
+        "lingua_core/eval/studies/",
+        "lingua_demo/data/nq_corpus.minilm.npy",
+        "lingua_demo/data/nq_corpus.minilm.json",
+    ):
         assert any(n.startswith(data) for n in names), data
     assets = [n for n in names if n.startswith("lingua_core/assets/")]
     assert any(n.endswith("/model.safetensors") for n in assets), assets

@@ -9,7 +9,7 @@ import pytest
 
 from tests.unit.frameworks.test_adapters import QUERY, RANDOM, TEXTS
 
-LOGGER = "lingua_core.frameworks.settings"
+LOGGER = "lingua_core.frameworks.failures"
 PASSTHROUGH = {**RANDOM, "on_error": "passthrough"}
 
 
