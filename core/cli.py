@@ -1,8 +1,8 @@
 """The ``lingua`` command: ``compress``, ``methods``, ``eval``, and the apps' subcommands.
 
-``serve``, ``train`` and ``corpus`` add their own subcommands here
+``serve``, ``train``, ``distill`` and ``corpus`` add their own subcommands here
 (:func:`lingua_core.serve.cli.register`, :func:`lingua_core.train.cli.register`,
-:func:`lingua_core.corpus.cli.register_cli`).
+:func:`lingua_core.train.distill_cli.register`, :func:`lingua_core.corpus.cli.register_cli`).
 
 Other packages add subcommands through the ``lingua.commands`` entry-point group (the demo
 package adds ``demo``): each entry point is a function that takes the subparsers object, adds
@@ -170,8 +170,10 @@ def _build_parser() -> argparse.ArgumentParser:
     register_serve(sub)
     from lingua_core.corpus import register_cli as register_corpus
     from lingua_core.train.cli import register as register_train
+    from lingua_core.train.distill_cli import register as register_distill
 
     register_train(sub)
+    register_distill(sub)
     register_corpus(sub, _corpus)
     for plugin in _plugins():
         plugin(sub)

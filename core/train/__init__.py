@@ -1,4 +1,4 @@
-"""Training learned models: records, data builders from public QA sets, the training loop.
+"""Training learned models: a pruner, an LLMLingua-2 classifier, their data, one training loop.
 
 An app of the core (like ``cli`` and ``eval``): it may import every layer below it. Torch and
 transformers are imported when training starts, not here.
@@ -12,7 +12,10 @@ from lingua_core.train.builders import (
     nq_records,
     squad_records,
 )
-from lingua_core.train.pruner import PrunerTrainConfig, TrainResult, train_pruner
+from lingua_core.train.distill import align, label_file, read_pairs
+from lingua_core.train.llmlingua2 import LLMLingua2TrainConfig, read_labels, train_llmlingua2
+from lingua_core.train.loop import LoopConfig, TrainResult
+from lingua_core.train.pruner import PrunerTrainConfig, train_pruner
 from lingua_core.train.records import (
     Passage,
     PrunerRecord,
@@ -24,18 +27,25 @@ from lingua_core.train.records import (
 )
 
 __all__ = [
+    "LLMLingua2TrainConfig",
+    "LoopConfig",
     "Passage",
     "PrunerRecord",
     "PrunerTrainConfig",
     "TrainResult",
+    "align",
     "dedupe",
     "hotpotqa_records",
+    "label_file",
     "musique_records",
     "nq_records",
     "parse_record",
+    "read_labels",
+    "read_pairs",
     "read_records",
     "split_by_source",
     "squad_records",
+    "train_llmlingua2",
     "train_pruner",
     "write_records",
 ]

@@ -1,4 +1,4 @@
-"""``lingua train data|pruner|export``: build training records, train a pruner, ship it.
+"""``lingua train data|pruner|export|llmlingua2``: training data, a pruner, LLMLingua-2.
 
 Registered by :mod:`lingua_core.cli` like ``serve``; everything heavy is imported when a command
 runs.
@@ -79,12 +79,78 @@ def register(sub: Any) -> None:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=_pruner)
+    _register_llmlingua2(jobs)
     e = jobs.add_parser("export", help="write a trained pruner as a small delta over its backbone")
     e.add_argument("model", type=Path, help="RUN/model (a whole pruner folder)")
     e.add_argument("out", type=Path)
     e.add_argument("--backbone", default="minilm", help="what the delta is over (minilm, folder)")
     e.add_argument("--dtype", default="float16", choices=("float16", "float32"))
     e.set_defaults(run=_export)
+
+
+def _register_llmlingua2(jobs: Any) -> None:
+    from lingua_core.train.llmlingua2 import LLMLingua2TrainConfig
+
+    defaults = LLMLingua2TrainConfig()
+    m = jobs.add_parser(
+        "llmlingua2", help="train an LLMLingua-2 token classifier on lingua distill labels"
+    )
+    m.add_argument("labels", type=Path, nargs="+", help="JSONL from lingua distill label")
+    m.add_argument("--output", type=Path, required=True, help="run folder (resumed if there)")
+    m.add_argument("--base-model", default=defaults.base_model, help="encoder: minilm, folder, id")
+    m.add_argument("--all-chunks", action="store_true", help="also the chunks the filters drop")
+    for name in ("max_length", "batch_size", "eval_every", "patience", "seed"):
+        m.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
+    m.add_argument("--max-steps", type=int, default=None)
+    for name in ("epochs", "learning_rate", "warmup", "weight_decay", "validation"):
+        m.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name))
+    m.add_argument("--device", default=None)
+    m.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16"))
+    m.add_argument("--threads", type=int, default=None)
+    m.add_argument("--no-progress", action="store_true")
+    m.set_defaults(run=_llmlingua2)
+
+
+def _llmlingua2(args: Any) -> int:
+    from lingua_core.train.llmlingua2 import (
+        LLMLingua2TrainConfig,
+        read_labels,
+        train_llmlingua2,
+    )
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    chunks = [c for path in args.labels for c in read_labels(path, kept_only=not args.all_chunks)]
+    cfg = LLMLingua2TrainConfig(
+        base_model=args.base_model,
+        max_length=args.max_length,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        max_steps=args.max_steps,
+        learning_rate=args.learning_rate,
+        warmup=args.warmup,
+        weight_decay=args.weight_decay,
+        validation=args.validation,
+        eval_every=args.eval_every,
+        patience=args.patience,
+        seed=args.seed,
+        device=args.device,
+        dtype=args.dtype,
+        threads=args.threads,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    result = train_llmlingua2(chunks, args.output, cfg)
+    print(
+        json.dumps(
+            {
+                "model": str(result.model_dir),
+                "validation_word_f1": result.best_f1,
+                "threshold": result.threshold,
+                "steps": result.steps,
+                "seconds": round(result.seconds, 1),
+            }
+        )
+    )
+    return 0
 
 
 def _data(args: Any) -> int:

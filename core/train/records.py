@@ -20,9 +20,17 @@ import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from lingua_core.pipeline.text import sentence_units
+
+
+class _Sourced(Protocol):
+    @property
+    def source(self) -> str: ...
+
+
+SourcedT = TypeVar("SourcedT", bound=_Sourced)
 
 
 @dataclass(frozen=True)
@@ -178,9 +186,11 @@ def dedupe(records: Iterable[PrunerRecord]) -> list[PrunerRecord]:
 
 
 def split_by_source(
-    records: Sequence[PrunerRecord], validation: float, seed: int = 0
-) -> tuple[list[PrunerRecord], list[PrunerRecord]]:
+    records: Sequence[SourcedT], validation: float, seed: int = 0
+) -> tuple[list[SourcedT], list[SourcedT]]:
     """Seeded train/validation split by source document, never inside one.
+
+    Any records with a ``source`` attribute: pruner records, LLMLingua-2's labelled chunks.
 
     Sources are shuffled with ``seed`` and moved to validation until it holds at least
     ``validation`` of the records (a record with no source is its own source).

@@ -203,6 +203,11 @@ def check_llamaindex_agent(r: Ran) -> None:
     assert all("lingua" in n.node.metadata for n in response.source_nodes)
 
 
+def check_distill_align(r: Ran) -> None:
+    kept = ["council", "met", "May", "14,", "1787,", "voted", "7", "to", "2."]
+    assert r.stdout.strip() == f"{kept} 0.0"
+
+
 def check_on_error(r: Ran) -> None:
     assert r.ns["compressor"].on_error == "passthrough"
 
@@ -273,6 +278,7 @@ CHECKS: dict[tuple[str, int], Callable[[Ran], None]] = {
     ("docs/indexing.md", 2): check_score_cache,
     ("docs/methods.md", 0): check_longllmlingua,
     ("docs/pruners.md", 0): check_pruner,
+    ("docs/train_llmlingua2.md", 0): check_distill_align,
     ("docs/serving.md", 0): check_remote,
 }
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -107,27 +106,6 @@ def test_teacher_relabels_and_caches(tmp_path):
     again = relabel([rec], FakeChat(), cache=tmp_path / "teacher.jsonl")
     assert len(calls) == 2 and again == out  # second pass: all from the cache
     assert parse_reply("none of them", 3) == () and parse_reply("1, 3, 9", 3) == (0, 2)
-
-
-@pytest.fixture(scope="module")
-def tiny_encoder_dir(tmp_path_factory, minilm_tokenizer) -> Path:
-    import torch
-    from transformers import BertConfig, BertModel
-
-    out = tmp_path_factory.mktemp("tiny-encoder")
-    cfg = BertConfig(
-        vocab_size=minilm_tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=512,
-    )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        BertModel(cfg).save_pretrained(out)
-    minilm_tokenizer.save_pretrained(out)
-    return out
 
 
 def _records() -> list[PrunerRecord]:

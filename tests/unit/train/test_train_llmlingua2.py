@@ -1,0 +1,142 @@
+"""Training an LLMLingua-2 classifier: labels as llmlingua2 reads them, the loop's order, a tiny
+collect-label-train run whose model ``llmlingua2`` loads."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lingua_core import get_compressor
+from lingua_core.train import loop
+from lingua_core.train.distill import label_file
+from lingua_core.train.examples import collate
+from lingua_core.train.llmlingua2 import (
+    LabelledChunk,
+    LLMLingua2TrainConfig,
+    encode_chunks,
+    read_labels,
+    train_llmlingua2,
+)
+
+COLOURS = ["red", "blue", "green", "yellow", "purple", "orange"]
+
+
+def _pairs(path, n: int = 60) -> None:
+    """A deterministic extractive teacher: it keeps the colours and numbers of each chunk."""
+    rows = []
+    for i in range(n):
+        c, d = COLOURS[i % 6], COLOURS[(i + 2) % 6]
+        text = f"Item {i}: the door was painted {c} in {1900 + i}, and the wall stayed {d}."
+        kept = [w for w in text.split() if w.strip(".,:") in COLOURS or w.strip(".,:").isdigit()]
+        rows.append(
+            {
+                "id": f"m{i // 3}-{i % 3}",
+                "source": f"m{i // 3}",
+                "original": text,
+                "compressed": " ".join(kept),
+            }
+        )
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_every_piece_of_a_word_has_its_label_and_specials_are_left_out(minilm_tokenizer):
+    text = "Renhe owned 75% of the unbelievably large mall."
+    labels = (True, False, True, False, False, False, True, True)
+    [e] = encode_chunks([LabelledChunk("c", "s", text, labels)], minilm_tokenizer, 64)
+    ids = list(e.ids)
+    assert ids[0] == minilm_tokenizer.cls_token_id and ids[-1] == minilm_tokenizer.sep_token_id
+    assert e.labels[0] == -100 and e.labels[-1] == -100  # [CLS], [SEP]: not "drop"
+    pieces = minilm_tokenizer.convert_ids_to_tokens(ids)
+    by_word: dict[int, set[float]] = {}
+    for w, lab in zip(e.sentence.tolist(), e.labels.tolist()):
+        if w >= 0:
+            by_word.setdefault(w, set()).add(lab)
+    assert {w: labs for w, labs in by_word.items()} == {
+        k: {float(v)} for k, v in enumerate(labels)
+    }  # every piece of every word, the last word ("mall.") included: no shift
+    assert len(pieces) > len(labels) + 2  # words cut into several pieces were labelled whole
+    batch = collate(
+        [e, *encode_chunks([LabelledChunk("d", "s", "short", (True,))], minilm_tokenizer, 64)],
+        0,
+        __import__("torch"),
+    )
+    assert (batch["labels"][1, 3:] == -100).all()  # padding is left out of the loss too
+
+
+def test_gradients_are_clipped_after_the_backward_pass(tiny_encoder_dir, tmp_path, monkeypatch):
+    import torch
+
+    calls: list[bool] = []
+    real = torch.nn.utils.clip_grad_norm_
+
+    def spy(params, max_norm, *args, **kwargs):
+        params = list(params)
+        calls.append(
+            all(p.grad is not None for p in params)
+            and any(float(p.grad.abs().sum()) > 0 for p in params)
+        )
+        return real(params, max_norm, *args, **kwargs)
+
+    monkeypatch.setattr(loop.require("torch").nn.utils, "clip_grad_norm_", spy)
+    _pairs(tmp_path / "pairs.jsonl", 12)
+    label_file(tmp_path / "pairs.jsonl", tmp_path / "labels.jsonl")
+    cfg = LLMLingua2TrainConfig(
+        base_model=str(tiny_encoder_dir),
+        max_steps=3,
+        batch_size=4,
+        eval_every=3,
+        validation=0.25,
+        progress=False,
+        dtype="float32",
+        max_length=64,
+    )
+    train_llmlingua2(read_labels(tmp_path / "labels.jsonl"), tmp_path / "run", cfg)
+    assert calls == [True, True, True]  # the official script clips before backward: no grads
+
+
+def test_collect_label_train_and_llmlingua2_loads_the_model(tiny_encoder_dir, tmp_path):
+    _pairs(tmp_path / "pairs.jsonl")
+    summary = label_file(tmp_path / "pairs.jsonl", tmp_path / "labels.jsonl")
+    assert summary["chunks"] == 60 and summary["kept"] == 60  # an exact extractive teacher
+    chunks = read_labels(tmp_path / "labels.jsonl")
+    cfg = LLMLingua2TrainConfig(
+        base_model=str(tiny_encoder_dir),
+        max_steps=40,
+        batch_size=8,
+        eval_every=20,
+        validation=0.2,
+        learning_rate=5e-4,
+        progress=False,
+        dtype="float32",
+        max_length=64,
+    )
+    result = train_llmlingua2(chunks, tmp_path / "run", cfg)
+    assert result.steps == 40 and (result.model_dir / "model.safetensors").is_file()
+    meta = json.loads((result.model_dir / "lingua_llmlingua2.json").read_text())
+    assert meta["training"]["token_to_word"] == "mean" and meta["steps"] in (20, 40)
+    comp = get_compressor("llmlingua2", model=str(result.model_dir))
+    text = "Item 99: the door was painted green in 1999, and the wall stayed red."
+    [r] = comp.compress([text], rate=0.4)
+    assert 0 < len(r.text) < len(text)
+    # resumable: the same folder goes on from its checkpoint
+    more = train_llmlingua2(
+        chunks, tmp_path / "run", LLMLingua2TrainConfig(**{**cfg.__dict__, "max_steps": 60})
+    )
+    assert more.steps == 60
+    history = [json.loads(x) for x in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
+    assert [h["step"] for h in history] == [20, 40, 60]
+    assert np.isfinite([h["f1"] for h in history]).all()
+
+
+def test_bad_label_files_name_the_line(tmp_path):
+    bad = tmp_path / "labels.jsonl"
+    bad.write_text(json.dumps({"text": "a b c", "labels": [True]}) + "\n")
+    with pytest.raises(ValueError, match=r"labels.jsonl:1: 1 labels for 3 words"):
+        read_labels(bad)
+    bad.write_text(json.dumps({"words": ["a"]}) + "\n")
+    with pytest.raises(ValueError, match="expected lingua distill label's keys"):
+        read_labels(bad)
+    with pytest.raises(ValueError, match="max_length must be an int >= 8"):
+        LLMLingua2TrainConfig(max_length=4).check()
