@@ -121,35 +121,10 @@ def _llmlingua2(args: Any) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     chunks = [c for path in args.labels for c in read_labels(path, kept_only=not args.all_chunks)]
     cfg = LLMLingua2TrainConfig(
-        base_model=args.base_model,
-        max_length=args.max_length,
-        batch_size=args.batch_size,
-        epochs=args.epochs,
-        max_steps=args.max_steps,
-        learning_rate=args.learning_rate,
-        warmup=args.warmup,
-        weight_decay=args.weight_decay,
-        validation=args.validation,
-        eval_every=args.eval_every,
-        patience=args.patience,
-        seed=args.seed,
-        device=args.device,
-        dtype=args.dtype,
-        threads=args.threads,
-        progress=not args.no_progress and sys.stderr.isatty(),
+        base_model=args.base_model, max_length=args.max_length, **_loop_settings(args)
     )
     result = train_llmlingua2(chunks, args.output, cfg)
-    print(
-        json.dumps(
-            {
-                "model": str(result.model_dir),
-                "validation_word_f1": result.best_f1,
-                "threshold": result.threshold,
-                "steps": result.steps,
-                "seconds": round(result.seconds, 1),
-            }
-        )
-    )
+    print(json.dumps(_summary(result, "validation_word_f1")))
     return 0
 
 
@@ -193,36 +168,35 @@ def _pruner(args: Any) -> int:
         init_from=args.init_from,
         max_length=args.max_length,
         max_question=args.max_question,
-        batch_size=args.batch_size,
-        epochs=args.epochs,
-        max_steps=args.max_steps,
-        learning_rate=args.learning_rate,
-        warmup=args.warmup,
-        weight_decay=args.weight_decay,
         relevance_weight=args.relevance_weight,
         freeze_word_embeddings=not args.train_word_embeddings,
-        validation=args.validation,
-        eval_every=args.eval_every,
-        patience=args.patience,
-        seed=args.seed,
-        device=args.device,
-        dtype=args.dtype,
-        threads=args.threads,
-        progress=not args.no_progress and sys.stderr.isatty(),
+        **_loop_settings(args),
     )
     result = train_pruner(records, args.output, cfg)
-    print(
-        json.dumps(
-            {
-                "model": str(result.model_dir),
-                "validation_f1": result.best_f1,
-                "threshold": result.threshold,
-                "steps": result.steps,
-                "seconds": round(result.seconds, 1),
-            }
-        )
-    )
+    print(json.dumps(_summary(result, "validation_f1")))
     return 0
+
+
+def _loop_settings(args: Any) -> dict[str, Any]:
+    """The training loop's settings from the parsed arguments (both models share them)."""
+    names = [
+        *("batch_size", "epochs", "max_steps", "learning_rate", "warmup", "weight_decay"),
+        *("validation", "eval_every", "patience", "seed", "device", "dtype", "threads"),
+    ]
+    return {
+        **{n: getattr(args, n) for n in names},
+        "progress": not args.no_progress and sys.stderr.isatty(),
+    }
+
+
+def _summary(result: Any, f1_name: str) -> dict[str, Any]:
+    return {
+        "model": str(result.model_dir),
+        f1_name: result.best_f1,
+        "threshold": result.threshold,
+        "steps": result.steps,
+        "seconds": round(result.seconds, 1),
+    }
 
 
 def _export(args: Any) -> int:
