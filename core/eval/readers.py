@@ -223,6 +223,10 @@ class ResponseCache:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._replies: dict[str, str] = {}
+        data = self.path.read_bytes() if self.path.is_file() else b""
+        if data and not data.endswith(b"\n"):
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write("\n")  # a line cut by a crash: the next reply starts a line of its own
         if self.path.is_file():
             for line in self.path.read_text(encoding="utf-8").splitlines():
                 try:

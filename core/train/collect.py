@@ -123,12 +123,24 @@ def collect(
 ) -> dict[str, Any]:
     """Compress every chunk of ``corpus`` with ``teacher``, appending the pairs to ``out``.
 
+    Args:
+        corpus: JSONL or Parquet with an id and a text column.
+        out: The pairs file (JSONL), appended to and resumed.
+        teacher: ``PROVIDER:MODEL``, ``local`` or ``lingua:METHOD`` (see the module docs).
+        chunk_tokens: Tokens per chunk, cut at sentence ends.
+        token_counter: How tokens are counted: a tiktoken name or ``words``.
+        concurrency: Chunks sent to the teacher at once.
+        dry_run: Count and price only; nobody is called, nothing is written.
+        id_column: The corpus's id column.
+        text_column: The corpus's text column.
+
     Returns:
         The summary: chunks, done before, asked now, cached replies used, and with ``dry_run``
         the prompt tokens, estimated output tokens and cost in dollars (None: price unknown).
 
     Raises:
-        ValueError: For an unknown teacher or a chunk size below 16.
+        ValueError: For an unknown teacher, a chunk size below 16, a concurrency below 1, or
+            an output file holding other chunks under the same ids.
     """
     from lingua_core.corpus.runs import read_rows
     from lingua_core.eval.readers import ResponseCache, price
@@ -136,17 +148,28 @@ def collect(
     if chunk_tokens < 16:
         msg = f"chunk_tokens must be >= 16, got {chunk_tokens}"
         raise ValueError(msg)
+    if concurrency < 1:
+        msg = f"concurrency must be >= 1, got {concurrency}"
+        raise ValueError(msg)
+    ask = teacher_for(teacher)  # an unknown teacher fails before any work, dry runs included
     counter = get_token_counter(token_counter)
     rows = read_rows(corpus, id_column, text_column)
     chunks = [c for doc_id, text in rows for c in chunks_of(doc_id, text, counter, chunk_tokens)]
     out = Path(out)
     done = _done(out)
+    for c in chunks:
+        if c.id in done and done[c.id] != c.text:
+            msg = (
+                f"{out} holds chunk {c.id!r} with other text (another corpus, chunk size or "
+                "token counter): write to another file"
+            )
+            raise ValueError(msg)
     todo = [c for c in chunks if c.id not in done]
     summary: dict[str, Any] = {"chunks": len(chunks), "done_before": len(chunks) - len(todo)}
     if dry_run:
         prompt = sum(counter.count([_messages(c)[0]["content"] for c in todo]))
         output = sum(counter.count([c.text for c in todo])) // 2
-        rates = price(teacher)
+        rates = (0.0, 0.0) if teacher.startswith("lingua:") else price(teacher)
         cost = None if rates is None else (prompt * rates[0] + output * rates[1]) / 1e6
         return {
             **summary,
@@ -154,16 +177,15 @@ def collect(
             "output_tokens_estimate": output,
             "cost_usd": cost,
         }
-    ask = teacher_for(teacher)
     cache = ResponseCache(out.with_name(out.name + ".cache.jsonl"))
     lock = threading.Lock()
     out.parent.mkdir(parents=True, exist_ok=True)
-    if out.is_file() and out.stat().st_size and not out.read_bytes().endswith(b"\n"):
-        with out.open("a", encoding="utf-8") as f:
-            f.write("\n")  # a line cut by a crash: the next pair starts on a line of its own
+    _cut_back(out)
 
     def run(c: Chunk) -> None:
-        budget = max(16, counter.count([c.text])[0])
+        # room for a teacher whose tokenizer cuts finer than the counter: a cut-off reply
+        # would label the chunk's tail "drop" unnoticed
+        budget = 2 * counter.count([c.text])[0] + 64
         reply = cache.ask(ask, _messages(c), budget)
         row = {
             "id": c.id,
@@ -181,14 +203,24 @@ def collect(
     return {**summary, "asked": len(todo) - cache.hits, "cached": cache.hits}
 
 
-def _done(out: Path) -> set[str]:
-    """The chunk ids already in ``out`` (a line cut by a crash is ignored)."""
+def _done(out: Path) -> dict[str, str]:
+    """The chunks already in ``out``: id -> original text (a line cut by a crash is left out)."""
     if not out.is_file():
-        return set()
-    ids = set()
+        return {}
+    done = {}
     for line in out.read_text(encoding="utf-8").splitlines():
         try:
-            ids.add(str(json.loads(line)["id"]))
+            row = json.loads(line)
+            done[str(row["id"])] = str(row["original"])
         except (ValueError, KeyError, TypeError):
             continue
-    return ids
+    return done
+
+
+def _cut_back(path: Path) -> None:
+    """Drop a last line cut by a crash (one without its newline), so the file stays JSONL."""
+    if not path.is_file():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        path.write_bytes(data[: data.rfind(b"\n") + 1])

@@ -39,7 +39,8 @@ logger = logging.getLogger(__name__)
 
 #: Words either side of the last match that the alignment looks in (the reference's default).
 WINDOW = 150
-#: Chunks at or above these percentiles (of the whole file) are filtered out.
+#: Chunks above these percentiles are filtered out (variation over the whole file, then the
+#: alignment gap over the chunks left).
 VARIATION_PERCENTILE = 90.0
 GAP_PERCENTILE = 90.0
 
@@ -52,7 +53,8 @@ class Alignment:
         words: The original's words (raw, with punctuation), in order.
         labels: Whether each word is kept by the teacher.
         compression_rate: Teacher words per original word.
-        variation_rate: Share of teacher words found nowhere in the original.
+        variation_rate: Share of teacher words found nowhere in the original (1.0 for an empty
+            reply: nothing of the original came back).
         hitting_rate: Teacher words found in the original, per original word.
         matching_rate: Share of original words labelled keep.
         alignment_gap: ``hitting_rate - matching_rate``.
@@ -105,7 +107,7 @@ def align(original: str, compressed: str, window: int = WINDOW) -> Alignment:
         words=words,
         labels=labels,
         compression_rate=m / n if n else 0.0,
-        variation_rate=1.0 - found / m if m else 0.0,
+        variation_rate=1.0 - found / m if m else 1.0,
         hitting_rate=hitting,
         matching_rate=matching,
         alignment_gap=hitting - matching,
@@ -173,8 +175,11 @@ def read_pairs(path: str | Path) -> Iterator[Pair]:
       ``prompt_list`` and ``compressed_prompt_list`` (its chunks and their compressions) and
       ``idx`` (the document); chunk ids are ``"{idx}-{k}"``.
 
+    A MeetingBank meeting whose two lists differ in length is skipped with a warning, as the
+    reference skips it.
+
     Raises:
-        ValueError: For a line in neither layout, or lists of different lengths, naming the
+        ValueError: For a line that is not JSON or in neither layout, naming the file and the
             line (1-based).
     """
     path = Path(path)
@@ -183,7 +188,13 @@ def read_pairs(path: str | Path) -> Iterator[Pair]:
         for line_no, line in enumerate(f, 1):
             if not line.strip():
                 continue
-            row = json.loads(line)
+            try:
+                row = json.loads(line)
+            except ValueError:
+                msg = f"{path}:{line_no}: not a JSON line (cut by a crash?)"
+                raise ValueError(msg) from None
+            if not isinstance(row, dict):
+                row = {}
             if {"original", "compressed"} <= row.keys():
                 yield Pair(
                     str(row.get("id", line_no)),
@@ -195,8 +206,14 @@ def read_pairs(path: str | Path) -> Iterator[Pair]:
             if {"prompt_list", "compressed_prompt_list"} <= row.keys():
                 chunks, comps = row["prompt_list"], row["compressed_prompt_list"]
                 if len(chunks) != len(comps):
-                    msg = f"{path}:{line_no}: {len(chunks)} chunks but {len(comps)} compressions"
-                    raise ValueError(msg)
+                    logger.warning(
+                        "%s:%d: %d chunks but %d compressions; meeting skipped",
+                        path,
+                        line_no,
+                        len(chunks),
+                        len(comps),
+                    )
+                    continue
                 source = str(row.get("idx", line_no))
                 for k, (o, c) in enumerate(zip(chunks, comps)):
                     yield Pair(f"{source}-{k}", source, str(o), str(c))

@@ -1,4 +1,4 @@
-"""Training examples of a pruner: encoded pairs with token labels, batches, sentence F1.
+"""Training examples: encoded rows with token labels, batches, unit F1 (sentences, words).
 
 A record's every (question, passage) pair becomes one row in the tokenizer's pair layout
 (:func:`lingua_core.scorers.pruner_inputs.pair_row`, as at inference); a kept sentence's label is

@@ -13,8 +13,9 @@ with the shared loop (:func:`lingua_core.train.loop.fit`). Against Microsoft's
   chunks of one meeting land on both sides);
 - gradients are clipped after the backward pass (the reference clips before it: a no-op);
 - early stopping and the best checkpoint follow the validation F1 of the keep class over words,
-  a word kept when the mean keep probability of its pieces reaches the threshold, which is how
-  ``llmlingua2`` reads the model (``token_to_word="mean"``), not token accuracy.
+  a word kept when the mean keep probability of its pieces reaches the threshold (close to how
+  ``llmlingua2`` reads the model, ``token_to_word="mean"``, which averages per tokenizer word
+  first), not token accuracy.
 
 The output ``model/`` folder is a plain ``*ForTokenClassification`` checkpoint (safetensors) that
 ``get_compressor("llmlingua2", model=...)`` loads unchanged; ``lingua_llmlingua2.json`` beside
@@ -114,9 +115,11 @@ def encode_chunks(
 ) -> list[Example]:
     """Each chunk as one row: every piece of a word labelled as the word, specials -100.
 
-    A chunk longer than ``max_length`` tokens is cut there (its words beyond are not seen).
+    A chunk longer than ``max_length`` tokens is cut there (its words beyond are not seen; the
+    log says how many chunks were cut).
     """
     out = []
+    cut = 0
     for c in chunks:
         enc = tokenizer(
             c.text,
@@ -129,8 +132,10 @@ def encode_chunks(
         ids = tuple(int(i) for i in enc["input_ids"])
         special = np.asarray(enc["special_tokens_mask"], dtype=bool)
         starts = np.asarray([s for s, _ in enc["offset_mapping"]], dtype=np.int64)
-        word = assign_to_units(word_units(c.text), starts)
+        units = word_units(c.text)
+        word = assign_to_units(units, starts)
         word[special] = -1
+        cut += bool(len(units)) and int(word.max(initial=-1)) < len(units) - 1
         keep = np.asarray(c.labels, dtype=np.float32)
         labels = np.where(word >= 0, keep[np.maximum(word, 0)], -100.0).astype(np.float32)
         present = np.unique(word[word >= 0])
@@ -143,6 +148,13 @@ def encode_chunks(
                 keep[present],
                 float(keep[present].any()) if present.size else 0.0,
             )
+        )
+    if cut:
+        logger.info(
+            "%d of %d chunks run past %d tokens: their last words are cut",
+            cut,
+            len(out),
+            max_length,
         )
     return out
 

@@ -12,6 +12,7 @@ import pytest
 from lingua_core import get_compressor
 from lingua_core.pipeline.tokens import get_token_counter
 from lingua_core.train.collect import chunks_of, collect, teacher_for
+from lingua_core.train.distill import label_file
 
 
 def _doc(d: int = 0) -> str:
@@ -59,13 +60,12 @@ def test_collect_resumes_and_caches(tmp_path):
     out.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:20])
     resumed = collect(tmp_path / "corpus.jsonl", out, "lingua:naive", **kw)
     assert resumed["cached"] == 1 and resumed["asked"] == 0
-    ids = []
-    for line in out.read_text().splitlines():
-        try:
-            ids.append(json.loads(line)["id"])
-        except ValueError:
-            continue
+    ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]  # every line parses
     assert sorted(ids) == sorted(r["id"] for r in rows)
+    assert label_file(out, tmp_path / "labels.jsonl")["chunks"] == len(rows)
+    # another chunking into the same file is refused, not mixed in
+    with pytest.raises(ValueError, match="holds chunk 'doc0-0' with other text"):
+        collect(tmp_path / "corpus.jsonl", out, "lingua:naive", **{**kw, "chunk_tokens": 70})
 
 
 def test_a_dry_run_prices_without_calling(tmp_path):
@@ -76,6 +76,8 @@ def test_a_dry_run_prices_without_calling(tmp_path):
     assert priced["cost_usd"] > 0
     unknown = collect(tmp_path / "corpus.jsonl", tmp_path / "p.jsonl", "openai:unlisted", **kw)
     assert unknown["cost_usd"] is None
+    free = collect(tmp_path / "corpus.jsonl", tmp_path / "p.jsonl", "lingua:naive", **kw)
+    assert free["cost_usd"] == 0.0
     assert not (tmp_path / "p.jsonl").exists()  # nobody was called, nothing written
 
 
@@ -87,6 +89,10 @@ def test_bad_teachers_and_sizes_are_refused(tmp_path):
     _corpus(tmp_path / "corpus.jsonl", 1)
     with pytest.raises(ValueError, match="chunk_tokens must be >= 16"):
         collect(tmp_path / "corpus.jsonl", tmp_path / "p.jsonl", "lingua:naive", chunk_tokens=8)
+    with pytest.raises(ValueError, match="concurrency must be >= 1"):
+        collect(tmp_path / "corpus.jsonl", tmp_path / "p.jsonl", "lingua:naive", concurrency=0)
+    with pytest.raises(ValueError, match="unknown teacher"):  # a dry run checks it too
+        collect(tmp_path / "corpus.jsonl", tmp_path / "p.jsonl", "fake", dry_run=True)
 
 
 def test_collect_label_train_on_the_command_line(tmp_path, tiny_encoder_dir):

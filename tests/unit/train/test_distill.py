@@ -25,7 +25,8 @@ def test_a_subsequence_of_the_original_gets_exactly_its_words_labelled_keep(word
     teacher = [w for w, keep in zip(words, mask) if keep]
     a = align(original, " ".join(teacher))
     assert a.kept() == teacher
-    assert a.variation_rate == 0.0 and a.alignment_gap == pytest.approx(0.0)
+    assert a.variation_rate == (0.0 if teacher else 1.0)  # an empty reply: all variation
+    assert a.alignment_gap == pytest.approx(0.0)
     assert len(a.labels) == len(words)
 
 
@@ -74,6 +75,12 @@ def test_paraphrase_shows_as_variation_and_misplaced_words_as_a_gap():
     assert far.alignment_gap == pytest.approx(1 / 22)  # found, but not placed
 
 
+def test_an_empty_reply_is_all_variation_and_filtered():
+    empty = align("a b c d e", "")
+    assert empty.labels == [False] * 5 and empty.variation_rate == 1.0
+    assert keep_mask([align("a b c d e", "a b c")] * 9 + [empty]) == [True] * 9 + [False]
+
+
 def test_the_filters_drop_what_lies_above_the_percentiles():
     good = [align("a b c d e", "a b c")] * 18
     paraphrase = align("a b c d e", "x y z")
@@ -102,9 +109,13 @@ def test_both_layouts_are_read(tmp_path):
     released.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     got = [(p.id, p.source, p.original, p.compressed) for p in read_pairs(released)]
     assert got == [("7-0", "7", "a b c", "a c"), ("7-1", "7", "d e", "e"), ("8-0", "8", "f", "f")]
+    uneven = tmp_path / "uneven.jsonl"
+    rows[0]["compressed_prompt_list"] = ["a c"]  # one compression missing: skipped, as upstream
+    uneven.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert [p.id for p in read_pairs(uneven)] == ["8-0"]
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps({"prompt_list": ["a"], "compressed_prompt_list": []}) + "\n")
-    with pytest.raises(ValueError, match=r"bad.jsonl:1: 1 chunks but 0 compressions"):
+    bad.write_text(json.dumps({"id": "x", "original": "a", "compressed": "a"}) + '\n{"id": "y"')
+    with pytest.raises(ValueError, match=r"bad.jsonl:2: not a JSON line"):
         list(read_pairs(bad))
     bad.write_text(json.dumps({"text": "a"}) + "\n")
     with pytest.raises(ValueError, match="expected keys id, source, original, compressed"):
