@@ -41,7 +41,6 @@ def run_agent(
         answer and the seconds it took.
     """
     from langchain.agents import create_agent
-    from langchain_core.documents import Document
     from langchain_core.tools import create_retriever_tool
 
     from langchain_lingua import LinguaMiddleware, LocalChatModel, LocalEmbeddings
@@ -49,11 +48,7 @@ def run_agent(
     if out is None:  # the CLI passes print; as a library call, report through logging
         out = logger.info
     corpus = load_corpus()
-    docs = [
-        Document(f"{r['title']}\n{r['text']}", metadata={"title": r["title"]}, id=f"nq-{i}")
-        for i, r in enumerate(corpus)
-    ]
-    store = langchain_store(docs, LocalEmbeddings())
+    store = langchain_store(corpus, LocalEmbeddings())
     retrieve = create_retriever_tool(
         store.as_retriever(search_kwargs={"k": k}),
         "retrieve",

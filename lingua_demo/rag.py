@@ -73,15 +73,23 @@ def _load_reader_meanwhile() -> threading.Thread:
     return thread
 
 
-def langchain_store(docs: list[Any], embeddings: Any) -> Any:
-    """An ``InMemoryVectorStore`` of ``docs``: the stored passage vectors where they apply."""
+def langchain_store(corpus: list[dict[str, Any]], embeddings: Any) -> Any:
+    """An ``InMemoryVectorStore`` of the corpus's passages, with the stored vectors if they apply.
+
+    Each passage is a document ``nq-{i}`` (its title, a newline, its text; the title in metadata).
+    """
+    from langchain_core.documents import Document
     from langchain_core.embeddings import Embeddings
     from langchain_core.vectorstores import InMemoryVectorStore
 
     from lingua_core.scorers.embed import Embedder
-    from lingua_demo.vectors import stored_vectors
+    from lingua_demo.vectors import passage_texts, stored_vectors
 
-    texts = [d.page_content for d in docs]
+    texts = passage_texts(corpus)
+    docs = [
+        Document(page_content=t, metadata={"title": r["title"]}, id=f"nq-{i}")
+        for i, (t, r) in enumerate(zip(texts, corpus))
+    ]
     default = getattr(embeddings, "model", None) is None  # the embedded MiniLM
     vectors = stored_vectors(Embedder(), texts) if default else None
     if vectors is None:
@@ -124,14 +132,8 @@ def run_langchain(
     timer = _Timer()
     reader = _load_reader_meanwhile()
     corpus = load_corpus()
-    docs = [
-        Document(
-            page_content=f"{r['title']}\n{r['text']}", metadata={"title": r["title"]}, id=f"nq-{i}"
-        )
-        for i, r in enumerate(corpus)
-    ]
     embeddings = LocalEmbeddings()
-    store = timer.run("index 300 passages", lambda: langchain_store(docs, embeddings))
+    store = timer.run("index 300 passages", lambda: langchain_store(corpus, embeddings))
     retriever = store.as_retriever(search_kwargs={"k": k})
     compressor = LinguaCompressor(method=method, rate=rate)
     timer.run("load compressor model", compressor.compressor.warmup)

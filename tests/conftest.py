@@ -6,6 +6,7 @@ import gzip
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -124,6 +125,29 @@ def minilm_tokenizer():
     return AutoTokenizer.from_pretrained(str(embedded_encoder_path()))
 
 
+def save_tiny_bert(
+    out: Path, tokenizer: Any, model_class: Any, seed: int = 0, **config: Any
+) -> Path:
+    """A random-weight 2-layer BERT of ``model_class`` on ``tokenizer``, saved into ``out``."""
+    import torch
+    from transformers import BertConfig
+
+    cfg = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        **config,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model_class(cfg).save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    return out
+
+
 @pytest.fixture(scope="session")
 def tiny_bert_clf_dir(tmp_path_factory: pytest.TempPathFactory, minilm_tokenizer) -> Path:
     """A 2-layer random-weight BERT token classifier on the MiniLM WordPiece tokenizer.
@@ -131,24 +155,10 @@ def tiny_bert_clf_dir(tmp_path_factory: pytest.TempPathFactory, minilm_tokenizer
     Its folder name contains ``bert-base-multilingual-cased`` so that the reference
     ``llmlingua`` takes its BERT branch on it.
     """
-    import torch
-    from transformers import BertConfig, BertForTokenClassification
+    from transformers import BertForTokenClassification
 
     out = tmp_path_factory.mktemp("tiny-bert-base-multilingual-cased-clf")
-    config = BertConfig(
-        vocab_size=minilm_tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=512,
-        num_labels=2,
-    )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        model = BertForTokenClassification(config)
-    model.save_pretrained(out, safe_serialization=True)
-    minilm_tokenizer.save_pretrained(out)
+    save_tiny_bert(out, minilm_tokenizer, BertForTokenClassification, num_labels=2)
     return out
 
 

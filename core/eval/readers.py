@@ -212,6 +212,20 @@ def price(
     return table.get(spec)
 
 
+def trim_cut_line(path: Path) -> str:
+    """Drop an appended JSONL file's last line if a crash cut it (no newline); the text left.
+
+    Appending after such a line would glue the next record onto it. An absent file is "".
+    """
+    if not path.is_file():
+        return ""
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        data = data[: data.rfind(b"\n") + 1]
+        path.write_bytes(data)
+    return data.decode("utf-8")
+
+
 class ResponseCache:
     """Every reply of a run, appended to a JSONL file as it arrives (resume without re-paying).
 
@@ -223,12 +237,9 @@ class ResponseCache:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._replies: dict[str, str] = {}
-        data = self.path.read_bytes() if self.path.is_file() else b""
-        if data and not data.endswith(b"\n"):
-            with self.path.open("a", encoding="utf-8") as f:
-                f.write("\n")  # a line cut by a crash: the next reply starts a line of its own
-        if self.path.is_file():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
+        text = trim_cut_line(self.path)  # the next reply starts a line of its own
+        if text:
+            for line in text.splitlines():
                 try:
                     row = json.loads(line)
                     self._replies[row["key"]] = row["reply"]

@@ -143,7 +143,7 @@ def collect(
             an output file holding other chunks under the same ids.
     """
     from lingua_core.corpus.runs import read_rows
-    from lingua_core.eval.readers import ResponseCache, price
+    from lingua_core.eval.readers import ResponseCache, price, trim_cut_line
 
     if chunk_tokens < 16:
         msg = f"chunk_tokens must be >= 16, got {chunk_tokens}"
@@ -180,7 +180,7 @@ def collect(
     cache = ResponseCache(out.with_name(out.name + ".cache.jsonl"))
     lock = threading.Lock()
     out.parent.mkdir(parents=True, exist_ok=True)
-    _cut_back(out)
+    trim_cut_line(out)
 
     def run(c: Chunk) -> None:
         # room for a teacher whose tokenizer cuts finer than the counter: a cut-off reply
@@ -215,12 +215,3 @@ def _done(out: Path) -> dict[str, str]:
         except (ValueError, KeyError, TypeError):
             continue
     return done
-
-
-def _cut_back(path: Path) -> None:
-    """Drop a last line cut by a crash (one without its newline), so the file stays JSONL."""
-    if not path.is_file():
-        return
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        path.write_bytes(data[: data.rfind(b"\n") + 1])

@@ -38,7 +38,7 @@ from lingua_core._deps import require
 from lingua_core.models.embedded import resolve_model_source
 from lingua_core.pipeline.text import assign_to_units, word_units
 from lingua_core.train.examples import Example
-from lingua_core.train.loop import LoopConfig, TrainResult, autocast_for, fit
+from lingua_core.train.loop import LoopConfig, TrainResult, begin, fit, place
 from lingua_core.train.records import split_by_source
 
 logger = logging.getLogger(__name__)
@@ -209,19 +209,12 @@ def train_llmlingua2(
     cfg = config or LLMLingua2TrainConfig()
     cfg.check()
     torch = require("torch")
-    from lingua_core.models.devices import resolve_device
     from lingua_core.models.hub import hub_kwargs
 
-    out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
+    out = begin(cfg, output, torch)
     source = resolve_model_source(cfg.base_model, kind="encoder")
     net, model, tok = _classifier(source, dict(hub_kwargs(source, None)), torch)
-    dev = resolve_device(cfg.device)
-    autocast, run_dtype = autocast_for(dev, cfg.dtype, torch)
-    net.to(dev).train()
+    dev, autocast, run_dtype = place(net, cfg, torch)
     train, val = split_by_source(chunks, cfg.validation, cfg.seed)
     t0 = time.perf_counter()
     train_ex = encode_chunks(train, tok, cfg.max_length)

@@ -129,6 +129,26 @@ def _evaluate(
     }
 
 
+def begin(cfg: LoopConfig, output: str | Path, torch: Any) -> Path:
+    """The run's folder, created, with the thread count and the seed set (before the net)."""
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    return out
+
+
+def place(net: Any, cfg: LoopConfig, torch: Any) -> tuple[str, Any, str]:
+    """``net`` on its device in train mode; the device, the autocast factory and its dtype."""
+    from lingua_core.models.devices import resolve_device
+
+    dev = resolve_device(cfg.device)
+    autocast, run_dtype = autocast_for(dev, cfg.dtype, torch)
+    net.to(dev).train()
+    return dev, autocast, run_dtype
+
+
 def autocast_for(dev: str, dtype: str, torch: Any) -> tuple[Any, str]:
     """A context factory for mixed precision, and the dtype it runs.
 

@@ -25,7 +25,7 @@ from typing import Any
 from lingua_core._deps import require
 from lingua_core.models.embedded import resolve_model_source
 from lingua_core.train.examples import encode_examples
-from lingua_core.train.loop import LoopConfig, TrainResult, autocast_for, fit
+from lingua_core.train.loop import LoopConfig, TrainResult, begin, fit, place
 from lingua_core.train.records import PrunerRecord, split_by_source
 
 logger = logging.getLogger(__name__)
@@ -107,21 +107,14 @@ def train_pruner(
     cfg.check()
     torch = require("torch")
     require("transformers")
-    from lingua_core.models.devices import resolve_device
     from lingua_core.models.pruner_net import save_pruner
 
-    out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
+    out = begin(cfg, output, torch)
     net, tok = _initial_net(cfg)
-    dev = resolve_device(cfg.device)
-    autocast, run_dtype = autocast_for(dev, cfg.dtype, torch)
     if cfg.freeze_word_embeddings:
         emb = net.backbone.get_input_embeddings()
         emb.weight.requires_grad_(False)
-    net.to(dev).train()
+    dev, autocast, run_dtype = place(net, cfg, torch)
     train, val = split_by_source(records, cfg.validation, cfg.seed)
     t0 = time.perf_counter()
     train_ex = encode_examples(train, tok, cfg.max_length, cfg.max_question)

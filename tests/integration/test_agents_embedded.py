@@ -12,14 +12,12 @@ from typing import Any
 
 import pytest
 from langchain.agents import create_agent
-from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import create_retriever_tool
-from langchain_core.vectorstores import InMemoryVectorStore
 
 from langchain_lingua import LinguaMiddleware, LocalEmbeddings
 from lingua_core.eval.metrics import answer_in
-from lingua_demo.rag import load_corpus
+from lingua_demo.rag import langchain_store, load_corpus
 from tests.scripted import Scripted, retrieval
 
 pytestmark = pytest.mark.integration
@@ -28,8 +26,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def corpus_tool():
     corpus = load_corpus()
-    docs = [Document(f"{r['title']}\n{r['text']}", id=f"nq-{i}") for i, r in enumerate(corpus)]
-    store = InMemoryVectorStore.from_documents(docs, LocalEmbeddings())
+    store = langchain_store(corpus, LocalEmbeddings())  # the demo's index
     tool = create_retriever_tool(
         store.as_retriever(search_kwargs={"k": 5}),
         "retrieve",

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from lingua_core import get_compressor
 from lingua_core.result import join_spans
+from tests.conftest import save_tiny_bert
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 WORD_RE = re.compile(rf"[{_CJK}]+|[-+$€£]?[^\W_{_CJK}]+(?:[.,:'’%-][^\W_{_CJK}]+)*%?")
@@ -222,9 +223,8 @@ def test_mixed_script_pieces_keep_their_space():
 def tiny_multilingual_encoder(tmp_path_factory):
     """A random-weight 2-layer BERT encoder on a WordPiece vocabulary trained here on English,
     Chinese and Japanese (no multilingual tokenizer ships offline)."""
-    import torch
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
-    from transformers import BertConfig, BertModel, BertTokenizerFast
+    from transformers import BertModel, BertTokenizerFast
 
     corpus = [
         CHINESE,
@@ -240,20 +240,8 @@ def tiny_multilingual_encoder(tmp_path_factory):
     tok.train_from_iterator(
         corpus * 4, trainers.WordPieceTrainer(vocab_size=400, special_tokens=special)
     )
-    out = tmp_path_factory.mktemp("tiny-multilingual-encoder")
     fast = BertTokenizerFast(tokenizer_object=tok, do_lower_case=True)
-    fast.save_pretrained(out)
-    config = BertConfig(
-        vocab_size=tok.get_vocab_size(),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=512,
-    )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        BertModel(config).save_pretrained(out, safe_serialization=True)
+    out = save_tiny_bert(tmp_path_factory.mktemp("tiny-multilingual-encoder"), fast, BertModel)
     return out, fast
 
 
