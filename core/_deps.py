@@ -27,6 +27,7 @@ INSTALL_HINTS: dict[str, str] = {
     "uvicorn": "pip install 'lingua-rag[serve]'",
     "httpx": "pip install 'lingua-rag[serve]'",
     "ray": "pip install 'lingua-rag[ray]'",
+    "peft": "pip install 'lingua-rag[align]'",
 }
 
 

@@ -148,8 +148,9 @@ def _build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--reader",
         default=None,
-        help="none, local (the embedded SmolLM2, weak), fake (tests) or PROVIDER:MODEL "
-        "(e.g. anthropic:claude-3-haiku-20240307); overrides the study phase's reader",
+        help="none, local (the embedded SmolLM2, weak), local:FOLDER, fake (tests) or "
+        "PROVIDER:MODEL (e.g. anthropic:claude-3-haiku-20240307); overrides the study phase's "
+        "reader",
     )
     r.add_argument("--out", default=None, help="JSONL file (appended to; reruns resume)")
     r.add_argument("--verbose", "-v", action="store_true")

@@ -204,7 +204,7 @@ class LLMLingua2(LLMLingua2Compressor):
         force_reserve_digit: bool = False,
         drop_consecutive: bool = False,
         unit: Literal["word", "token"] = "word",
-        token_to_word: Literal["mean", "first"] = "mean",
+        token_to_word: Literal["mean", "first"] | None = None,
         chunk_end_tokens: Sequence[str] = (".", "\n"),
         use_token_level_filter: bool = True,
         use_context_level_filter: bool = False,

@@ -1,9 +1,10 @@
-"""Readers of a study: ``none``, ``local`` (embedded SmolLM2), ``fake`` (tests) or a hosted model.
+"""Readers of a study: ``none``, ``local[:FOLDER]`` (embedded SmolLM2), ``fake`` or a hosted model.
 
 A reader answers chat messages; :func:`get_reader` builds one from ``--reader``:
 
 - ``none``: no reader (offline proxies only);
-- ``local``: the embedded SmolLM2-135M-Instruct (weak, offline);
+- ``local``: the embedded SmolLM2-135M-Instruct (weak, offline); ``local:FOLDER`` another
+  local causal LM (greedy decoding);
 - ``fake``: a deterministic stand-in for tests (it repeats the prompt's line that shares the
   most words with the prompt's last line);
 - ``PROVIDER:MODEL`` (``anthropic:claude-3-haiku-20240307``, ``openai:gpt-4o-mini``,
@@ -99,6 +100,7 @@ class LocalReader:
 
     def __init__(self, model: str | None = None) -> None:
         self.model = model
+        self.name = "local" if model is None else f"local:{model}"  # cached replies' key
         self._readers: dict[int, Any] = {}
 
     def __call__(self, messages: Messages, max_tokens: int) -> str:
@@ -199,6 +201,12 @@ def get_reader(spec: str | None) -> Reader | None:
         return FakeReader()
     if spec == "local":
         return LocalReader()
+    if str(spec).startswith("local:"):  # another local causal LM: a folder
+        folder = str(spec).partition(":")[2]
+        if not os.path.isdir(folder):
+            msg = f"reader {spec!r}: local:FOLDER needs a model folder, and {folder!r} is not one"
+            raise ValueError(msg)
+        return LocalReader(os.path.abspath(folder))
     return HostedReader(str(spec))
 
 
@@ -253,14 +261,22 @@ class ResponseCache:
         blob = json.dumps([reader, messages, max_tokens], sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
-    def ask(self, reader: Reader, messages: Messages, max_tokens: int) -> str:
-        """The reply to ``messages``: recorded, else asked of ``reader`` and recorded."""
+    def ask(
+        self, reader: Reader, messages: Messages, max_tokens: int, *, record_empty: bool = True
+    ) -> str:
+        """The reply to ``messages``: recorded, else asked of ``reader`` and recorded.
+
+        With ``record_empty=False`` an empty reply is returned but not recorded (asked again
+        next time).
+        """
         k = self.key(reader.name, messages, max_tokens)
         with self._lock:
             if k in self._replies:
                 self.hits += 1
                 return self._replies[k]
         reply = reader(messages, max_tokens)
+        if not record_empty and not reply.strip():
+            return reply
         with self._lock:
             self._replies[k] = reply
             self.path.parent.mkdir(parents=True, exist_ok=True)

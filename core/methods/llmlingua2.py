@@ -21,9 +21,11 @@ texts of the call, so an informative text keeps more than a redundant one).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -77,10 +79,11 @@ class LLMLingua2Options(MethodOptions):
         "tokenizer's words in them: no number or word is cut) or 'token' (the tokenizer's "
         "words, as Microsoft's llmlingua: '75%' is two, and CJK characters one each).",
     )
-    token_to_word: str = option(
-        "mean",
-        "Word probability from its pieces: 'mean' or 'first'.",
-        choices=("mean", "first"),
+    token_to_word: str | None = option(
+        None,
+        "Word probability from its pieces: 'mean' or 'first'. None: what the model was trained "
+        "for (lingua train llmlingua2 records it), else 'mean'.",
+        choices=(None, "mean", "first"),
     )
     chunk_end_tokens: tuple[str, ...] = strings(
         (".", "\n"), "Where long texts may be cut into model-sized chunks."
@@ -197,10 +200,9 @@ class LLMLingua2Compressor(ModelCompressor[LLMLingua2Options]):
             if force_tokens
             else None
         )
+        to_word = opts.token_to_word or self._trained_token_to_word()
         per_text = [
-            self._words(
-                text, tk, p, opts.token_to_word, force_re, opts.force_reserve_digit, opts.unit
-            )
+            self._words(text, tk, p, to_word, force_re, opts.force_reserve_digit, opts.unit)
             for text, tk, p in zip(texts, tokenized, probs)
         ]
         counter = self.token_counter
@@ -289,6 +291,18 @@ class LLMLingua2Compressor(ModelCompressor[LLMLingua2Options]):
                     f"most {width} per chunk"
                 )
                 raise ValueError(msg)
+
+    def _trained_token_to_word(self) -> str:
+        """How the model's words were labelled in training: ``first`` piece or ``mean``."""
+        loaded = self._loaded()
+        if "token_to_word" not in loaded.facts:
+            meta = Path(str(loaded.source)) / "lingua_llmlingua2.json"
+            found = "mean"
+            if meta.is_file():
+                training = json.loads(meta.read_text(encoding="utf-8")).get("training", {})
+                found = "first" if training.get("token_to_word") == "first" else "mean"
+            loaded.facts["token_to_word"] = found
+        return str(loaded.facts["token_to_word"])
 
     def _words(
         self,

@@ -279,6 +279,11 @@ def _load_model(
     def _load() -> LoadedModel:
         hf = _hf_kwargs(source, trust_remote_code, kwargs)  # before any import: fast offline
         use_safetensors = _use_safetensors(source, allow_pickle)  # checked once, at load time
+        base = base_hf = None
+        if kind == "causal_lm" and os.path.isfile(os.path.join(source, "adapter_config.json")):
+            require("peft")  # an adapter folder: its base, and peft to merge it, fail first
+            base = _adapter_base(source)
+            base_hf = _hf_kwargs(base, trust_remote_code, kwargs)
         transformers = require("transformers")
         warn_slow_bf16(torch_dtype, dev)
         try:
@@ -293,9 +298,12 @@ def _load_model(
                     raise TypeError(msg)
             tok = transformers.AutoTokenizer.from_pretrained(source, **hf)
             own = {k: v for k, v in hf.items() if k not in kwargs}  # model_kwargs win
-            mdl = getattr(transformers, auto_class).from_pretrained(
-                source, dtype=torch_dtype, use_safetensors=use_safetensors, **own, **kwargs
-            )
+            if base is not None and base_hf is not None:
+                mdl = _with_adapter(source, base, torch_dtype, use_safetensors, base_hf, kwargs)
+            else:
+                mdl = getattr(transformers, auto_class).from_pretrained(
+                    source, dtype=torch_dtype, use_safetensors=use_safetensors, **own, **kwargs
+                )
         except TypeError as e:
             raise ValueError(str(e)) from None
         except (OSError, ValueError) as e:
@@ -309,6 +317,66 @@ def _load_model(
         return LoadedModel(mdl, tok, dev, torch_dtype, source)
 
     return _get_or_load(key, _load)
+
+
+def _adapter_base(source: str) -> str:
+    """The base LM of a LoRA adapter folder (``lingua distill align``).
+
+    The base ``adapter_config.json`` names: a folder (also relative to the adapter's) or a hub
+    id. When it names a folder that is not on this machine (a copy from elsewhere), the base's
+    name in ``lingua_align.json`` (such as ``smollm2``) is used, with a warning.
+
+    Raises:
+        OSError: When the base is nowhere to be found.
+    """
+    import json
+
+    folder = Path(source)
+    config = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
+    base = str(config.get("base_model_name_or_path") or "")
+    if base and os.path.isdir(base):
+        return base
+    if base and (folder / base).is_dir():
+        return str(folder / base)
+    if base and not base.startswith((".", "~", "/")) and not os.path.isabs(base):
+        return base  # a hub id
+    meta = folder / "lingua_align.json"
+    alias = (
+        json.loads(meta.read_text(encoding="utf-8")).get("base_model") if meta.is_file() else None
+    )
+    if not alias or alias == base:
+        msg = (
+            f"the base model of adapter folder {source!r}, {base or '(not recorded)'!r}, is not "
+            "on this machine: set base_model_name_or_path in its adapter_config.json"
+        )
+        raise OSError(msg)
+    found = resolve_model_source(alias, kind="causal_lm")
+    logger.warning(
+        "adapter %s: its base %r is not here; using %r (%s), the base it names in "
+        "lingua_align.json: the adapter was trained on that model's weights only if they match",
+        source,
+        base,
+        alias,
+        found,
+    )
+    return found
+
+
+def _with_adapter(
+    source: str,
+    base: str,
+    dtype: Any,
+    use_safetensors: bool | None,
+    hf: Mapping[str, Any],
+    kwargs: Mapping[str, Any],
+) -> Any:
+    """The base LM with the LoRA adapter in ``source`` merged in (as fast as the base)."""
+    peft = require("peft")
+    transformers = require("transformers")
+    model = transformers.AutoModelForCausalLM.from_pretrained(
+        base, dtype=dtype, use_safetensors=use_safetensors, **{**hf, **kwargs}
+    )
+    return peft.PeftModel.from_pretrained(model, source).merge_and_unload()
 
 
 _PICKLE_HINT = (

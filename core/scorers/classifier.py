@@ -25,6 +25,30 @@ from lingua_core.pipeline.tokens import encode_many
 from lingua_core.scorers._batching import map_rows, resolve_batch_tokens
 
 
+def punctuation_ids(tokenizer: Any) -> np.ndarray:
+    """Vocabulary mask of the tokens that are a single punctuation mark (each begins a word)."""
+    vocab = tokenizer.get_vocab()
+    mask = np.zeros(max(len(tokenizer), max(vocab.values()) + 1), dtype=bool)
+    punct = set(string.punctuation)
+    for piece, idx in vocab.items():
+        if piece in punct:
+            mask[idx] = True
+    return mask
+
+
+def tokenizer_word_starts(ids: np.ndarray, word_ids: np.ndarray, punct: np.ndarray) -> np.ndarray:
+    """Where each tokenizer word begins: a new word id, or a punctuation token.
+
+    The words whose first piece ``token_to_word="first"`` reads (and that training with
+    ``label_pieces="first"`` labels).
+    """
+    starts = np.ones(ids.shape[0], dtype=bool)
+    if ids.shape[0] > 1:
+        starts[1:] = word_ids[1:] != word_ids[:-1]
+    starts |= punct[np.minimum(ids, punct.shape[0] - 1)]
+    return starts
+
+
 @dataclass(frozen=True)
 class Tokenized:
     """One text's tokens (special tokens excluded).
@@ -87,14 +111,7 @@ class TokenClassifierScorer:
         """Vocabulary mask of tokens that are a single punctuation mark (they begin a word)."""
         facts = self.loaded.facts
         if "punctuation_ids" not in facts:
-            tok = self.loaded.tokenizer
-            vocab = tok.get_vocab()
-            mask = np.zeros(max(len(tok), max(vocab.values()) + 1), dtype=bool)
-            punct = set(string.punctuation)
-            for piece, idx in vocab.items():
-                if piece in punct:
-                    mask[idx] = True
-            facts["punctuation_ids"] = mask
+            facts["punctuation_ids"] = punctuation_ids(self.loaded.tokenizer)
         ids: np.ndarray = facts["punctuation_ids"]
         return ids
 
@@ -105,11 +122,7 @@ class TokenClassifierScorer:
         out = []
         for text, enc in zip(texts, encode_many(self.loaded.tokenizer, texts)):
             ids, starts, ends, wids = enc.ids, enc.starts, enc.ends, enc.word_ids()
-            word_starts = np.ones(ids.shape[0], dtype=bool)
-            if ids.shape[0] > 1:
-                word_starts[1:] = wids[1:] != wids[:-1]
-            punct = self._punct[np.minimum(ids, self._punct.shape[0] - 1)]
-            word_starts |= punct
+            word_starts = tokenizer_word_starts(ids, wids, self._punct)
             chunk = self._chunks(text, starts, ends, word_starts, chunk_end)
             out.append(Tokenized(ids, starts, ends, word_starts, chunk))
         return out

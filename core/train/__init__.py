@@ -1,4 +1,4 @@
-"""Training learned models: a pruner, an LLMLingua-2 classifier, their data, one training loop.
+"""Training learned models: a pruner, an LLMLingua-2 classifier, an aligned small LM, one loop.
 
 An app of the core (like ``cli`` and ``eval``): it may import every layer below it. Torch and
 transformers are imported when training starts, not here.
@@ -14,6 +14,7 @@ from lingua_core.train.builders import (
 )
 from lingua_core.train.distill import align, label_file, read_pairs
 from lingua_core.train.llmlingua2 import LLMLingua2TrainConfig, read_labels, train_llmlingua2
+from lingua_core.train.lm_align import AlignConfig, align_lm, read_targets
 from lingua_core.train.loop import LoopConfig, TrainResult
 from lingua_core.train.pruner import PrunerTrainConfig, train_pruner
 from lingua_core.train.records import (
@@ -27,6 +28,7 @@ from lingua_core.train.records import (
 )
 
 __all__ = [
+    "AlignConfig",
     "LLMLingua2TrainConfig",
     "LoopConfig",
     "Passage",
@@ -34,6 +36,7 @@ __all__ = [
     "PrunerTrainConfig",
     "TrainResult",
     "align",
+    "align_lm",
     "dedupe",
     "hotpotqa_records",
     "label_file",
@@ -43,6 +46,7 @@ __all__ = [
     "read_labels",
     "read_pairs",
     "read_records",
+    "read_targets",
     "split_by_source",
     "squad_records",
     "train_llmlingua2",

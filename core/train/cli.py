@@ -61,23 +61,11 @@ def register(sub: Any) -> None:
         default=None,
         help="continue from a lingua-rag pruner folder, or lingua-pruner (the embedded one)",
     )
-    for name in ("max_length", "max_question", "batch_size", "eval_every", "patience", "seed"):
-        p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
-    p.add_argument("--max-steps", type=int, default=None)
-    for name in (
-        "epochs",
-        "learning_rate",
-        "warmup",
-        "weight_decay",
-        "relevance_weight",
-        "validation",
-    ):
-        p.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name))
+    add_loop_arguments(p, defaults, ints=("max_length", "max_question"))
+    p.add_argument(
+        "--relevance-weight", type=float, default=defaults.relevance_weight, help="0: keep only"
+    )
     p.add_argument("--train-word-embeddings", action="store_true", help="do not freeze them")
-    p.add_argument("--device", default=None)
-    p.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16"))
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=_pruner)
     _register_llmlingua2(jobs)
     e = jobs.add_parser("export", help="write a trained pruner as a small delta over its backbone")
@@ -99,15 +87,13 @@ def _register_llmlingua2(jobs: Any) -> None:
     m.add_argument("--output", type=Path, required=True, help="run folder (resumed if there)")
     m.add_argument("--base-model", default=defaults.base_model, help="encoder: minilm, folder, id")
     m.add_argument("--all-chunks", action="store_true", help="also the chunks the filters drop")
-    for name in ("max_length", "batch_size", "eval_every", "patience", "seed"):
-        m.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
-    m.add_argument("--max-steps", type=int, default=None)
-    for name in ("epochs", "learning_rate", "warmup", "weight_decay", "validation"):
-        m.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name))
-    m.add_argument("--device", default=None)
-    m.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16"))
-    m.add_argument("--threads", type=int, default=None)
-    m.add_argument("--no-progress", action="store_true")
+    m.add_argument(
+        "--label-pieces",
+        choices=("all", "first"),
+        default=defaults.label_pieces,
+        help="which pieces of a word carry its label (llmlingua2 reads the model accordingly)",
+    )
+    add_loop_arguments(m, defaults, ints=("max_length",))
     m.set_defaults(run=_llmlingua2)
 
 
@@ -121,10 +107,13 @@ def _llmlingua2(args: Any) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     chunks = [c for path in args.labels for c in read_labels(path, kept_only=not args.all_chunks)]
     cfg = LLMLingua2TrainConfig(
-        base_model=args.base_model, max_length=args.max_length, **_loop_settings(args)
+        base_model=args.base_model,
+        max_length=args.max_length,
+        label_pieces=args.label_pieces,
+        **loop_settings(args),
     )
     result = train_llmlingua2(chunks, args.output, cfg)
-    print(json.dumps(_summary(result, "validation_word_f1")))
+    print(json.dumps(summary(result, "validation_word_f1")))
     return 0
 
 
@@ -170,14 +159,34 @@ def _pruner(args: Any) -> int:
         max_question=args.max_question,
         relevance_weight=args.relevance_weight,
         freeze_word_embeddings=not args.train_word_embeddings,
-        **_loop_settings(args),
+        **loop_settings(args),
     )
     result = train_pruner(records, args.output, cfg)
-    print(json.dumps(_summary(result, "validation_f1")))
+    print(json.dumps(summary(result, "validation_f1")))
     return 0
 
 
-def _loop_settings(args: Any) -> dict[str, Any]:
+def add_loop_arguments(parser: Any, defaults: Any, ints: tuple[str, ...] = ()) -> None:
+    """Add the loop's options and the task's own int options ``ints`` to ``parser``.
+
+    The loop's are :class:`~lingua_core.train.loop.LoopConfig`'s; defaults are ``defaults``'.
+    """
+    for name in (*ints, "batch_size", "eval_every", "patience", "seed"):
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name)
+        )
+    parser.add_argument("--max-steps", type=int, default=None)
+    for name in ("epochs", "learning_rate", "warmup", "weight_decay", "validation"):
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name)
+        )
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16"))
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def loop_settings(args: Any) -> dict[str, Any]:
     """The training loop's settings from the parsed arguments (both models share them)."""
     names = [
         *("batch_size", "epochs", "max_steps", "learning_rate", "warmup", "weight_decay"),
@@ -189,11 +198,12 @@ def _loop_settings(args: Any) -> dict[str, Any]:
     }
 
 
-def _summary(result: Any, f1_name: str) -> dict[str, Any]:
+def summary(result: Any, f1_name: str | None) -> dict[str, Any]:
+    """A run's summary line: the model, its best evaluation, steps and seconds."""
+    best = {f1_name: result.best.get("validation_f1"), "threshold": result.threshold}
     return {
         "model": str(result.model_dir),
-        f1_name: result.best_f1,
-        "threshold": result.threshold,
+        **(best if f1_name else result.best),
         "steps": result.steps,
         "seconds": round(result.seconds, 1),
     }

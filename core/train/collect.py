@@ -13,6 +13,11 @@ deterministic extractive teacher (``lingua:naive`` drops stop words; offline, fo
 dry rehearsals). Runs resume: chunks already in the output are skipped, and every reply is
 cached beside it (``OUT.cache.jsonl``) the moment it arrives. ``dry_run`` prices a run (prompt
 tokens, and output tokens estimated at half the input) without calling anyone.
+
+``task="respond"`` collects the target LLM's own texts for distribution alignment
+(``lingua distill align``) the same way: each document is a prompt (an instruction or a
+question, not chunked) sent as it is, and the reply is the response (``id``, ``source``,
+``prompt``, ``response``, ``teacher`` per line), at most ``max_tokens`` long.
 """
 
 from __future__ import annotations
@@ -75,7 +80,13 @@ def chunks_of(doc_id: str, text: str, counter: TokenCounter, size: int) -> Itera
         yield Chunk(f"{doc_id}-{k}", doc_id, text[units.starts[start] : units.ends[end]])
 
 
-def _messages(chunk: Chunk) -> list[dict[str, str]]:
+#: What ``collect`` can ask a teacher for.
+TASKS = ("compress", "respond")
+
+
+def _messages(chunk: Chunk, task: str = "compress") -> list[dict[str, str]]:
+    if task == "respond":
+        return [{"role": "user", "content": chunk.text}]
     return [{"role": "user", "content": f"{INSTRUCTION}\n\nText:\n{chunk.text}"}]
 
 
@@ -93,18 +104,25 @@ class _MethodTeacher:
         return self.compressor.compress([text])[0].text
 
 
-def teacher_for(spec: str) -> Any:
-    """The teacher ``spec`` names: ``lingua:METHOD``, ``local`` or ``PROVIDER:MODEL``.
+def teacher_for(spec: str, task: str = "compress") -> Any:
+    """The teacher ``spec`` names: ``lingua:METHOD``, ``local[:FOLDER]`` or ``PROVIDER:MODEL``.
 
     Raises:
-        ValueError: For an unknown spec, naming the valid forms.
+        ValueError: For an unknown spec, naming the valid forms, or a ``lingua:`` teacher asked
+            to respond (it only compresses).
     """
     if spec.startswith("lingua:"):
+        if task == "respond":
+            msg = (
+                f"teacher {spec!r} only compresses; --task respond needs a language model: "
+                "local, local:FOLDER or PROVIDER:MODEL"
+            )
+            raise ValueError(msg)
         return _MethodTeacher(spec)
     from lingua_core.eval.readers import get_reader
 
     if spec in ("none", "fake", ""):
-        msg = f"unknown teacher {spec!r}; valid: lingua:METHOD, local, or PROVIDER:MODEL"
+        msg = f"unknown teacher {spec!r}; valid: lingua:METHOD, local[:FOLDER], or PROVIDER:MODEL"
         raise ValueError(msg)
     return get_reader(spec)
 
@@ -120,8 +138,10 @@ def collect(
     dry_run: bool = False,
     id_column: str = "id",
     text_column: str = "text",
+    task: str = "compress",
+    max_tokens: int = 512,
 ) -> dict[str, Any]:
-    """Compress every chunk of ``corpus`` with ``teacher``, appending the pairs to ``out``.
+    """Have ``teacher`` compress every chunk of ``corpus`` (or answer it), appending to ``out``.
 
     Args:
         corpus: JSONL or Parquet with an id and a text column.
@@ -133,14 +153,17 @@ def collect(
         dry_run: Count and price only; nobody is called, nothing is written.
         id_column: The corpus's id column.
         text_column: The corpus's text column.
+        task: ``"compress"`` (LLMLingua-2's pairs) or ``"respond"`` (the teacher's replies to
+            each document, for ``lingua distill align``).
+        max_tokens: The longest reply with ``task="respond"``.
 
     Returns:
         The summary: chunks, done before, asked now, cached replies used, and with ``dry_run``
         the prompt tokens, estimated output tokens and cost in dollars (None: price unknown).
 
     Raises:
-        ValueError: For an unknown teacher, a chunk size below 16, a concurrency below 1, or
-            an output file holding other chunks under the same ids.
+        ValueError: For an unknown teacher or task, a chunk size below 16, a concurrency or
+            ``max_tokens`` below 1, or an output file holding other chunks under the same ids.
     """
     from lingua_core.corpus.runs import read_rows
     from lingua_core.eval.readers import ResponseCache, price, trim_cut_line
@@ -148,15 +171,24 @@ def collect(
     if chunk_tokens < 16:
         msg = f"chunk_tokens must be >= 16, got {chunk_tokens}"
         raise ValueError(msg)
-    if concurrency < 1:
-        msg = f"concurrency must be >= 1, got {concurrency}"
+    for name, value in (("concurrency", concurrency), ("max_tokens", max_tokens)):
+        if value < 1:
+            msg = f"{name} must be >= 1, got {value}"
+            raise ValueError(msg)
+    if task not in TASKS:
+        msg = f"unknown task {task!r}; valid: {', '.join(TASKS)}"
         raise ValueError(msg)
-    ask = teacher_for(teacher)  # an unknown teacher fails before any work, dry runs included
+    respond = task == "respond"
+    ask = teacher_for(teacher, task)  # an unknown teacher fails before any work, dry runs included
     counter = get_token_counter(token_counter)
     rows = read_rows(corpus, id_column, text_column)
-    chunks = [c for doc_id, text in rows for c in chunks_of(doc_id, text, counter, chunk_tokens)]
+    if respond:  # a prompt is sent whole
+        chunks = [Chunk(doc_id, doc_id, text) for doc_id, text in rows]
+    else:
+        chunks = [c for doc_id, t in rows for c in chunks_of(doc_id, t, counter, chunk_tokens)]
     out = Path(out)
-    done = _done(out)
+    keys = ("prompt", "response") if respond else ("original", "compressed")
+    done = _done(out, keys[0])
     for c in chunks:
         if c.id in done and done[c.id] != c.text:
             msg = (
@@ -167,8 +199,11 @@ def collect(
     todo = [c for c in chunks if c.id not in done]
     summary: dict[str, Any] = {"chunks": len(chunks), "done_before": len(chunks) - len(todo)}
     if dry_run:
-        prompt = sum(counter.count([_messages(c)[0]["content"] for c in todo]))
-        output = sum(counter.count([c.text for c in todo])) // 2
+        prompt = sum(counter.count([_messages(c, task)[0]["content"] for c in todo]))
+        if respond:  # half the cap, a guess
+            output = len(todo) * max_tokens // 2
+        else:
+            output = sum(counter.count([c.text for c in todo])) // 2
         rates = (0.0, 0.0) if teacher.startswith("lingua:") else price(teacher)
         cost = None if rates is None else (prompt * rates[0] + output * rates[1]) / 1e6
         return {
@@ -182,16 +217,24 @@ def collect(
     out.parent.mkdir(parents=True, exist_ok=True)
     trim_cut_line(out)
 
+    empty: list[str] = []
+
     def run(c: Chunk) -> None:
         # room for a teacher whose tokenizer cuts finer than the counter: a cut-off reply
         # would label the chunk's tail "drop" unnoticed
-        budget = 2 * counter.count([c.text])[0] + 64
-        reply = cache.ask(ask, _messages(c), budget)
+        budget = max_tokens if respond else 2 * counter.count([c.text])[0] + 64
+        # an empty compression is data (the label step filters it); an empty response is not:
+        # left out and not cached, so that a rerun asks again
+        reply = cache.ask(ask, _messages(c, task), budget, record_empty=not respond)
+        if respond and not reply.strip():
+            with lock:
+                empty.append(c.id)
+            return
         row = {
             "id": c.id,
             "source": c.source,
-            "original": c.text,
-            "compressed": reply,
+            keys[0]: c.text,
+            keys[1]: reply,
             "teacher": teacher,
         }
         with lock, out.open("a", encoding="utf-8") as f:
@@ -200,18 +243,37 @@ def collect(
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         list(pool.map(run, todo))
     logger.info("collected %d chunks into %s (%d cached replies)", len(todo), out, cache.hits)
-    return {**summary, "asked": len(todo) - cache.hits, "cached": cache.hits}
+    if empty:
+        logger.warning(
+            "%d of %d replies were empty and left out (a rerun asks again): %s",
+            len(empty),
+            len(todo),
+            ", ".join(sorted(empty)[:5]),
+        )
+    result = {**summary, "asked": len(todo) - cache.hits, "cached": cache.hits}
+    return {**result, "empty": len(empty)} if respond else result
 
 
-def _done(out: Path) -> dict[str, str]:
-    """The chunks already in ``out``: id -> original text (a line cut by a crash is left out)."""
+def _done(out: Path, key: str) -> dict[str, str]:
+    """The chunks already in ``out``: id -> its ``key`` text (``original`` or ``prompt``).
+
+    A line cut by a crash is left out.
+
+    Raises:
+        ValueError: When ``out`` holds the other task's rows.
+    """
     if not out.is_file():
         return {}
     done = {}
     for line in out.read_text(encoding="utf-8").splitlines():
         try:
             row = json.loads(line)
-            done[str(row["id"])] = str(row["original"])
+            rid = str(row["id"])
         except (ValueError, KeyError, TypeError):
             continue
+        if key not in row:
+            other = "compress" if key == "prompt" else "respond"
+            msg = f"{out} holds rows of --task {other} (no {key!r}): write to another file"
+            raise ValueError(msg)
+        done[rid] = str(row[key])
     return done

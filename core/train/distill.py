@@ -16,9 +16,11 @@ fails are filtered out (Pan et al. 2024, section 3). Here:
 - The statistics are the reference's: ``variation_rate`` (the share of teacher words found
   nowhere in the original: paraphrase), ``hitting_rate`` (teacher words found, per original
   word), ``matching_rate`` (original words labelled keep) and ``alignment_gap`` (hitting minus
-  matching: found words the alignment could not place). The filters drop the chunks at or above
-  the 90th percentile of variation rate, then of alignment gap among those left, as the
-  reference does (which, in its second pass, pairs the chunks with the wrong "retrieval" list).
+  matching: found words the alignment could not place). The filters drop the chunks above the
+  90th percentile of variation rate, then of alignment gap among those left, as the reference
+  does (which drops those at the percentile too, and in its second pass pairs the chunks with
+  the wrong "retrieval" list). Before them, a filter of ours drops the replies with more words
+  than the original (compression rate above 1): not deletions, whatever the percentiles say.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 #: Words either side of the last match that the alignment looks in (the reference's default).
 WINDOW = 150
+#: Chunks whose teacher wrote more words than the original are filtered out first.
+MAX_COMPRESSION_RATE = 1.0
 #: Chunks above these percentiles are filtered out (variation over the whole file, then the
 #: alignment gap over the chunks left).
 VARIATION_PERCENTILE = 90.0
@@ -129,20 +133,32 @@ def keep_mask(
     alignments: Sequence[Alignment],
     variation_percentile: float = VARIATION_PERCENTILE,
     gap_percentile: float = GAP_PERCENTILE,
+    max_compression_rate: float = MAX_COMPRESSION_RATE,
 ) -> list[bool]:
-    """Which chunks pass the filters: not above either percentile (the second among those left).
+    """Which chunks pass the filters, in order, each over the chunks the previous ones left.
+
+    1. Compression rate at most ``max_compression_rate`` (ours): a reply with more words than
+       the original cannot be deletions only; the teacher repeated or invented text.
+    2. Variation rate not above its ``variation_percentile``-th percentile (the paper's).
+    3. Alignment gap not above its ``gap_percentile``-th percentile (the paper's).
 
     Raises:
-        ValueError: For a percentile outside (0, 100].
+        ValueError: For a percentile outside (0, 100] or a rate that is not positive.
     """
     for name, p in (("variation", variation_percentile), ("gap", gap_percentile)):
         if not 0 < p <= 100:
             msg = f"{name} percentile must be in (0, 100], got {p}"
             raise ValueError(msg)
+    if not max_compression_rate > 0:
+        msg = f"max_compression_rate must be > 0, got {max_compression_rate}"
+        raise ValueError(msg)
     if not alignments:
         return []
-    variation = np.array([a.variation_rate for a in alignments])
-    keep = variation <= np.percentile(variation, variation_percentile)
+    rate = np.array([a.compression_rate for a in alignments])
+    keep = rate <= max_compression_rate
+    if keep.any():
+        variation = np.array([a.variation_rate for a in alignments])
+        keep &= variation <= np.percentile(variation[keep], variation_percentile)
     if keep.any():
         gap = np.array([a.alignment_gap for a in alignments])
         keep &= gap <= np.percentile(gap[keep], gap_percentile)
@@ -233,6 +249,7 @@ def label_file(
     window: int = WINDOW,
     variation_percentile: float = VARIATION_PERCENTILE,
     gap_percentile: float = GAP_PERCENTILE,
+    max_compression_rate: float = MAX_COMPRESSION_RATE,
 ) -> dict[str, Any]:
     """Label every pair of ``source`` and write one JSONL line per chunk to ``out``.
 
@@ -242,7 +259,7 @@ def label_file(
     """
     pairs = list(read_pairs(source))
     alignments = [align(p.original, p.compressed, window) for p in pairs]
-    keep = keep_mask(alignments, variation_percentile, gap_percentile)
+    keep = keep_mask(alignments, variation_percentile, gap_percentile, max_compression_rate)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as f:

@@ -134,3 +134,71 @@ def sentence_f1(
             fn += ~pred & (gold > 0)
     f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
     return {t: float(v) for t, v in zip(thresholds, f1)}
+
+
+class TokenLabels:
+    """The loop's objective for keep labels on tokens (a pruner, an LLMLingua-2 classifier).
+
+    The net is ``net(ids, mask, types) -> (keep_logits, relevance_logits)``. Each token's keep
+    logit is trained on its label (binary cross-entropy; -100 tokens left out), the relevance
+    logit, when ``relevance_weight`` is not 0, on whether the row has a kept unit. The score is
+    the validation F1 of the keep class over units (sentences or words: a unit is kept when the
+    mean keep probability of its tokens reaches the threshold, the best of
+    :data:`THRESHOLDS`), which also becomes the model's default threshold.
+
+    Args:
+        pad: The tokenizer's padding id.
+        relevance_weight: Weight of the relevance loss (0: keep labels only).
+    """
+
+    shown, unit = "f1", "unit F1"
+
+    def __init__(self, pad: int, relevance_weight: float = 0.0) -> None:
+        self.pad = pad
+        self.relevance_weight = relevance_weight
+
+    def collate(self, rows: Sequence[Example], torch: Any) -> dict[str, Any]:
+        """A padded batch of ``rows`` (:func:`collate`)."""
+        return collate(rows, self.pad, torch)
+
+    def _forward(self, net: Any, batch: dict[str, Any], torch: Any) -> tuple[Any, Any]:
+        keep, rel = net(batch["ids"], batch["mask"], batch["types"])
+        keep, rel = keep.float(), rel.float()
+        labels = batch["labels"]
+        scored = labels >= 0
+        bce = torch.nn.functional.binary_cross_entropy_with_logits
+        loss = bce(keep[scored], labels[scored]) if scored.any() else keep.sum() * 0
+        if self.relevance_weight:
+            loss = loss + self.relevance_weight * bce(rel, batch["relevant"])
+        return loss, keep
+
+    def loss(self, net: Any, batch: dict[str, Any], torch: Any) -> Any:
+        """The batch's training loss."""
+        return self._forward(net, batch, torch)[0]
+
+    def evaluate(
+        self, net: Any, rows: Sequence[Example], batch_size: int, dev: str, torch: Any
+    ) -> dict[str, Any]:
+        """``score`` (the best F1), ``f1``, ``threshold``, ``val_loss`` and ``f1_at``."""
+        probs: list[np.ndarray] = []
+        losses = []
+        for i in range(0, len(rows), batch_size):
+            part = rows[i : i + batch_size]
+            batch = {k: v.to(dev) for k, v in self.collate(part, torch).items()}
+            loss, keep = self._forward(net, batch, torch)
+            losses.append(float(loss) * len(part))
+            p = torch.sigmoid(keep).cpu().numpy()
+            probs += [p[j, : len(e.ids)] for j, e in enumerate(part)]
+        f1 = sentence_f1(probs, rows, THRESHOLDS)
+        best = max(f1, key=lambda t: (f1[t], -abs(t - 0.5)))
+        return {
+            "score": f1[best],
+            "f1": f1[best],
+            "threshold": best,
+            "val_loss": sum(losses) / max(len(rows), 1),
+            "f1_at": {str(t): v for t, v in f1.items()},
+        }
+
+    def saved(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        """What the saved model records of its best evaluation."""
+        return {"threshold": metrics.get("threshold", 0.5), "validation_f1": metrics.get("f1")}

@@ -37,7 +37,8 @@ import numpy as np
 from lingua_core._deps import require
 from lingua_core.models.embedded import resolve_model_source
 from lingua_core.pipeline.text import assign_to_units, word_units
-from lingua_core.train.examples import Example
+from lingua_core.scorers.classifier import punctuation_ids, tokenizer_word_starts
+from lingua_core.train.examples import Example, TokenLabels
 from lingua_core.train.loop import LoopConfig, TrainResult, begin, fit, place
 from lingua_core.train.records import split_by_source
 
@@ -52,17 +53,23 @@ class LLMLingua2TrainConfig(LoopConfig):
     """How an LLMLingua-2 classifier is trained (recorded in ``lingua_llmlingua2.json``).
 
     The loop's fields (:class:`~lingua_core.train.loop.LoopConfig`), and: the encoder it starts
-    from (an alias such as ``minilm``, a folder or a hub id) and the row length in tokens (the
-    paper's chunks are 512 tokens).
+    from (an alias such as ``minilm``, a folder or a hub id), the row length in tokens (the
+    paper's chunks are 512 tokens), and which pieces of a word carry its label: ``all``
+    (Microsoft's way; read back with ``token_to_word="mean"``) or the ``first`` (read back with
+    ``"first"``; the model records it and ``llmlingua2`` follows).
     """
 
     base_model: str = "minilm"
     max_length: int = 512
     learning_rate: float = 5e-5
+    label_pieces: str = "all"
 
     def check(self) -> None:
         """Raise ``ValueError`` naming a field outside its range."""
         super().check()
+        if self.label_pieces not in ("all", "first"):
+            msg = f"label_pieces must be one of 'all', 'first', got {self.label_pieces!r}"
+            raise ValueError(msg)
         if not isinstance(self.max_length, int) or self.max_length < 8:
             msg = f"max_length must be an int >= 8, got {self.max_length!r}"
             raise ValueError(msg)
@@ -111,15 +118,20 @@ def read_labels(path: str | Path, *, kept_only: bool = True) -> list[LabelledChu
 
 
 def encode_chunks(
-    chunks: Sequence[LabelledChunk], tokenizer: Any, max_length: int
+    chunks: Sequence[LabelledChunk], tokenizer: Any, max_length: int, pieces: str = "all"
 ) -> list[Example]:
     """Each chunk as one row: every piece of a word labelled as the word, specials -100.
+
+    With ``pieces="first"`` only the first piece of each tokenizer word (a new word id, or a
+    punctuation token: the pieces ``token_to_word="first"`` reads) carries the label of the
+    whitespace word it is in (and is scored in validation); the others are -100.
 
     A chunk longer than ``max_length`` tokens is cut there (its words beyond are not seen; the
     log says how many chunks were cut).
     """
     out = []
     cut = 0
+    punct = punctuation_ids(tokenizer) if pieces == "first" else None
     for c in chunks:
         enc = tokenizer(
             c.text,
@@ -135,6 +147,9 @@ def encode_chunks(
         units = word_units(c.text)
         word = assign_to_units(units, starts)
         word[special] = -1
+        if punct is not None:  # the first piece of each tokenizer word, as "first" reads it
+            wids = np.asarray([-1 if w is None else w for w in enc.word_ids()], dtype=np.int64)
+            word[~tokenizer_word_starts(np.asarray(ids), wids, punct)] = -1
         cut += bool(len(units)) and int(word.max(initial=-1)) < len(units) - 1
         keep = np.asarray(c.labels, dtype=np.float32)
         labels = np.where(word >= 0, keep[np.maximum(word, 0)], -100.0).astype(np.float32)
@@ -217,8 +232,8 @@ def train_llmlingua2(
     dev, autocast, run_dtype = place(net, cfg, torch)
     train, val = split_by_source(chunks, cfg.validation, cfg.seed)
     t0 = time.perf_counter()
-    train_ex = encode_chunks(train, tok, cfg.max_length)
-    val_ex = encode_chunks(val, tok, cfg.max_length)
+    train_ex = encode_chunks(train, tok, cfg.max_length, cfg.label_pieces)
+    val_ex = encode_chunks(val, tok, cfg.max_length, cfg.label_pieces)
     if not any(e.relevant for e in train_ex):
         msg = "the labelled chunks have no kept word: nothing to learn"
         raise ValueError(msg)
@@ -234,7 +249,7 @@ def train_llmlingua2(
         "train_chunks": len(train_ex),
         "validation_chunks": len(val_ex),
         "dtype": run_dtype,
-        "token_to_word": "mean",
+        "token_to_word": "first" if cfg.label_pieces == "first" else "mean",
     }
 
     def save_model(folder: Path, metrics: dict[str, Any]) -> None:
@@ -243,7 +258,6 @@ def train_llmlingua2(
         meta = {"training": training, **metrics}
         (folder / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
 
-    skip = {"progress", "threads", "device", "patience", "eval_every", "max_steps", "epochs"}
     return fit(
         net,
         train_ex,
@@ -251,9 +265,18 @@ def train_llmlingua2(
         out=out,
         cfg=cfg,
         dev=dev,
+        objective=TokenLabels(tok.pad_token_id if tok.pad_token_id is not None else 0),
         autocast=autocast,
-        pad=tok.pad_token_id if tok.pad_token_id is not None else 0,
-        config_key={k: v for k, v in asdict(cfg).items() if k not in skip},
+        config_key=_config_key(cfg),
         save_model=save_model,
         name="llmlingua2",
     )
+
+
+def _config_key(cfg: LLMLingua2TrainConfig) -> dict[str, Any]:
+    """The fields that must match for a checkpoint to be resumed."""
+    skip = {"progress", "threads", "device", "patience", "eval_every", "max_steps", "epochs"}
+    key = {k: v for k, v in asdict(cfg).items() if k not in skip}
+    if key["label_pieces"] == "all":  # absent from checkpoints written before the field existed
+        del key["label_pieces"]
+    return key

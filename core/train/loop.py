@@ -1,20 +1,19 @@
-"""The training loop every learned model of lingua-rag shares: token labels, resumable.
+"""The training loop every learned model of lingua-rag shares: one loop, two objectives.
 
-A model here is a network ``net(ids, mask, types) -> (keep_logits, relevance_logits)`` over
-encoded :class:`~lingua_core.train.examples.Example` rows: each token's keep logit is trained on
-its label (binary cross-entropy; special, question and padding tokens are labelled -100 and
-left out of the loss), the relevance logit, when ``relevance_weight`` is not 0, on whether the
-row has a kept unit. Gradients are clipped to norm 1 after the backward pass. Validation F1 of
-the keep class over units (sentences for a pruner, words for LLMLingua-2: a unit is kept when
-the mean keep probability of its tokens reaches the threshold, the best of a grid) decides early
-stopping and the model's default threshold. bf16 autocast on CUDA, and on a CPU only where it
-measures faster.
+An :class:`Objective` says how rows batch, what the loss is and what validation scores:
+:class:`~lingua_core.train.examples.TokenLabels` trains keep labels on tokens (a pruner, an
+LLMLingua-2 classifier; scored by the keep class's F1 over sentences or words), and
+:class:`~lingua_core.train.lm_align.NextToken` a causal LM's next-token loss (distribution
+alignment; scored by validation perplexity). The loop itself does the rest once: AdamW with
+linear warm-up and decay, gradients clipped to norm 1 after the backward pass, evaluation every
+``eval_every`` steps, early stopping after ``patience`` evaluations without a better score, the
+best model saved, bf16 autocast on CUDA and on a CPU only where it measures faster.
 
-Everything is resumable: ``output/checkpoint/`` holds the weights, the optimizer, the scheduler
-and the step, written at every evaluation; a run started again on the same folder, config and
-data goes on from there (the batch order is a function of the seed). ``output/model/`` is the
-best model so far (written by the task's ``save_model``); ``output/history.jsonl`` holds one
-line per evaluation.
+Everything is resumable: ``output/checkpoint/`` holds the trained weights (frozen ones never
+change), the optimizer, the scheduler and the step, written at every evaluation; a run started
+again on the same folder, config and data goes on from there (the batch order is a function
+of the seed). ``output/model/`` is the best model so far (written by the task's
+``save_model``); ``output/history.jsonl`` holds one line per evaluation.
 """
 
 from __future__ import annotations
@@ -26,12 +25,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from lingua_core._deps import require
-from lingua_core.train.examples import THRESHOLDS, Example, batches, collate, sentence_f1
+from lingua_core.train.examples import batches
 
 logger = logging.getLogger(__name__)
 
@@ -72,61 +71,29 @@ class LoopConfig:
 
 @dataclass
 class TrainResult:
-    """What a training run produced."""
+    """What a training run produced.
+
+    ``best_score`` is the objective's validation score of the saved model (a token task's F1,
+    a language model's minus log perplexity); ``best`` what the model recorded of that
+    evaluation (a token task's ``threshold`` and ``validation_f1``).
+    """
 
     model_dir: Path
-    best_f1: float
-    threshold: float
+    best_score: float
     steps: int
     seconds: float
     history: list[dict[str, Any]] = field(default_factory=list)
+    best: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def best_f1(self) -> float:
+        """A token task's validation F1 (its score)."""
+        return self.best_score
 
-def _loss(
-    net: Any, batch: dict[str, Any], relevance_weight: float, torch: Any
-) -> tuple[Any, Any, Any]:
-    keep, rel = net(batch["ids"], batch["mask"], batch["types"])
-    keep, rel = keep.float(), rel.float()
-    labels = batch["labels"]
-    scored = labels >= 0
-    bce = torch.nn.functional.binary_cross_entropy_with_logits
-    token_loss = bce(keep[scored], labels[scored]) if scored.any() else keep.sum() * 0
-    rel_loss = bce(rel, batch["relevant"])
-    if not relevance_weight:
-        return token_loss, keep, rel
-    return token_loss + relevance_weight * rel_loss, keep, rel
-
-
-def _evaluate(
-    net: Any,
-    examples: Sequence[Example],
-    cfg: LoopConfig,
-    relevance_weight: float,
-    torch: Any,
-    dev: str,
-    pad: int,
-    autocast: Any,
-) -> dict[str, Any]:
-    net.eval()
-    probs: list[np.ndarray] = []
-    losses = []
-    with torch.inference_mode(), autocast():
-        for i in range(0, len(examples), cfg.batch_size * 2):
-            part = examples[i : i + cfg.batch_size * 2]
-            batch = {k: v.to(dev) for k, v in collate(part, pad, torch).items()}
-            loss, keep, _ = _loss(net, batch, relevance_weight, torch)
-            losses.append(float(loss) * len(part))
-            p = torch.sigmoid(keep).cpu().numpy()
-            probs += [p[j, : len(e.ids)] for j, e in enumerate(part)]
-    net.train()
-    f1 = sentence_f1(probs, examples, THRESHOLDS)
-    best = max(f1, key=lambda t: (f1[t], -abs(t - 0.5)))
-    return {
-        "val_loss": sum(losses) / max(len(examples), 1),
-        "f1": f1[best],
-        "threshold": best,
-        "f1_at": f1,
-    }
+    @property
+    def threshold(self) -> float:
+        """A token task's keep threshold (0.5 where validation did not choose one)."""
+        return float(self.best.get("threshold", 0.5))
 
 
 def begin(cfg: LoopConfig, output: str | Path, torch: Any) -> Path:
@@ -175,41 +142,77 @@ def _progress(total: int, initial: int, enabled: bool, name: str) -> Any:
     return tqdm.tqdm(total=total, initial=initial, desc=f"training {name}", unit="step")
 
 
+class Objective(Protocol):
+    """What a model is trained for: how rows batch, the loss, and the validation score.
+
+    :class:`~lingua_core.train.examples.TokenLabels` (keep labels on tokens) and
+    :class:`~lingua_core.train.lm_align.NextToken` (a causal LM's next-token loss) are the two.
+    """
+
+    #: The metric the log shows (``"f1"``, ``"perplexity"``), and its name there.
+    shown: str
+    unit: str
+
+    def collate(self, rows: Sequence[Any], torch: Any) -> dict[str, Any]:
+        """A padded batch of tensors (on the CPU)."""
+        ...
+
+    def loss(self, net: Any, batch: dict[str, Any], torch: Any) -> Any:
+        """The batch's training loss (a scalar tensor)."""
+        ...
+
+    def evaluate(
+        self, net: Any, rows: Sequence[Any], batch_size: int, dev: str, torch: Any
+    ) -> dict[str, Any]:
+        """Validation metrics: ``score`` (higher is better), ``val_loss`` and the task's own."""
+        ...
+
+    def saved(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        """What the saved model records of its best evaluation."""
+        ...
+
+
+def _trainable(net: Any) -> set[str]:
+    return {n for n, p in net.named_parameters() if p.requires_grad}
+
+
 def fit(
     net: Any,
-    train_ex: Sequence[Example],
-    val_ex: Sequence[Example],
+    train_ex: Sequence[Any],
+    val_ex: Sequence[Any],
     *,
+    objective: Objective,
     out: Path,
     cfg: LoopConfig,
     dev: str,
     autocast: Any,
-    pad: int,
     config_key: dict[str, Any],
     save_model: Callable[[Path, dict[str, Any]], None],
-    relevance_weight: float = 0.0,
     name: str = "model",
 ) -> TrainResult:
     """Train ``net`` (already on ``dev``, in train mode) on ``train_ex``; resume when possible.
 
     Args:
-        net: The network: ``net(ids, mask, types) -> (keep_logits, relevance_logits)``.
-        train_ex: Training rows.
+        net: The network, as ``objective`` calls it.
+        train_ex: Training rows (each with ``ids``: batches group rows of similar length).
         val_ex: Validation rows (none: the training loss decides).
+        objective: The loss and the validation score (:class:`Objective`).
         out: The run's folder.
         cfg: Batches, schedule, evaluation, patience, seed, dtype, progress.
         dev: The device ``net`` is on.
         autocast: A context factory for mixed precision (:func:`autocast_for`).
-        pad: The tokenizer's padding id.
         config_key: What must match for ``out``'s checkpoint to be resumed.
-        save_model: Writes the loadable model into a folder, with the metrics' ``threshold``,
-            ``validation_f1`` and ``steps``.
-        relevance_weight: Weight of the relevance loss (0: keep labels only).
+        save_model: Writes the loadable model into a folder, with what ``objective.saved``
+            keeps of the best evaluation, and ``steps``.
         name: What is trained, for the log and the progress bar.
 
     Raises:
-        ValueError: When ``out`` holds the checkpoint of another run.
+        ValueError: For no training rows, or when ``out`` holds the checkpoint of another run.
+        RuntimeError: When no evaluation ever scored (a diverged, NaN loss): no model saved.
     """
+    if not train_ex:
+        msg = f"no {name} training rows: nothing to train on"
+        raise ValueError(msg)
     torch = require("torch")
     per_epoch = math.ceil(len(train_ex) / cfg.batch_size)
     total = cfg.max_steps or max(1, math.ceil(per_epoch * cfg.epochs))
@@ -233,14 +236,16 @@ def fit(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
     state: dict[str, Any] = {
         "step": 0,
-        "best_f1": -1.0,
-        "threshold": 0.5,
+        "best_score": -math.inf,
+        "best": {},
         "bad_evals": 0,
         "seconds": 0.0,
     }
     ckpt = out / "checkpoint"
     history_path = out / "history.jsonl"
     history: list[dict[str, Any]] = []
+    # frozen weights never change: a checkpoint holds the trained ones (a LoRA run's few MB)
+    trained = _trainable(net)
     if (ckpt / "trainer.json").is_file():
         from safetensors.torch import load_file
 
@@ -251,22 +256,22 @@ def fit(
                 "use another output folder or delete it"
             )
             raise ValueError(msg)
-        net.load_state_dict(load_file(str(ckpt / "model.safetensors")))
+        weights = load_file(str(ckpt / "model.safetensors"))
+        missing = set(net.state_dict()) - set(weights)
+        if missing & trained:
+            msg = f"{ckpt} lacks trained weights ({sorted(missing & trained)[:3]}): delete it"
+            raise ValueError(msg)
+        net.load_state_dict(weights, strict=False)
         opt_state = torch.load(ckpt / "optimizer.pt", weights_only=True)
         opt.load_state_dict(opt_state["optimizer"])
         sched.load_state_dict(opt_state["scheduler"])
-        state.update(saved["state"])
+        state.update(_old_state(saved["state"]))
         if history_path.is_file():
             history = [json.loads(x) for x in history_path.read_text().splitlines() if x]
         logger.info("resuming %s training at step %d of %d", name, state["step"], total)
 
-    def save_best(metrics: dict[str, Any]) -> None:
-        meta = {
-            "threshold": metrics["threshold"],
-            "validation_f1": metrics["f1"],
-            "steps": state["step"],
-        }
-        save_model(out / "model.tmp", meta)
+    def save_best() -> None:
+        save_model(out / "model.tmp", {**state["best"], "steps": state["step"]})
         import shutil
 
         if (out / "model").exists():
@@ -278,9 +283,8 @@ def fit(
 
         tmp = out / "checkpoint.tmp"
         tmp.mkdir(exist_ok=True)
-        save_file(
-            {k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp / "model.safetensors")
-        )
+        weights = {k: v.contiguous() for k, v in net.state_dict().items() if k in trained}
+        save_file(weights, str(tmp / "model.safetensors"))
         torch.save(
             {"optimizer": opt.state_dict(), "scheduler": sched.state_dict()}, tmp / "optimizer.pt"
         )
@@ -292,6 +296,15 @@ def fit(
             shutil.rmtree(ckpt)
         tmp.rename(ckpt)
 
+    def evaluate() -> dict[str, Any]:
+        if not val_ex:
+            return {"score": -float(np.mean(running)), "val_loss": float("nan")}
+        net.eval()
+        with torch.inference_mode(), autocast():
+            metrics = objective.evaluate(net, val_ex, cfg.batch_size * 2, dev, torch)
+        net.train()
+        return metrics
+
     bar = _progress(total, int(state["step"]), cfg.progress, name)
     running: list[float] = []
     start = time.perf_counter() - float(state["seconds"])
@@ -301,11 +314,10 @@ def fit(
         epoch, within = divmod(step, per_epoch)
         order = batches(len(train_ex), train_ex, cfg.batch_size, cfg.seed, epoch)
         for idx in order[within:]:
-            batch = {
-                k: v.to(dev) for k, v in collate([train_ex[i] for i in idx], pad, torch).items()
-            }
+            rows = [train_ex[i] for i in idx]
+            batch = {k: v.to(dev) for k, v in objective.collate(rows, torch).items()}
             with autocast():
-                loss, _, _ = _loss(net, batch, relevance_weight, torch)
+                loss = objective.loss(net, batch, torch)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
@@ -317,22 +329,12 @@ def fit(
                 bar.update(1)
                 bar.set_postfix(loss=f"{np.mean(running[-50:]):.4f}")
             if step % cfg.eval_every == 0 or step >= total:
-                metrics: dict[str, Any] = (
-                    _evaluate(net, val_ex, cfg, relevance_weight, torch, dev, pad, autocast)
-                    if val_ex
-                    else {
-                        "val_loss": float("nan"),
-                        "f1": -float(np.mean(running)),
-                        "threshold": 0.5,
-                        "f1_at": {},
-                    }
-                )
+                metrics = evaluate()
                 state["seconds"] = time.perf_counter() - start
                 row = {
                     "step": step,
                     "train_loss": float(np.mean(running)) if running else None,
-                    **{k: v for k, v in metrics.items() if k != "f1_at"},
-                    "f1_at": {str(k): v for k, v in metrics["f1_at"].items()},
+                    **metrics,
                     "lr": sched.get_last_lr()[0],
                     "seconds": round(state["seconds"], 1),
                 }
@@ -341,21 +343,23 @@ def fit(
                 with history_path.open("a", encoding="utf-8") as f:
                     f.write(json.dumps(row) + "\n")
                 logger.info(
-                    "%s step %d: val loss %.4f, unit F1 %.4f at %.2f",
+                    "%s step %d: val loss %.4f, %s %.4f",
                     name,
                     step,
                     metrics["val_loss"],
-                    metrics["f1"],
-                    metrics["threshold"],
+                    objective.unit,
+                    metrics.get(objective.shown, metrics["score"]),
                 )
-                if metrics["f1"] > state["best_f1"]:
-                    state.update(best_f1=metrics["f1"], threshold=metrics["threshold"], bad_evals=0)
-                    save_best(metrics)
+                if metrics["score"] > state["best_score"]:
+                    kept = objective.saved(metrics)
+                    state.update(best_score=metrics["score"], best=kept, bad_evals=0)
+                    save_best()
                 else:
                     state["bad_evals"] = int(state["bad_evals"]) + 1
                     if int(state["bad_evals"]) >= cfg.patience:
                         logger.info(
-                            "early stop: no better validation F1 in %d evaluations", cfg.patience
+                            "early stop: no better validation score in %d evaluations",
+                            cfg.patience,
                         )
                         stop = True
                 save_checkpoint()
@@ -363,11 +367,27 @@ def fit(
                 break
     if bar is not None:
         bar.close()
+    if not (out / "model").is_dir():
+        msg = (
+            f"{name} training saved no model: no evaluation scored (a NaN loss: lower "
+            f"learning_rate, now {cfg.learning_rate})"
+        )
+        raise RuntimeError(msg)
     return TrainResult(
         out / "model",
-        float(state["best_f1"]),
-        float(state["threshold"]),
+        float(state["best_score"]),
         int(state["step"]),
         float(state["seconds"]),
         history,
+        dict(state["best"]),
     )
+
+
+def _old_state(state: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's loop state, from before the loop took objectives (best_f1, threshold)."""
+    if "best_f1" in state:
+        state = dict(state)
+        f1 = state.pop("best_f1")
+        threshold = state.pop("threshold", 0.5)
+        state.update(best_score=f1, best={"threshold": threshold, "validation_f1": f1})
+    return state

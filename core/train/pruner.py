@@ -24,7 +24,7 @@ from typing import Any
 
 from lingua_core._deps import require
 from lingua_core.models.embedded import resolve_model_source
-from lingua_core.train.examples import encode_examples
+from lingua_core.train.examples import TokenLabels, encode_examples
 from lingua_core.train.loop import LoopConfig, TrainResult, begin, fit, place
 from lingua_core.train.records import PrunerRecord, split_by_source
 
@@ -151,11 +151,10 @@ def train_pruner(
         out=out,
         cfg=cfg,
         dev=dev,
+        objective=TokenLabels(pad, cfg.relevance_weight),
         autocast=autocast,
-        pad=pad,
         config_key=_config_key(cfg),
         save_model=save_model,
-        relevance_weight=cfg.relevance_weight,
         name="pruner",
     )
 

@@ -203,7 +203,9 @@ def test_no_local_model_names_the_hub_ids(monkeypatch):
 
 
 def test_bad_options(l2):
-    with pytest.raises(ValueError, match="invalid token_to_word='max'; valid: 'mean', 'first'"):
+    with pytest.raises(
+        ValueError, match="invalid token_to_word='max'; valid: None, 'mean', 'first'"
+    ):
         l2.compress(["a b"], token_to_word="max")
     with pytest.raises(ValueError, match="invalid budget_scope='doc'"):
         l2.compress(["a b"], budget_scope="doc")

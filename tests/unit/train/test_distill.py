@@ -94,6 +94,17 @@ def test_the_filters_drop_what_lies_above_the_percentiles():
         align("a", "a", window=0)
 
 
+def test_a_reply_longer_than_the_original_is_dropped_whatever_the_percentiles():
+    # a small model that repeats lines: every word is found, none is paraphrase
+    repeats = align("a b c d e", "a b c a b c a b c")
+    assert repeats.variation_rate == 0.0 and repeats.compression_rate == pytest.approx(9 / 5)
+    many = [repeats] * 10 + [align("a b c d e", "a b c")] * 2  # most of the file is repeats
+    assert keep_mask(many) == [False] * 10 + [True] * 2
+    assert keep_mask(many, max_compression_rate=2.0)[:10] == [True] * 10  # the percentiles alone
+    with pytest.raises(ValueError, match="max_compression_rate must be > 0"):
+        keep_mask(many, max_compression_rate=0)
+
+
 def test_both_layouts_are_read(tmp_path):
     ours = tmp_path / "pairs.jsonl"
     ours.write_text(

@@ -3,6 +3,7 @@ collect-label-train run whose model ``llmlingua2`` loads."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -39,6 +40,27 @@ def _pairs(path, n: int = 60) -> None:
             }
         )
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _labelled(tmp_path, n: int = 12) -> list[LabelledChunk]:
+    """``n`` chunks of the colour teacher, labelled."""
+    _pairs(tmp_path / "pairs.jsonl", n)
+    label_file(tmp_path / "pairs.jsonl", tmp_path / "labels.jsonl")
+    return read_labels(tmp_path / "labels.jsonl")
+
+
+def _tiny(encoder, **kw: object) -> LLMLingua2TrainConfig:
+    """A few steps on the tiny encoder, on CPU in float32."""
+    base = {
+        "base_model": str(encoder),
+        "max_steps": 2,
+        "batch_size": 4,
+        "validation": 0.25,
+        "progress": False,
+        "dtype": "float32",
+        "max_length": 64,
+    }
+    return LLMLingua2TrainConfig(**{**base, **kw})  # type: ignore[arg-type]
 
 
 def test_every_piece_of_a_word_has_its_label_and_specials_are_left_out(minilm_tokenizer):
@@ -80,19 +102,7 @@ def test_gradients_are_clipped_after_the_backward_pass(tiny_encoder_dir, tmp_pat
         return real(params, max_norm, *args, **kwargs)
 
     monkeypatch.setattr(loop.require("torch").nn.utils, "clip_grad_norm_", spy)
-    _pairs(tmp_path / "pairs.jsonl", 12)
-    label_file(tmp_path / "pairs.jsonl", tmp_path / "labels.jsonl")
-    cfg = LLMLingua2TrainConfig(
-        base_model=str(tiny_encoder_dir),
-        max_steps=3,
-        batch_size=4,
-        eval_every=3,
-        validation=0.25,
-        progress=False,
-        dtype="float32",
-        max_length=64,
-    )
-    train_llmlingua2(read_labels(tmp_path / "labels.jsonl"), tmp_path / "run", cfg)
+    train_llmlingua2(_labelled(tmp_path), tmp_path / "run", _tiny(tiny_encoder_dir, max_steps=3))
     assert calls == [True, True, True]  # the official script clips before backward: no grads
 
 
@@ -141,3 +151,65 @@ def test_bad_label_files_name_the_line(tmp_path):
         read_labels(bad)
     with pytest.raises(ValueError, match="max_length must be an int >= 8"):
         LLMLingua2TrainConfig(max_length=4).check()
+
+
+def test_first_piece_labels_and_llmlingua2_reads_them_as_trained(
+    minilm_tokenizer, tiny_encoder_dir, tmp_path, monkeypatch
+):
+    from lingua_core.methods.llmlingua2 import LLMLingua2Compressor
+    from lingua_core.scorers.classifier import punctuation_ids, tokenizer_word_starts
+
+    text = "Renhe owned 75% of the unbelievably large mall."
+    labels = (True, False, True, False, False, False, True, True)
+    [e] = encode_chunks([LabelledChunk("c", "s", text, labels)], minilm_tokenizer, 64, "first")
+    enc = minilm_tokenizer(text)
+    wids = np.asarray([-1 if w is None else w for w in enc.word_ids()])
+    ids = np.asarray(enc["input_ids"])
+    starts = tokenizer_word_starts(ids, wids, punctuation_ids(minilm_tokenizer)) & (wids >= 0)
+    scored = e.labels != -100
+    assert scored.tolist() == starts.tolist()  # the pieces token_to_word="first" reads
+    pieces = minilm_tokenizer.convert_ids_to_tokens(e.ids)
+    got = {p: float(v) for p, v, s in zip(pieces, e.labels, scored) if s}
+    assert (got["ren"], got["75"], got["%"], got["mall"], got["."]) == (1, 1, 1, 1, 1)
+    assert (got["owned"], got["un"]) == (0, 0)  # "##he" and "##bel" are not scored
+    cfg = _tiny(tiny_encoder_dir, label_pieces="first")
+    result = train_llmlingua2(_labelled(tmp_path), tmp_path / "run", cfg)
+    meta = json.loads((result.model_dir / "lingua_llmlingua2.json").read_text())
+    assert meta["training"]["token_to_word"] == "first"
+    seen: list[str] = []
+    real = LLMLingua2Compressor._words
+
+    def spy(self, text, tk, probs, token_to_word, *args, **kwargs):
+        seen.append(token_to_word)
+        return real(self, text, tk, probs, token_to_word, *args, **kwargs)
+
+    monkeypatch.setattr(LLMLingua2Compressor, "_words", spy)
+    sample = "Item 99: the unbelievably large door was painted green in 1999."
+    for choice in (None, "mean", "first"):
+        get_compressor("llmlingua2", model=str(result.model_dir), token_to_word=choice).compress(
+            [sample], rate=0.5
+        )
+    assert seen == ["first", "mean", "first"]  # as trained, unless told otherwise
+    with pytest.raises(ValueError, match="label_pieces must be one of 'all', 'first'"):
+        LLMLingua2TrainConfig(label_pieces="last").check()
+
+
+def test_a_checkpoint_from_before_objectives_resumes(tiny_encoder_dir, tmp_path):
+    chunks = _labelled(tmp_path)
+    cfg = _tiny(tiny_encoder_dir, eval_every=2)
+    first = train_llmlingua2(chunks, tmp_path / "run", cfg)
+    info_path = tmp_path / "run" / "checkpoint" / "trainer.json"
+    info = json.loads(info_path.read_text())
+    state = info["state"]
+    info["state"] = {  # the layout a run of the previous release wrote
+        "step": state["step"],
+        "best_f1": 2.0,  # above any F1: the old best must stand
+        "threshold": 0.3,
+        "bad_evals": 0,
+        "seconds": state["seconds"],
+    }
+    info_path.write_text(json.dumps(info))
+    more = train_llmlingua2(chunks, tmp_path / "run", dataclasses.replace(cfg, max_steps=4))
+    assert more.steps == 4 and [h["step"] for h in more.history] == [2, 4]
+    assert (more.best_score, more.threshold) == (2.0, 0.3)  # read from the old names
+    assert first.steps == 2
