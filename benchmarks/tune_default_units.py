@@ -84,7 +84,7 @@ def no_query_run(out: Path) -> None:
     from lingua_core import get_compressor, join_results
     from lingua_core.eval.data import nq_multidoc
     from lingua_core.eval.metrics import answer_in
-    from lingua_core.methods.coarse_to_fine.scores import has_kept, select_with_titles
+    from lingua_core.methods._sentences import has_kept, select_with_titles
     from lingua_core.pipeline.select import unit_costs_many
     from lingua_core.pipeline.text import assemble_marked
 

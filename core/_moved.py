@@ -48,10 +48,17 @@ class _Alias(importlib.abc.Loader):
             DeprecationWarning,
             stacklevel=2,
         )
-        return importlib.import_module(self.new)
+        module = importlib.import_module(self.new)
+        self._own_spec = module.__spec__
+        return module
 
     def exec_module(self, module: ModuleType) -> None:
-        """Nothing to run: the new module is already loaded."""
+        """Nothing to run: the new module is already loaded.
+
+        The import machinery has just set the module's ``__spec__`` to the old path's; it
+        gets its own back, so that it keeps its name (``importlib.reload`` included).
+        """
+        module.__spec__ = self._own_spec
 
 
 class _Finder(importlib.abc.MetaPathFinder):

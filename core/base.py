@@ -28,7 +28,7 @@ from lingua_core.pipeline.cancel import check_cancelled
 from lingua_core.pipeline.contract import Call, TextOutcome
 from lingua_core.pipeline.languages import warn_spaceless_once
 from lingua_core.pipeline.select import select, unit_costs_many
-from lingua_core.pipeline.text import Units, assemble
+from lingua_core.pipeline.text import Units, assemble, segment
 from lingua_core.pipeline.tokens import TokenCounter, get_token_counter, one_pass
 from lingua_core.registry import methods_that
 from lingua_core.result import ELISION, CompressionResult, join_results, join_spans
@@ -383,8 +383,6 @@ class Compressor(StoredScores, Generic[OptionsT]):
 
     def _segment(self, text: str, opts: OptionsT) -> Units:
         """Units of ``text`` (words by default; ``opts.unit`` where the method has one)."""
-        from lingua_core.pipeline.text import segment
-
         return segment(text, getattr(opts, "unit", "word"))
 
     def _score(

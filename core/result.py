@@ -6,6 +6,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from lingua_core.pipeline.languages import SPACELESS_RANGES
+
 #: Put between two kept pieces where the words dropped between them cut into a sentence (two
 #: pieces of one sentence, or a sentence whose end or start was dropped), so that a reader can
 #: tell the words either side were not adjacent ("X was, … among male viewers").
@@ -15,10 +17,7 @@ ELISION_UNSPACED = "…"
 #: Scripts written without spaces between words (Thai, Lao, Myanmar, Khmer, kana, CJK
 #: ideographs) and the CJK and full-width punctuation: two kept pieces that meet on such
 #: characters are joined without a space, as the script is written.
-_UNSPACED = re.compile(
-    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf"
-    "\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef\U00020000-\U0002fa1f]"
-)
+_UNSPACED = re.compile(f"[{SPACELESS_RANGES}\u3000-\u303f\uff00-\uffef]")
 
 
 def _separator(left: str, right: str, elided: bool) -> str:

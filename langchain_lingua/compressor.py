@@ -121,11 +121,6 @@ class LinguaCompressor(LinguaSettings, BaseDocumentCompressor):
         >>> docs = compressor.compress_documents([Document("a b c d")], query="q")
     """
 
-    def _compress(
-        self, documents: Sequence[Document], query: str | None
-    ) -> tuple[list[Document], dict[str, Any]]:
-        return compress_with(self, documents, query)
-
     def compress_documents(
         self,
         documents: Sequence[Document],
@@ -144,7 +139,7 @@ class LinguaCompressor(LinguaSettings, BaseDocumentCompressor):
         Returns:
             One new ``Document`` per kept input, in input order.
         """
-        out, stats = self._compress(documents, query)
+        out, stats = compress_with(self, documents, query)
         emit(stats, {"callbacks": callbacks} if callbacks is not None else None)
         return out
 
@@ -193,7 +188,7 @@ class LinguaCompressor(LinguaSettings, BaseDocumentCompressor):
 
         def run(value: Any, config: RunnableConfig) -> list[Document]:
             docs, question = parse(value)
-            out, stats = self._compress(docs, question)
+            out, stats = compress_with(self, docs, question)
             emit(stats, config)
             return out
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from lingua_core._deps import missing
-from lingua_core.frameworks.documents import fit_newest_first
+from lingua_core.frameworks.documents import STATS_KEY, fit_newest_first
+from lingua_core.models._lru import LRU
 
 try:
     from langchain.agents.middleware import (
@@ -48,8 +47,6 @@ logger = logging.getLogger(__name__)
 #: Where the question comes from: the tool call's ``query_arg`` argument (the last human
 #: message when the call has none), or always the last human message.
 QueryFrom = Literal["args", "human"]
-#: Key of the stats in a compressed ``ToolMessage``'s ``response_metadata``.
-STATS_KEY = "lingua"
 #: How many tool results' original documents are kept for ``context_budget`` (least recently
 #: used first out), and how many budgeted versions of each.
 KEEP_ORIGINALS = 256
@@ -71,7 +68,7 @@ class _Original:
     documents: list[Document]
     query: str | None
     digest: str
-    fitted: OrderedDict[int, ToolMessage]
+    fitted: LRU  # budget -> its ToolMessage
 
 
 class LinguaMiddleware(AgentMiddleware):
@@ -152,8 +149,7 @@ class LinguaMiddleware(AgentMiddleware):
         self.context_budget = context_budget
         self.document_separator = document_separator
         self.tools = []  # the middleware registers no tool of its own
-        self._originals: OrderedDict[str, _Original] = OrderedDict()
-        self._lock = threading.Lock()
+        self._originals = LRU(KEEP_ORIGINALS)  # tool call id -> _Original
 
     # ------------------------------------------------------------------ tool results
 
@@ -221,12 +217,9 @@ class LinguaMiddleware(AgentMiddleware):
     ) -> ToolMessage:
         content = self.document_separator.join(d.page_content for d in out)
         if message.tool_call_id and self.context_budget is not None:
-            with self._lock:
-                self._originals[message.tool_call_id] = _Original(
-                    docs, query, _digest(content), OrderedDict()
-                )
-                while len(self._originals) > KEEP_ORIGINALS:
-                    self._originals.popitem(last=False)
+            self._originals[message.tool_call_id] = _Original(
+                docs, query, _digest(content), LRU(KEEP_FITTED)
+            )
         return self._message(message, out, stats, content)
 
     def _message(
@@ -287,7 +280,7 @@ class LinguaMiddleware(AgentMiddleware):
             used = stats.get("compressed_tokens")
             found.append((i, m, int(used) if used is not None else len(str(m.content).split())))
         out = list(messages)
-        targets = fit_newest_first([used for _, _, used in found], int(self.context_budget or 0))
+        targets = fit_newest_first([used for _, _, used in found], self.context_budget or 0)
         for (i, m, used), target in zip(found, targets):
             if target is not None:
                 out[i] = self._refit(m, used, target) or m
@@ -295,19 +288,16 @@ class LinguaMiddleware(AgentMiddleware):
 
     def _refit(self, m: ToolMessage, used: int, target: int) -> ToolMessage | None:
         """``m``'s documents compressed anew to ``target`` tokens, or None to keep ``m``."""
-        with self._lock:
-            original = self._originals.get(m.tool_call_id)
-            if original is not None:
-                self._originals.move_to_end(m.tool_call_id)
-                fitted = original.fitted.get(target)
-                if fitted is not None:
-                    return fitted
+        original = self._originals.get(m.tool_call_id)
         if original is None or original.digest != _digest(m.content):
             logger.info(
                 "context_budget: no original documents for tool call %s; it is kept as it is",
                 m.tool_call_id,
             )
             return None
+        fitted: ToolMessage | None = original.fitted.get(target)
+        if fitted is not None:
+            return fitted
         budgeted = self.compressor.model_copy(update={"rate": None, "target_tokens": target})
         try:
             docs, call = compress_with(budgeted, original.documents, original.query)
@@ -317,10 +307,7 @@ class LinguaMiddleware(AgentMiddleware):
         if call.get("passthrough") or int(call.get("compressed_tokens", used)) >= used:
             return None
         message = self._message(m, docs, {**call, "context_budget": target})
-        with self._lock:
-            original.fitted[target] = message
-            while len(original.fitted) > KEEP_FITTED:
-                original.fitted.popitem(last=False)
+        original.fitted[target] = message
         return message
 
 

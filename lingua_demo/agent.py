@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from lingua_demo.rag import SYSTEM, _answers_for, langchain_store, load_corpus
+from lingua_demo.rag import SYSTEM, _answers_for, _user_prompt, langchain_store, load_corpus
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def _stand_in(reader: Any) -> Any:
                 context = "\n\n".join(str(m.content) for m in results)
                 prompt = [
                     SystemMessage(SYSTEM),
-                    HumanMessage(f"Documents:\n{context}\n\nQuestion: {question}"),
+                    HumanMessage(_user_prompt(context, question)),
                 ]
                 answer = reader.invoke(prompt, stop=["\n\n"])
                 tokens = answer.response_metadata.get("input_tokens", 0)

@@ -64,17 +64,18 @@ def run(args: argparse.Namespace) -> int:
             before anything loads.
     """
     compressor = get_compressor(args.method, rate=args.rate)  # checks method and rate, loads none
-    if args.agent:
+    if args.agent or not args.context_only:  # --agent wins over --context-only
         from lingua_demo import rag
         from lingua_demo.agent import run_agent
 
-        run_agent(args.question or rag.DEFAULT_QUESTION, args.method, args.rate, args.k, out=print)
-        return 0
-    if not args.context_only:
-        from lingua_demo import rag
-
         question = args.question or rag.DEFAULT_QUESTION
-        pipeline = rag.run_langchain if args.framework == "langchain" else rag.run_llamaindex
+        pipeline = (
+            run_agent
+            if args.agent
+            else rag.run_langchain
+            if args.framework == "langchain"
+            else rag.run_llamaindex
+        )
         pipeline(question, args.method, args.rate, args.k, out=print)
         return 0
     from lingua_demo.rag import load_sample

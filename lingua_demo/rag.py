@@ -82,7 +82,7 @@ def langchain_store(corpus: list[dict[str, Any]], embeddings: Any) -> Any:
     from langchain_core.embeddings import Embeddings
     from langchain_core.vectorstores import InMemoryVectorStore
 
-    from lingua_core.scorers.embed import Embedder
+    from langchain_lingua import LocalEmbeddings
     from lingua_demo.vectors import passage_texts, stored_vectors
 
     texts = passage_texts(corpus)
@@ -90,8 +90,10 @@ def langchain_store(corpus: list[dict[str, Any]], embeddings: Any) -> Any:
         Document(page_content=t, metadata={"title": r["title"]}, id=f"nq-{i}")
         for i, (t, r) in enumerate(zip(texts, corpus))
     ]
-    default = getattr(embeddings, "model", None) is None  # the embedded MiniLM
-    vectors = stored_vectors(Embedder(), texts) if default else None
+    # the stored vectors serve a LocalEmbeddings whose encoder computed them (its revision is
+    # checked); any other Embeddings embeds the corpus itself
+    local = isinstance(embeddings, LocalEmbeddings)
+    vectors = stored_vectors(embeddings._get(), texts) if local else None
     if vectors is None:
         return InMemoryVectorStore.from_documents(docs, embeddings)
     table = {t: v.tolist() for t, v in zip(texts, vectors)}
@@ -190,14 +192,15 @@ def run_llamaindex(
     from llama_index.core.schema import QueryBundle, TextNode
 
     from lingua_core.scorers.embed import Embedder
-    from lingua_demo.vectors import stored_vectors
+    from lingua_demo.vectors import passage_texts, stored_vectors
     from llamaindex_lingua import LinguaPostprocessor, LocalEmbedding, LocalLLM
 
     timer = _Timer()
     corpus = load_corpus()
+    texts = passage_texts(corpus)
     nodes = [
         TextNode(
-            text=f"{r['title']}\n{r['text']}",
+            text=texts[i],
             id_=f"nq-{i}",
             metadata={"title": r["title"]},
             excluded_llm_metadata_keys=["title"],
@@ -208,7 +211,7 @@ def run_llamaindex(
     embed = LocalEmbedding()
 
     def build() -> Any:
-        vectors = stored_vectors(Embedder(), [n.get_content() for n in nodes])
+        vectors = stored_vectors(Embedder(), texts)
         if vectors is not None:  # nodes that carry a vector are not embedded again
             for n, v in zip(nodes, vectors):
                 n.embedding = v.tolist()

@@ -44,17 +44,22 @@ def stored_vectors(embedder: Any, texts: list[str]) -> np.ndarray | None:
     from lingua_core.stored.rows import model_revision
 
     data = resources.files("lingua_demo")
+    missing = "no stored passage vectors: embedding the corpus"
     try:
         meta = json.loads(data.joinpath(META).read_text("utf-8"))
-        raw = data.joinpath(VECTORS).read_bytes()
     except FileNotFoundError:
-        logger.info("no stored passage vectors: embedding the corpus")
+        logger.info(missing)
         return None
     if meta.get("texts") != texts_hash(texts):
         logger.info("the stored passage vectors are for other texts: embedding the corpus")
         return None
     if meta.get("model_revision") != model_revision(embedder.loaded()):
         logger.info("the stored passage vectors are for another encoder: embedding the corpus")
+        return None
+    try:  # read only once the cheap checks passed
+        raw = data.joinpath(VECTORS).read_bytes()
+    except FileNotFoundError:
+        logger.info(missing)
         return None
     vectors = np.load(io.BytesIO(raw), allow_pickle=False)
     if vectors.shape[0] != len(texts):

@@ -120,18 +120,26 @@ def _outcome(results: Sequence[CompressionResult], ids: Sequence[Any], method: s
     )
 
 
-def _passed_through(error: Exception, texts: Sequence[str], method: str, adapter: str) -> Outcome:
-    """Every text back unchanged, flagged, with a one-line warning (``on_error="passthrough"``)."""
+def _warn_passthrough(
+    adapter: str, failed: str, returned: str, error: Exception, n: int, method: str
+) -> dict[str, Any]:
+    """Log a one-line warning (the traceback at debug level); the inputs' passthrough flag."""
     logger.warning(
-        "%s: compression failed (%s: %s); returning the %d input(s) unchanged "
-        "(on_error='passthrough')",
+        "%s: %s failed (%s: %s); returning the %d input(s) %s (on_error='passthrough')",
         adapter,
+        failed,
         type(error).__name__,
         error,
-        len(texts),
+        n,
+        returned,
     )
     logger.debug("%s: traceback of the failure", adapter, exc_info=error)
-    flag = {"error": error_text(error), "passthrough": True, "method": method}
+    return {"error": error_text(error), "passthrough": True, "method": method}
+
+
+def _passed_through(error: Exception, texts: Sequence[str], method: str, adapter: str) -> Outcome:
+    """Every text back unchanged, flagged, with a one-line warning (``on_error="passthrough"``)."""
+    flag = _warn_passthrough(adapter, "compression", "unchanged", error, len(texts), method)
     call = {
         "method": method,
         "documents": len(texts),
@@ -171,16 +179,14 @@ def score_or_pass(settings: Any, texts: list[str]) -> Scored:
     except Exception as error:
         if settings.on_error != "passthrough":
             raise
-        logger.warning(
-            "%s: scoring failed (%s: %s); returning the %d input(s) without stored scores "
-            "(on_error='passthrough')",
+        flag = _warn_passthrough(
             type(settings).__name__,
-            type(error).__name__,
+            "scoring",
+            "without stored scores",
             error,
             len(texts),
+            method,
         )
-        logger.debug("%s: traceback of the failure", type(settings).__name__, exc_info=error)
-        flag = {"error": error_text(error), "passthrough": True, "method": method}
         return Scored([{} for _ in texts], [dict(flag) for _ in texts])
     strings = [dumps(p) for p in payloads]
     return Scored(

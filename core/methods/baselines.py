@@ -10,7 +10,7 @@ import numpy as np
 from lingua_core.base import Compressor, MethodOptions
 from lingua_core.options import budget_scope_option, seed_option, unit_option
 from lingua_core.pipeline.contract import Call, TextOutcome
-from lingua_core.pipeline.text import STOP_WORDS, Units, bare_word
+from lingua_core.pipeline.text import STOP_WORDS, Units, assemble, bare_word
 
 
 @dataclass(frozen=True)
@@ -102,8 +102,6 @@ class NaiveCompressor(Compressor[NaiveOptions]):
     def _compress_texts(self, call: Call[NaiveOptions]) -> list[TextOutcome]:
         if call.rate is not None or call.target_tokens is not None:
             return super()._compress_texts(call)
-        from lingua_core.pipeline.text import assemble
-
         out = []
         for t in call.texts:
             u = self._segment(t, call.options)

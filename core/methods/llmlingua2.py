@@ -65,6 +65,10 @@ def _rate(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1
 
 
+#: Written beside a model by ``lingua train llmlingua2``: its training, how words were labelled.
+TRAINING_META = "lingua_llmlingua2.json"
+
+
 @dataclass(frozen=True)
 class LLMLingua2Options(MethodOptions):
     """Options of ``llmlingua2``."""
@@ -296,7 +300,7 @@ class LLMLingua2Compressor(ModelCompressor[LLMLingua2Options]):
         """How the model's words were labelled in training: ``first`` piece or ``mean``."""
         loaded = self._loaded()
         if "token_to_word" not in loaded.facts:
-            meta = Path(str(loaded.source)) / "lingua_llmlingua2.json"
+            meta = Path(str(loaded.source)) / TRAINING_META
             found = "mean"
             if meta.is_file():
                 training = json.loads(meta.read_text(encoding="utf-8")).get("training", {})

@@ -30,7 +30,7 @@ import numpy as np
 
 from lingua_core.methods import _first_stage as first_stage
 from lingua_core.methods._model import ModelCompressor
-from lingua_core.methods.coarse_to_fine.scores import (
+from lingua_core.methods._sentences import (
     has_kept,
     leading_keep,
     outcomes,

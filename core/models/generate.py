@@ -72,10 +72,13 @@ class Reader:
         loaded = self._loaded()
         enc = self._encode(messages).to(loaded.device)
         tok = loaded.tokenizer
+        cutter = StopCutter(stop)
         # Decoding ends once the reply, as StopCutter reads it, holds a stop string: the reply
         # is the same as decoding on, fewer tokens are generated.
         until = (
-            {"stopping_criteria": _stop_on(stop, tok, enc["input_ids"].shape[1])} if stop else {}
+            {"stopping_criteria": _stop_on(cutter.stop, tok, enc["input_ids"].shape[1])}
+            if cutter.stop
+            else {}
         )
         out = loaded.run(
             lambda: loaded.model.generate(
@@ -88,7 +91,7 @@ class Reader:
         )
         new_tokens = out[0, enc["input_ids"].shape[1] :]
         text = str(tok.decode(new_tokens, skip_special_tokens=True))
-        return StopCutter(stop).feed(text, final=True)
+        return cutter.feed(text, final=True)
 
     def stream(
         self, messages: Sequence[Mapping[str, str]], stop: Sequence[str] | None = None
@@ -159,22 +162,21 @@ class Reader:
             thread.join()
 
 
-def _stop_on(stop: Sequence[str], tok: Any, prompt_length: int) -> Any:
-    """A stopping criterion: the reply so far (new tokens only, stripped) holds a stop string."""
+def _stop_on(strings: Sequence[str], tok: Any, prompt_length: int) -> Any:
+    """A stopping criterion: the reply so far (new tokens only, stripped) holds a stop string.
+
+    Each row's reply is decoded once per step, whatever the number of stop strings.
+    """
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList
 
-    strings = [s for s in stop if s]
-
     class _Stop(StoppingCriteria):
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-            done = [
-                any(
-                    s in str(tok.decode(row[prompt_length:], skip_special_tokens=True)).strip()
-                    for s in strings
-                )
+            replies = (
+                str(tok.decode(row[prompt_length:], skip_special_tokens=True)).strip()
                 for row in input_ids
-            ]
+            )
+            done = [any(s in reply for s in strings) for reply in replies]
             return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
     return StoppingCriteriaList([_Stop()])

@@ -23,6 +23,11 @@ from lingua_core.models.worker import LoadedModel
 
 logger = logging.getLogger(__name__)
 
+#: Written beside an aligned LM by ``lingua distill align``: its base's name, its training.
+ALIGN_META = "lingua_align.json"
+#: What marks a folder of LoRA adapters (peft's).
+ADAPTER_CONFIG = "adapter_config.json"
+
 
 def _load_error(source: str, e: Exception) -> OSError:
     msg = (
@@ -279,11 +284,12 @@ def _load_model(
     def _load() -> LoadedModel:
         hf = _hf_kwargs(source, trust_remote_code, kwargs)  # before any import: fast offline
         use_safetensors = _use_safetensors(source, allow_pickle)  # checked once, at load time
-        base = base_hf = None
-        if kind == "causal_lm" and os.path.isfile(os.path.join(source, "adapter_config.json")):
-            require("peft")  # an adapter folder: its base, and peft to merge it, fail first
-            base = _adapter_base(source)
-            base_hf = _hf_kwargs(base, trust_remote_code, kwargs)
+        weights, weights_hf = source, hf
+        adapter = kind == "causal_lm" and os.path.isfile(os.path.join(source, ADAPTER_CONFIG))
+        if adapter:  # a LoRA folder: the base's weights, the adapter merged in (as fast)
+            require("peft")  # fails before anything loads
+            weights = _adapter_base(source)
+            weights_hf = _hf_kwargs(weights, trust_remote_code, kwargs)
         transformers = require("transformers")
         warn_slow_bf16(torch_dtype, dev)
         try:
@@ -297,13 +303,12 @@ def _load_model(
                     )
                     raise TypeError(msg)
             tok = transformers.AutoTokenizer.from_pretrained(source, **hf)
-            own = {k: v for k, v in hf.items() if k not in kwargs}  # model_kwargs win
-            if base is not None and base_hf is not None:
-                mdl = _with_adapter(source, base, torch_dtype, use_safetensors, base_hf, kwargs)
-            else:
-                mdl = getattr(transformers, auto_class).from_pretrained(
-                    source, dtype=torch_dtype, use_safetensors=use_safetensors, **own, **kwargs
-                )
+            own = {k: v for k, v in weights_hf.items() if k not in kwargs}  # model_kwargs win
+            mdl = getattr(transformers, auto_class).from_pretrained(
+                weights, dtype=torch_dtype, use_safetensors=use_safetensors, **own, **kwargs
+            )
+            if adapter:
+                mdl = require("peft").PeftModel.from_pretrained(mdl, source).merge_and_unload()
         except TypeError as e:
             raise ValueError(str(e)) from None
         except (OSError, ValueError) as e:
@@ -332,7 +337,7 @@ def _adapter_base(source: str) -> str:
     import json
 
     folder = Path(source)
-    config = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
+    config = json.loads((folder / ADAPTER_CONFIG).read_text(encoding="utf-8"))
     base = str(config.get("base_model_name_or_path") or "")
     if base and os.path.isdir(base):
         return base
@@ -340,7 +345,7 @@ def _adapter_base(source: str) -> str:
         return str(folder / base)
     if base and not base.startswith((".", "~", "/")) and not os.path.isabs(base):
         return base  # a hub id
-    meta = folder / "lingua_align.json"
+    meta = folder / ALIGN_META
     alias = (
         json.loads(meta.read_text(encoding="utf-8")).get("base_model") if meta.is_file() else None
     )
@@ -360,23 +365,6 @@ def _adapter_base(source: str) -> str:
         found,
     )
     return found
-
-
-def _with_adapter(
-    source: str,
-    base: str,
-    dtype: Any,
-    use_safetensors: bool | None,
-    hf: Mapping[str, Any],
-    kwargs: Mapping[str, Any],
-) -> Any:
-    """The base LM with the LoRA adapter in ``source`` merged in (as fast as the base)."""
-    peft = require("peft")
-    transformers = require("transformers")
-    model = transformers.AutoModelForCausalLM.from_pretrained(
-        base, dtype=dtype, use_safetensors=use_safetensors, **{**hf, **kwargs}
-    )
-    return peft.PeftModel.from_pretrained(model, source).merge_and_unload()
 
 
 _PICKLE_HINT = (

@@ -25,10 +25,11 @@ logger = logging.getLogger(__name__)
 
 #: Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, Hiragana, Katakana
 #: and the CJK ideographs (extension A, the unified block, compatibility, extensions B and on).
-_SPACELESS = re.compile(
-    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
-    "\uf900-\ufaff\U00020000-\U0002fa1f]"
+SPACELESS_RANGES = (
+    "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\uf900-\ufaff\U00020000-\U0002fa1f"
 )
+_SPACELESS = re.compile(f"[{SPACELESS_RANGES}]")
 #: Characters of a text looked at (its start): enough to tell its script, cheap on long texts.
 _SAMPLE = 2000
 #: Share of a text's letters and digits in those scripts above which it counts as spaceless.

@@ -60,23 +60,30 @@ def encode_examples(
             keep = np.zeros(len(units), dtype=np.float32)
             keep[[k for k in p.keep if k < len(units)]] = 1.0
             row = pair_row(tokenizer, q, pid)
-            labels = np.full(len(row.ids), -100.0, dtype=np.float32)
             sentence = np.full(len(row.ids), -1, dtype=np.int64)
-            span = slice(row.offset, row.offset + len(pid))
-            sentence[span] = sent
-            labels[span] = np.where(sent >= 0, keep[np.maximum(sent, 0)], -100.0)
-            present = np.unique(sent[sent >= 0])
-            out.append(
-                Example(
-                    row.ids,
-                    row.types,
-                    labels,
-                    sentence,
-                    keep[present],
-                    float(keep[present].any()) if present.size else 0.0,
-                )
-            )
+            sentence[row.offset : row.offset + len(pid)] = sent
+            out.append(labelled_row(row.ids, row.types, sentence, keep))
     return out
+
+
+def labelled_row(
+    ids: tuple[int, ...], types: tuple[int, ...], unit: np.ndarray, keep: np.ndarray
+) -> Example:
+    """A row whose tokens carry their unit's label (``unit``: each token's unit, -1: none).
+
+    Tokens of no unit are labelled -100 (left out of the loss); the row is relevant when a
+    unit present in it is kept.
+    """
+    labels = np.where(unit >= 0, keep[np.maximum(unit, 0)], -100.0).astype(np.float32)
+    present = np.unique(unit[unit >= 0])
+    kept = keep[present]
+    return Example(ids, types, labels, unit, kept, float(kept.any()) if present.size else 0.0)
+
+
+def pad_id(tokenizer: Any) -> int:
+    """The tokenizer's padding id, 0 when it has none (padded positions are masked anyway)."""
+    pad = tokenizer.pad_token_id
+    return 0 if pad is None else int(pad)
 
 
 def batches(

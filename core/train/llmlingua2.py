@@ -30,22 +30,23 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from lingua_core._deps import require
+from lingua_core.methods.llmlingua2 import TRAINING_META
 from lingua_core.models.embedded import resolve_model_source
 from lingua_core.pipeline.text import assign_to_units, word_units
 from lingua_core.scorers.classifier import punctuation_ids, tokenizer_word_starts
-from lingua_core.train.examples import Example, TokenLabels
+from lingua_core.train.examples import Example, TokenLabels, labelled_row, pad_id
 from lingua_core.train.loop import LoopConfig, TrainResult, begin, fit, place
 from lingua_core.train.records import split_by_source
 
 logger = logging.getLogger(__name__)
 
 #: Written beside the weights: the training config and validation F1.
-META_FILE = "lingua_llmlingua2.json"
+META_FILE = TRAINING_META
 
 
 @dataclass(frozen=True)
@@ -64,15 +65,15 @@ class LLMLingua2TrainConfig(LoopConfig):
     learning_rate: float = 5e-5
     label_pieces: str = "all"
 
+    ADDED_LATER: ClassVar[dict[str, Any]] = {"label_pieces": "all"}  # older checkpoints
+
     def check(self) -> None:
         """Raise ``ValueError`` naming a field outside its range."""
         super().check()
         if self.label_pieces not in ("all", "first"):
             msg = f"label_pieces must be one of 'all', 'first', got {self.label_pieces!r}"
             raise ValueError(msg)
-        if not isinstance(self.max_length, int) or self.max_length < 8:
-            msg = f"max_length must be an int >= 8, got {self.max_length!r}"
-            raise ValueError(msg)
+        self.check_ints(max_length=8)
 
 
 @dataclass(frozen=True)
@@ -152,18 +153,7 @@ def encode_chunks(
             word[~tokenizer_word_starts(np.asarray(ids), wids, punct)] = -1
         cut += bool(len(units)) and int(word.max(initial=-1)) < len(units) - 1
         keep = np.asarray(c.labels, dtype=np.float32)
-        labels = np.where(word >= 0, keep[np.maximum(word, 0)], -100.0).astype(np.float32)
-        present = np.unique(word[word >= 0])
-        out.append(
-            Example(
-                ids,
-                (0,) * len(ids),
-                labels,
-                word,
-                keep[present],
-                float(keep[present].any()) if present.size else 0.0,
-            )
-        )
+        out.append(labelled_row(ids, (0,) * len(ids), word, keep))
     if cut:
         logger.info(
             "%d of %d chunks run past %d tokens: their last words are cut",
@@ -265,18 +255,8 @@ def train_llmlingua2(
         out=out,
         cfg=cfg,
         dev=dev,
-        objective=TokenLabels(tok.pad_token_id if tok.pad_token_id is not None else 0),
+        objective=TokenLabels(pad_id(tok)),
         autocast=autocast,
-        config_key=_config_key(cfg),
         save_model=save_model,
         name="llmlingua2",
     )
-
-
-def _config_key(cfg: LLMLingua2TrainConfig) -> dict[str, Any]:
-    """The fields that must match for a checkpoint to be resumed."""
-    skip = {"progress", "threads", "device", "patience", "eval_every", "max_steps", "epochs"}
-    key = {k: v for k, v in asdict(cfg).items() if k not in skip}
-    if key["label_pieces"] == "all":  # absent from checkpoints written before the field existed
-        del key["label_pieces"]
-    return key

@@ -32,13 +32,15 @@ from typing import Any
 
 from lingua_core._deps import require
 from lingua_core.models.embedded import resolve_model_source
-from lingua_core.train.loop import LoopConfig, TrainResult, begin, fit, place
+from lingua_core.models.loading import ALIGN_META
+from lingua_core.train.examples import pad_id
+from lingua_core.train.loop import LoopConfig, TrainResult, begin, fit, place, validate
 from lingua_core.train.records import split_by_source
 
 logger = logging.getLogger(__name__)
 
 #: Written beside the weights: the base, the training config, perplexity before and after.
-META_FILE = "lingua_align.json"
+META_FILE = ALIGN_META
 
 
 @dataclass(frozen=True)
@@ -63,11 +65,7 @@ class AlignConfig(LoopConfig):
     def check(self) -> None:
         """Raise ``ValueError`` naming a field outside its range."""
         super().check()
-        for name, low in (("lora_rank", 1), ("lora_alpha", 1), ("max_length", 16)):
-            v = getattr(self, name)
-            if not isinstance(v, int) or v < low:
-                msg = f"{name} must be an int >= {low}, got {v!r}"
-                raise ValueError(msg)
+        self.check_ints(lora_rank=1, lora_alpha=1, max_length=16)
 
 
 @dataclass(frozen=True)
@@ -284,14 +282,10 @@ def align_lm(
         raise ValueError(msg)
     train_rows = encode_targets(train, tok, cfg.max_length)
     val_rows = encode_targets(val, tok, cfg.max_length)
-    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-    objective = NextToken(pad)
+    objective = NextToken(pad_id(tok))
     before = None
     if val_rows:
-        net.eval()
-        with torch.inference_mode(), autocast():
-            before = objective.evaluate(net, val_rows, cfg.batch_size * 2, dev, torch)["perplexity"]
-        net.train()
+        before = validate(net, objective, val_rows, cfg, dev, autocast)["perplexity"]
     trained = sum(p.numel() for p in net.parameters() if p.requires_grad)
     logger.info(
         "align data: %d train texts (%d sources), %d validation texts; %.1fM weights trained; "
@@ -329,7 +323,6 @@ def align_lm(
         meta = {**meta_base, **metrics}
         (folder / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
 
-    skip = {"progress", "threads", "device", "patience", "eval_every", "max_steps", "epochs"}
     result = fit(
         net,
         train_rows,
@@ -339,7 +332,6 @@ def align_lm(
         cfg=cfg,
         dev=dev,
         autocast=autocast,
-        config_key={k: v for k, v in asdict(cfg).items() if k not in skip},
         save_model=save_model,
         name="align",
     )
@@ -371,7 +363,7 @@ def perplexity(
 
     loaded = load_causal_lm(str(model), device=device, dtype="float32")
     rows = encode_targets(texts, loaded.tokenizer, max_length)
-    pad = loaded.tokenizer.pad_token_id if loaded.tokenizer.pad_token_id is not None else 0
+    pad = pad_id(loaded.tokenizer)
     with torch.inference_mode():
         return float(
             NextToken(pad).evaluate(loaded.model, rows, batch_size, loaded.device, torch)[

@@ -23,9 +23,9 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -54,13 +54,33 @@ class LoopConfig:
     threads: int | None = None
     progress: bool = True
 
+    #: Fields that may change between the runs of one training: not in its resume key.
+    RUN_ONLY: ClassVar[frozenset[str]] = frozenset(
+        {"progress", "threads", "device", "patience", "eval_every", "max_steps", "epochs"}
+    )
+    #: Fields added after checkpoints were written, left out of the key at these values (so
+    #: that those checkpoints still resume).
+    ADDED_LATER: ClassVar[dict[str, Any]] = {}
+
+    def resume_key(self) -> dict[str, Any]:
+        """What must match for a run's checkpoint to be resumed."""
+        key = {k: v for k, v in asdict(self).items() if k not in self.RUN_ONLY}
+        for name, value in self.ADDED_LATER.items():
+            if key.get(name, value) == value:
+                key.pop(name, None)
+        return key
+
+    def check_ints(self, **lows: int) -> None:
+        """Raise ``ValueError`` naming the first field of ``lows`` that is not an int >= its low."""
+        for name, low in lows.items():
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < low:
+                msg = f"{name} must be an int >= {low}, got {v!r}"
+                raise ValueError(msg)
+
     def check(self) -> None:
         """Raise ``ValueError`` naming a field outside its range."""
-        for name in ("batch_size", "eval_every", "patience"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or v < 1:
-                msg = f"{name} must be an int >= 1, got {v!r}"
-                raise ValueError(msg)
+        self.check_ints(batch_size=1, eval_every=1, patience=1)
         if not self.epochs > 0:
             msg = f"epochs must be > 0, got {self.epochs!r}"
             raise ValueError(msg)
@@ -172,6 +192,18 @@ class Objective(Protocol):
         ...
 
 
+def validate(
+    net: Any, objective: Objective, rows: Sequence[Any], cfg: LoopConfig, dev: str, autocast: Any
+) -> dict[str, Any]:
+    """``objective``'s validation metrics of ``net`` on ``rows`` (eval mode, no gradients)."""
+    torch = require("torch")
+    net.eval()
+    with torch.inference_mode(), autocast():
+        metrics = objective.evaluate(net, rows, cfg.batch_size * 2, dev, torch)
+    net.train()
+    return metrics
+
+
 def _trainable(net: Any) -> set[str]:
     return {n for n, p in net.named_parameters() if p.requires_grad}
 
@@ -186,7 +218,6 @@ def fit(
     cfg: LoopConfig,
     dev: str,
     autocast: Any,
-    config_key: dict[str, Any],
     save_model: Callable[[Path, dict[str, Any]], None],
     name: str = "model",
 ) -> TrainResult:
@@ -198,10 +229,10 @@ def fit(
         val_ex: Validation rows (none: the training loss decides).
         objective: The loss and the validation score (:class:`Objective`).
         out: The run's folder.
-        cfg: Batches, schedule, evaluation, patience, seed, dtype, progress.
+        cfg: Batches, schedule, evaluation, patience, seed, dtype, progress; its
+            :meth:`LoopConfig.resume_key` must match for ``out``'s checkpoint to be resumed.
         dev: The device ``net`` is on.
         autocast: A context factory for mixed precision (:func:`autocast_for`).
-        config_key: What must match for ``out``'s checkpoint to be resumed.
         save_model: Writes the loadable model into a folder, with what ``objective.saved``
             keeps of the best evaluation, and ``steps``.
         name: What is trained, for the log and the progress bar.
@@ -214,6 +245,7 @@ def fit(
         msg = f"no {name} training rows: nothing to train on"
         raise ValueError(msg)
     torch = require("torch")
+    config_key = cfg.resume_key()
     per_epoch = math.ceil(len(train_ex) / cfg.batch_size)
     total = cfg.max_steps or max(1, math.ceil(per_epoch * cfg.epochs))
     params = [p for p in net.parameters() if p.requires_grad]
@@ -299,11 +331,7 @@ def fit(
     def evaluate() -> dict[str, Any]:
         if not val_ex:
             return {"score": -float(np.mean(running)), "val_loss": float("nan")}
-        net.eval()
-        with torch.inference_mode(), autocast():
-            metrics = objective.evaluate(net, val_ex, cfg.batch_size * 2, dev, torch)
-        net.train()
-        return metrics
+        return validate(net, objective, val_ex, cfg, dev, autocast)
 
     bar = _progress(total, int(state["step"]), cfg.progress, name)
     running: list[float] = []

@@ -20,11 +20,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from lingua_core._deps import require
 from lingua_core.models.embedded import resolve_model_source
-from lingua_core.train.examples import TokenLabels, encode_examples
+from lingua_core.train.examples import TokenLabels, encode_examples, pad_id
 from lingua_core.train.loop import LoopConfig, TrainResult, begin, fit, place
 from lingua_core.train.records import PrunerRecord, split_by_source
 
@@ -47,14 +47,12 @@ class PrunerTrainConfig(LoopConfig):
     relevance_weight: float = 0.5
     freeze_word_embeddings: bool = True
 
+    ADDED_LATER: ClassVar[dict[str, Any]] = {"init_from": None}  # older checkpoints
+
     def check(self) -> None:
         """Raise ``ValueError`` naming a field outside its range."""
         super().check()
-        for name in ("max_length", "max_question"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or v < 1:
-                msg = f"{name} must be an int >= 1, got {v!r}"
-                raise ValueError(msg)
+        self.check_ints(max_length=1, max_question=1)
         if self.max_question >= self.max_length - 8:
             msg = f"max_question ({self.max_question}) must leave room in max_length"
             raise ValueError(msg)
@@ -129,7 +127,7 @@ def train_pruner(
         len(val_ex),
         time.perf_counter() - t0,
     )
-    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    pad = pad_id(tok)
     meta_base = {
         "max_length": cfg.max_length,
         "max_question": cfg.max_question,
@@ -153,16 +151,6 @@ def train_pruner(
         dev=dev,
         objective=TokenLabels(pad, cfg.relevance_weight),
         autocast=autocast,
-        config_key=_config_key(cfg),
         save_model=save_model,
         name="pruner",
     )
-
-
-def _config_key(cfg: PrunerTrainConfig) -> dict[str, Any]:
-    """The fields that must match for a checkpoint to be resumed."""
-    skip = {"progress", "threads", "device", "patience", "eval_every", "max_steps", "epochs"}
-    key = {k: v for k, v in asdict(cfg).items() if k not in skip}
-    if key["init_from"] is None:  # absent from checkpoints written before the field existed
-        del key["init_from"]
-    return key

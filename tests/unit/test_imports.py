@@ -217,3 +217,18 @@ def test_every_old_module_path_names_an_existing_module():
     for old, new in MOVED.items():
         assert importlib.util.find_spec(new) is not None, new
         assert old.startswith("lingua_core.") and old != new
+
+
+def test_importing_an_old_path_leaves_the_module_its_own_name():
+    code = (
+        "import importlib, warnings\n"
+        "warnings.simplefilter('ignore')\n"
+        "import lingua_core.pipeline.text as new\n"
+        "import lingua_core.text\n"
+        "importlib.reload(new)\n"
+        "print(new.__spec__.name, new.__name__)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.split() == ["lingua_core.pipeline.text"] * 2

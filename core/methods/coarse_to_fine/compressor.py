@@ -18,16 +18,15 @@ from typing import Any
 import numpy as np
 
 from lingua_core.methods import _first_stage as first_stage
-from lingua_core.methods.coarse_to_fine.pruner_signal import add_pruner
-from lingua_core.methods.coarse_to_fine.scores import (
-    FirstPass,
+from lingua_core.methods._sentences import (
     has_kept,
     leading_keep,
     outcomes,
-    raise_bridges,
     select_with_titles,
     warn_no_query_once,
 )
+from lingua_core.methods.coarse_to_fine.pruner_signal import add_pruner
+from lingua_core.methods.coarse_to_fine.scores import FirstPass, raise_bridges
 from lingua_core.methods.embedding import EmbeddingCompressor, EncoderOptions
 from lingua_core.options import flag, is_int, option
 from lingua_core.pipeline.contract import Call, TextOutcome
@@ -207,18 +206,16 @@ class CoarseToFineCompressor(EmbeddingCompressor[CoarseToFineOptions]):
             score, relevance = self._hop(first, score, relevance, top, opts)
             score, relevance = raise_bridges(first, score, relevance, top, opts)
 
-        counter = self.token_counter
-        costs = np.concatenate(unit_costs_many(texts, units, counter))
+        budget = None if call.rate == "auto" else self._total_budget(call)
         if opts.pruner_weight or opts.pruner_relevance_weight:
-            budget = None if call.rate == "auto" else self._total_budget(call)
             score, relevance = add_pruner(self._pruner(opts), call, units, score, relevance, budget)
-        if call.rate == "auto":
+        if budget is None:
             lo, hi = float(score.min()), float(score.max())
             keep = score >= lo + float(opts.auto_threshold) * (hi - lo)
             if opts.keep_titles:
                 keep &= ~is_title
         else:
-            budget = self._total_budget(call)
+            costs = np.concatenate(unit_costs_many(texts, units, self.token_counter))
             keep = select_with_titles(
                 score, costs, budget, doc, is_title if opts.keep_titles else None
             )
