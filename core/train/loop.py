@@ -304,11 +304,7 @@ def fit(
 
     def save_best() -> None:
         save_model(out / "model.tmp", {**state["best"], "steps": state["step"]})
-        import shutil
-
-        if (out / "model").exists():
-            shutil.rmtree(out / "model")
-        (out / "model.tmp").rename(out / "model")
+        _swap_in(out / "model.tmp", out / "model")
 
     def save_checkpoint() -> None:
         from safetensors.torch import save_file
@@ -322,11 +318,7 @@ def fit(
         )
         info = {"config": config_key, "pairs": len(train_ex), "state": state}
         (tmp / "trainer.json").write_text(json.dumps(info), encoding="utf-8")
-        import shutil
-
-        if ckpt.exists():
-            shutil.rmtree(ckpt)
-        tmp.rename(ckpt)
+        _swap_in(tmp, ckpt)
 
     def evaluate() -> dict[str, Any]:
         if not val_ex:
@@ -409,6 +401,15 @@ def fit(
         history,
         dict(state["best"]),
     )
+
+
+def _swap_in(tmp: Path, dst: Path) -> None:
+    """Replace the folder ``dst`` with the finished folder ``tmp``."""
+    import shutil
+
+    if dst.exists():
+        shutil.rmtree(dst)
+    tmp.rename(dst)
 
 
 def _old_state(state: dict[str, Any]) -> dict[str, Any]:
